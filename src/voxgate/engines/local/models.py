@@ -1,0 +1,47 @@
+"""The local engine's components, loaded once per process and shared by every session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voxgate.components.llm import LanguageModel
+from voxgate.components.stt import SpeechToText
+from voxgate.components.tts import TextToSpeech
+from voxgate.components.vad import VoiceActivityDetector
+from voxgate.settings import Settings
+
+
+@dataclass(frozen=True)
+class LocalModels:
+    """Shared models; ``new_vad`` makes the small per-stream detector each session needs."""
+
+    new_vad: Callable[[], VoiceActivityDetector]
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+
+
+def load_models(settings: Settings) -> LocalModels:
+    """Load the configured components (a few seconds; call once at start-up)."""
+    from voxgate.components.stt.whisper import WhisperSTT
+    from voxgate.components.tts.piper import PiperTTS
+    from voxgate.components.vad.silero import SileroVAD
+
+    llm: LanguageModel
+    if settings.llm == "openai":
+        from voxgate.components.llm.openai_chat import OpenAIChatLLM
+
+        llm = OpenAIChatLLM(
+            base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model
+        )
+    else:
+        from voxgate.components.llm.llama import LlamaLLM
+
+        llm = LlamaLLM(settings.llm_model_path, n_threads=settings.llm_threads)
+    return LocalModels(
+        new_vad=SileroVAD,
+        stt=WhisperSTT(cpu_threads=settings.stt_threads),
+        llm=llm,
+        tts=PiperTTS(),
+    )

@@ -1,0 +1,66 @@
+"""Server VAD: turns a stream of speech probabilities into the start and end of user turns."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+_HYSTERESIS = 0.15  # speech must fall this far below the threshold to count as silence
+_MIN_SPEECH_FRAMES = 2  # a lone loud frame (a click) does not start a turn
+
+
+class TurnEvent(enum.Enum):
+    """What one frame changed."""
+
+    SPEECH_STARTED = "speech_started"
+    PAUSED = "paused"  # silence began inside speech: a turn may be ending
+    RESUMED = "resumed"  # speech came back before the silence was long enough
+    SPEECH_STOPPED = "speech_stopped"
+
+
+@dataclass
+class ServerVAD:
+    """Settings as in the spec's ``turn_detection`` of type ``server_vad``."""
+
+    threshold: float = 0.5
+    silence_duration_ms: int = 300
+    prefix_padding_ms: int = 300
+
+    def __post_init__(self) -> None:
+        self.speaking = False
+        self.speech_start_ms = 0.0
+        self.silence_start_ms: float | None = None
+        self._loud_frames = 0
+
+    def process(
+        self, probability: float, frame_start_ms: float, frame_end_ms: float
+    ) -> TurnEvent | None:
+        """Feed one frame's speech probability; returns what changed, if anything."""
+        if not self.speaking:
+            if probability < self.threshold:
+                self._loud_frames = 0
+                return None
+            self._loud_frames += 1
+            if self._loud_frames == 1:
+                self.speech_start_ms = frame_start_ms
+            if self._loud_frames < _MIN_SPEECH_FRAMES:
+                return None
+            self.speaking, self.silence_start_ms = True, None
+            return TurnEvent.SPEECH_STARTED
+        if probability >= max(self.threshold - _HYSTERESIS, 0.01):
+            if self.silence_start_ms is not None:
+                self.silence_start_ms = None
+                return TurnEvent.RESUMED
+            return None
+        if self.silence_start_ms is None:
+            self.silence_start_ms = frame_start_ms
+            if self.silence_duration_ms > 0:
+                return TurnEvent.PAUSED
+        if frame_end_ms - self.silence_start_ms >= self.silence_duration_ms:
+            self.speaking, self._loud_frames = False, 0
+            return TurnEvent.SPEECH_STOPPED
+        return None
+
+    def reset(self) -> None:
+        """Back to waiting for speech."""
+        self.__post_init__()
