@@ -1,1 +1,1 @@
-"""Speech and language parts the local engine composes: one protocol per kind, one module per vendor."""
+"""Speech and language parts the local engine composes: a protocol per kind, a module per vendor."""

@@ -75,7 +75,8 @@ class LlamaLLM:
                     for chunk in chunks:
                         if stop.is_set():
                             break
-                        text = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                        delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                        text = delta.get("content")
                         if text:
                             produced += 1
                             loop.call_soon_threadsafe(queue.put_nowait, text)

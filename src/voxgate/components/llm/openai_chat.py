@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from openai import AsyncOpenAI
 
@@ -27,7 +28,7 @@ class OpenAIChatLLM:
         """Reply text as the endpoint streams it."""
         stream = await self._client.chat.completions.create(
             model=self._model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast(Any, messages),
             max_tokens=max_tokens,
             temperature=temperature,
             stream=True,

@@ -7,6 +7,7 @@ little silence, which keeps the decoder from looping) and decodes greedily once.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ctranslate2
@@ -14,7 +15,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-_TAIL_PADDING_S = 0.5
+_TAIL_PADDING_S = 1.0
 _MIN_WINDOW_S = 1.0
 _TOKENS_PER_SECOND = 8  # generous bound on speech rate; stops runaway repetition
 _NO_SPEECH_THRESHOLD = 0.6
@@ -74,4 +75,18 @@ class WhisperSTT:
         )[0]
         if result.no_speech_prob > _NO_SPEECH_THRESHOLD:
             return ""
-        return str(self._tokenizer.decode(result.sequences_ids[0])).strip()
+        return drop_repetition(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def drop_repetition(text: str) -> str:
+    """Cut the loop a short window can send Whisper into: "Hi. Hi. Hi." → "Hi."."""
+    sentences = _SENTENCE.split(text)
+    for n in range(1, len(sentences)):
+        head = " ".join(sentences[:n])
+        rest = " ".join(sentences[n:])
+        if rest and head.lower().startswith(rest[: len(head)].lower()):
+            return head
+    return text

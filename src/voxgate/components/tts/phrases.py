@@ -38,9 +38,12 @@ class PhraseSplitter:
         end = None
         if match := _SENTENCE_END.search(self._pending):
             end = match.end()
-        elif self._first and (match := _CLAUSE_END.search(self._pending)):
-            if len(self._pending[: match.end()].split()) >= _FIRST_CLAUSE_MIN_WORDS:
-                end = match.end()
+        elif (
+            self._first
+            and (match := _CLAUSE_END.search(self._pending))
+            and len(self._pending[: match.end()].split()) >= _FIRST_CLAUSE_MIN_WORDS
+        ):
+            end = match.end()
         if end is None:
             words = self._pending.split(" ")
             if len(words) <= _MAX_WORDS:

@@ -30,7 +30,8 @@ class SileroVAD:
     def __init__(self) -> None:
         self._session = _session()
         self._rate = np.array(self.sample_rate, dtype=np.int64)
-        self.reset()
+        self._state: np.ndarray = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context: np.ndarray = np.zeros((1, _CONTEXT), dtype=np.float32)
 
     def speech_probability(self, frame: bytes) -> float:
         """Probability that one 512-sample PCM16 frame holds speech."""

@@ -71,6 +71,7 @@ class LocalEngine:
         self._turn: _Turn | None = None  # speculative: silence has begun, not yet committed
         self._response: ResponseRun | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._transcribing: set[asyncio.Task[Any]] = set()  # committed turns awaiting transcripts
         self._closed = False
         self._configure_vad()
         self._put(event("session.created", session=config.to_session()))
@@ -314,7 +315,8 @@ class LocalEngine:
         if self._ms(len(self._buffer) // 2) < MIN_COMMIT_MS:
             self._drop_turn()
             raise ProtocolError(
-                f"the input audio buffer holds under {MIN_COMMIT_MS} ms of audio; nothing to commit",
+                f"the input audio buffer holds under {MIN_COMMIT_MS} ms of audio; "
+                "nothing to commit",
                 code="input_audio_buffer_commit_empty",
             )
         turn = self._turn or self._start_turn(bytes(self._buffer))
@@ -336,7 +338,9 @@ class LocalEngine:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         self._put(event("conversation.item.added", previous_item_id=previous, item=item))
-        self._spawn(self._finish_turn(turn, respond=respond))
+        finishing = self._spawn(self._finish_turn(turn, respond=respond))
+        self._transcribing.add(finishing)
+        finishing.add_done_callback(self._transcribing.discard)
 
     def _drop_turn(self) -> None:
         if self._turn is not None:
@@ -414,9 +418,18 @@ class LocalEngine:
         instructions: str | None = None,
         modalities: list[str] | None = None,
     ) -> ResponseRun:
-        messages = self._chat_messages(instructions)
         if user_text is not None:  # speculative: the user's item is not in the conversation yet
-            messages.append({"role": "user", "content": user_text})
+            snapshot = [*self._chat_messages(instructions), {"role": "user", "content": user_text}]
+
+            async def messages() -> list[ChatMessage]:
+                return snapshot
+        else:
+
+            async def messages() -> list[ChatMessage]:
+                # a manual commit's transcript may still be on its way
+                await asyncio.gather(*self._transcribing, return_exceptions=True)
+                return self._chat_messages(instructions)
+
         return ResponseRun(
             models=self._models,
             messages=messages,

@@ -11,7 +11,7 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,7 @@ class ResponseRun:
     """Generates one response; ``cancel`` stops it with a ``cancelled`` ``response.done``."""
 
     models: LocalModels
-    messages: list[ChatMessage]
+    messages: Callable[[], Awaitable[list[ChatMessage]]]
     gate: Gate
     audio: bool = True
     max_tokens: int = 96
@@ -145,8 +145,9 @@ class ResponseRun:
             self._finish("completed")
 
     async def _generate(self) -> None:
+        messages = await self.messages()
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
-        thinker = asyncio.create_task(self._think(phrases))
+        thinker = asyncio.create_task(self._think(messages, phrases))
         try:
             while (phrase := await phrases.get()) is not None:
                 await self._speak(phrase)
@@ -154,11 +155,11 @@ class ResponseRun:
         finally:
             thinker.cancel()
 
-    async def _think(self, phrases: asyncio.Queue[str | None]) -> None:
+    async def _think(self, messages: list[ChatMessage], phrases: asyncio.Queue[str | None]) -> None:
         splitter = PhraseSplitter()
         try:
             async for piece in self.models.llm.stream(
-                self.messages,
+                messages,
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
                 usage=self._usage,
@@ -202,8 +203,9 @@ class ResponseRun:
         return resample(pcm, tts.sample_rate, SAMPLE_RATE)
 
     async def _pace(self) -> None:
-        while (ahead := self._sent_ms - self.heard_ms()) > LEAD_MS:
-            await asyncio.sleep((ahead - LEAD_MS) / 1000)
+        # polls: playback time passes by itself (and not at all while the gate is shut)
+        while (ahead := self._sent_ms - self.heard_ms()) > LEAD_MS:  # noqa: ASYNC110
+            await asyncio.sleep(min(ahead - LEAD_MS, 200) / 1000)
 
     # -- ending ----------------------------------------------------------------------------
 

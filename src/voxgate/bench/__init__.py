@@ -1,0 +1,1 @@
+"""``voxgate bench``: figures measured over real sockets, printed, never asserted."""

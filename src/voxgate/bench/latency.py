@@ -1,0 +1,153 @@
+"""``voxgate bench latency``: voice-to-voice latency and WER of spoken turns over ``/ws``.
+
+Each utterance is spoken by Piper, streamed at real-time pace like a microphone, and followed by
+silence. Voice-to-voice is measured at the client from the true end of speech in the input (the
+last loud sample, known from the clip) to the first byte of agent audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import jiwer
+import numpy as np
+
+from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.client import FRAME_MS, VoiceClient
+
+UTTERANCES = [
+    "What is the capital of France?",
+    "Tell me a joke about computers.",
+    "How far away is the moon?",
+    "Can you recommend a good book to read?",
+    "What's the weather like in Paris today?",
+    "Turn off the lights in the kitchen.",
+    "What time does the train leave tomorrow?",
+    "How do I make a cup of tea?",
+    "Who wrote the play Romeo and Juliet?",
+    "What is the tallest mountain in the world?",
+    "Can you help me plan a trip to Italy?",
+    "Why is the sky blue?",
+]
+LEAD_MS = 300
+TAIL_MS = 1500
+
+
+def _speech_end_ms(pcm: bytes, threshold: int = 500) -> float:
+    samples = np.abs(np.frombuffer(pcm, dtype=np.int16))
+    loud = np.nonzero(samples > threshold)[0]
+    return float(loud[-1] + 1) * 1000 / SAMPLE_RATE if loud.size else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
+
+
+async def _run(url: str, texts: list[str]) -> dict[str, float]:
+    from voxgate.components.tts.piper import PiperTTS
+
+    tts = PiperTTS()
+    clips = [resample(b"".join(tts.synthesize(t)), tts.sample_rate, SAMPLE_RATE) for t in texts]
+    v2v, finalize, references, hypotheses = [], [], [], []
+    async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
+        for text, clip in zip(texts, clips, strict=True):
+            mark = len(client.received.events)
+            audio_mark = len(client.received.audio)
+            pcm = b"\0" * (SAMPLE_RATE * 2 * LEAD_MS // 1000) + clip
+            pcm += b"\0" * (SAMPLE_RATE * 2 * TAIL_MS // 1000)
+            end_in_stream = LEAD_MS + _speech_end_ms(clip)
+            frames_to_end = -(-end_in_stream // FRAME_MS)  # the frame holding the last loud sample
+            sending = asyncio.create_task(client.stream(pcm))
+            start = time.monotonic() + 0  # stream() starts at once
+            speech_end = start + frames_to_end * FRAME_MS / 1000
+            _, done = await client.wait_for("response.done", after=mark, timeout=60)
+            await sending
+            times = {ev["type"]: t for t, ev in client.received.events[mark:]}
+            heard = next(
+                ev["transcript"]
+                for _, ev in client.received.events[mark:]
+                if ev["type"] == "conversation.item.input_audio_transcription.completed"
+            )
+            first_audio = next(
+                (t for t, _ in client.received.audio[audio_mark:] if t > speech_end), None
+            )
+            turn_v2v = (first_audio - speech_end) * 1000 if first_audio else float("nan")
+            turn_finalize = (
+                times["conversation.item.input_audio_transcription.completed"]
+                - times["input_audio_buffer.speech_stopped"]
+            ) * 1000
+            v2v.append(turn_v2v)
+            finalize.append(turn_finalize)
+            references.append(_normalize(text))
+            hypotheses.append(_normalize(heard))
+            print(
+                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  "
+                f"{done['response']['status']:<9}  heard: {heard!r}",
+                flush=True,
+            )
+            await asyncio.sleep(0.5)
+    return {
+        "utterances": len(texts),
+        "v2v_p50_ms": round(_percentile(v2v, 50), 1),
+        "v2v_p95_ms": round(_percentile(v2v, 95), 1),
+        "v2v_mean_ms": round(statistics.fmean(v2v), 1),
+        "stt_finalize_p50_ms": round(_percentile(finalize, 50), 1),
+        "stt_finalize_p95_ms": round(_percentile(finalize, 95), 1),
+        "wer": round(float(jiwer.wer(references, hypotheses)), 4),
+    }
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port)],
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("voxgate serve did not start") from None
+                time.sleep(0.2)
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print a line per utterance, then one JSON line of figures."""
+    texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(args.utterances)]
+    if args.url:
+        figures = asyncio.run(_run(args.url.rstrip("/"), texts))
+    else:
+        with _server() as url:
+            figures = asyncio.run(_run(url, texts))
+    print(json.dumps(figures))
+    return 0

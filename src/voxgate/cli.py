@@ -1,0 +1,75 @@
+"""``voxgate``: serve the gateway, or measure it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from voxgate.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voxgate.server.app import create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws="websockets",
+    )
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from voxgate.bench import latency
+
+    return latency.main(args)
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables, or a .env file):"]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"  VOXGATE_{name.upper():<28} {field.description} (default: {field.default})")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="voxgate", description="Realtime voice-agent gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve sessions, the web UI and the API",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.set_defaults(run=_serve)
+
+    bench = commands.add_parser("bench", help="measure a running or embedded gateway")
+    kinds = bench.add_subparsers(dest="kind", required=True)
+    lat = kinds.add_parser("latency", help="voice-to-voice latency and WER over the WebSocket")
+    lat.add_argument("--url", help="ws://host:port of a running voxgate (default: start one)")
+    lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
+    lat.set_defaults(run=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``voxgate`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""A WebSocket client of ``/ws/{session_id}`` that speaks PCM and records what it hears, when.
+
+Used by ``voxgate bench`` and the end-to-end tests; also a small example of the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+from voxgate.audio import SAMPLE_RATE
+from voxgate.protocol import Event
+
+FRAME_MS = 20
+
+
+@dataclass
+class Received:
+    """Everything the server sent, with arrival times (``time.monotonic()``)."""
+
+    events: list[tuple[float, Event]] = field(default_factory=list)
+    audio: list[tuple[float, int]] = field(default_factory=list)  # (time, bytes)
+
+    def types(self) -> list[str]:
+        """Event types in arrival order."""
+        return [ev["type"] for _, ev in self.events]
+
+
+class VoiceClient:
+    """``async with VoiceClient(url) as c``: send audio and text, wait for events."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.received = Received()
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> VoiceClient:
+        self._ws = await websockets.connect(self.url, max_size=None)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._ws.close()
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        """One text frame."""
+        await self._ws.send(json.dumps(data))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """A frame exactly as given (for testing bad input)."""
+        await self._ws.send(data)
+
+    async def stream(self, pcm: bytes, *, realtime: bool = True, frame_ms: int = FRAME_MS) -> float:
+        """Send PCM16 24 kHz in frames, paced like a microphone; returns when it started."""
+        frame = SAMPLE_RATE * 2 * frame_ms // 1000
+        start = time.monotonic()
+        for index, offset in enumerate(range(0, len(pcm), frame)):
+            if realtime:
+                await asyncio.sleep(max(0.0, start + index * frame_ms / 1000 - time.monotonic()))
+            await self._ws.send(pcm[offset : offset + frame])
+        return start
+
+    async def wait_for(
+        self,
+        predicate: Callable[[Event], bool] | str,
+        *,
+        after: int = 0,
+        timeout: float = 30.0,
+    ) -> tuple[int, Event]:
+        """The first event (from index ``after``) matching ``predicate`` or having that type."""
+        match = (lambda ev: ev["type"] == predicate) if isinstance(predicate, str) else predicate
+        async with asyncio.timeout(timeout), self._changed:
+            while True:
+                for index in range(after, len(self.received.events)):
+                    ev = self.received.events[index][1]
+                    if match(ev):
+                        return index, ev
+                after = len(self.received.events)
+                await self._changed.wait()
+
+    async def _read(self) -> None:
+        async for message in self._ws:
+            now = time.monotonic()
+            async with self._changed:
+                if isinstance(message, bytes):
+                    self.received.audio.append((now, len(message)))
+                else:
+                    self.received.events.append((now, json.loads(message)))
+                self._changed.notify_all()

@@ -1,0 +1,40 @@
+"""Finds the session for an id: in this process (one node)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxgate.session.session import EngineFactory, Session
+
+
+class SessionRegistry:
+    """In-process sessions by id; a session lives while it has participants."""
+
+    def __init__(self, engine_factory: EngineFactory) -> None:
+        self._engine_factory = engine_factory
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session with this id, if any."""
+        return self._sessions.get(session_id)
+
+    def open(self, session_id: str) -> Session:
+        """The session with this id, created if new."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self._sessions[session_id] = Session(session_id, self._engine_factory)
+        return session
+
+    async def release(self, session: Session) -> None:
+        """Close the session once its last participant has left."""
+        if not session.participants and self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+            await session.close()
+
+    async def close(self) -> None:
+        """Close every session (server shutdown)."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)

@@ -1,0 +1,126 @@
+"""One conversation: its engine (started lazily) and the clients that share it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from voxgate.engines import Engine
+from voxgate.protocol import Event, new_id
+from voxgate.session.writer import EventWriter
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Engine]
+
+
+class Session:
+    """Fans engine events out to every participant; participants' input goes to one engine.
+
+    The session follows the event stream to know what the engine is doing (is a response in
+    progress, does the server detect turns), so the client shortcuts work for any engine.
+    """
+
+    def __init__(self, session_id: str, engine_factory: EngineFactory) -> None:
+        self.id = session_id
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self.participants: set[EventWriter] = set()
+        self._session_state: dict[str, Any] | None = None
+        self.active_response_id: str | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the engine runs."""
+        return self._engine is not None
+
+    def join(self, writer: EventWriter) -> None:
+        """Add a client; a late joiner first gets the session's current configuration."""
+        self.participants.add(writer)
+        if self._session_state is not None:
+            writer.offer(
+                {
+                    "type": "session.created",
+                    "event_id": new_id("event"),
+                    "session": self._session_state,
+                }
+            )
+
+    def leave(self, writer: EventWriter) -> None:
+        """Remove a client."""
+        self.participants.discard(writer)
+
+    async def send(self, ev: Event) -> None:
+        """One client event to the engine, starting it on first use."""
+        await self._ensure_engine().send(ev)
+
+    async def append_audio(self, pcm: bytes) -> None:
+        """Microphone audio (PCM16 24 kHz) from any participant."""
+        await self.send({"type": "input_audio_buffer.append", "audio": pcm})
+
+    async def say(self, text: str) -> None:
+        """A typed user turn: stop the agent, add the message, ask for a reply."""
+        await self.interrupt()
+        await self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+        await self.send({"type": "response.create"})
+
+    async def commit_audio(self) -> None:
+        """End the user's turn now and make sure a reply follows."""
+        await self.send({"type": "input_audio_buffer.commit"})
+        if not self._server_responds_on_commit():
+            await self.send({"type": "response.create"})
+
+    async def interrupt(self) -> None:
+        """Cancel the response in progress, if there is one."""
+        if self.active_response_id is not None:
+            await self.send({"type": "response.cancel"})
+            self.active_response_id = None
+
+    async def close(self) -> None:
+        """Stop the engine; participants stay connected but hear nothing more."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.close()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+    def _ensure_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._engine_factory()
+            self._pump = asyncio.create_task(self._fan_out(self._engine), name=f"session {self.id}")
+        return self._engine
+
+    async def _fan_out(self, engine: Engine) -> None:
+        async for ev in engine.events():
+            self._observe(ev)
+            for writer in list(self.participants):
+                writer.offer(ev)
+
+    def _observe(self, ev: Event) -> None:
+        type_ = ev["type"]
+        if type_ in ("session.created", "session.updated"):
+            self._session_state = ev["session"]
+        elif type_ == "response.created":
+            self.active_response_id = ev["response"]["id"]
+        elif type_ == "response.done" and self.active_response_id == ev["response"]["id"]:
+            self.active_response_id = None
+
+    def _server_responds_on_commit(self) -> bool:
+        audio = (self._session_state or {}).get("audio") or {}
+        td = (audio.get("input") or {}).get("turn_detection")
+        return td is not None and td.get("create_response", True) is not False

@@ -1,0 +1,1 @@
+"""The client side of sessions: how audio and events reach voxgate."""

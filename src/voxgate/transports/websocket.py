@@ -1,0 +1,123 @@
+"""``WS /ws/{session_id}``: binary PCM16 frames for audio, JSON text frames for events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ValidationError
+
+from voxgate.protocol import Event, ProtocolError, error_event, parse_client_event, to_wire
+from voxgate.session import EventWriter, Session, SessionRegistry
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+class TextTurn(BaseModel):
+    """``{"type": "text", "text": ...}``: a typed user turn."""
+
+    type: str
+    text: str
+
+
+async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
+    """Run a voxgate shortcut; False when ``data`` is not one."""
+    type_ = data.get("type")
+    if type_ == "text":
+        try:
+            turn = TextTurn.model_validate(data)
+        except ValidationError:
+            raise ProtocolError(
+                "'text' needs a string field 'text'", code="invalid_value", param="text"
+            ) from None
+        if not turn.text.strip():
+            raise ProtocolError("'text' is empty", code="invalid_value", param="text")
+        await session.say(turn.text)
+    elif type_ == "commit_audio":
+        await session.commit_audio()
+    elif type_ == "interrupt":
+        await session.interrupt()
+    else:
+        return False
+    return True
+
+
+@router.websocket("/ws/{session_id}")
+async def session_socket(websocket: WebSocket, session_id: str) -> None:
+    """One client of session ``session_id`` (created on first join)."""
+    app = websocket.app
+    registry: SessionRegistry = app.state.registry
+    settings = app.state.settings
+    await websocket.accept()
+    if not SESSION_ID.match(session_id):
+        await websocket.send_json(
+            error_event(
+                "session id must be 1-128 letters, digits, '_', '-' or '.'",
+                code="invalid_session_id",
+            )
+        )
+        await websocket.close(code=1008)
+        return
+
+    async def deliver(ev: Event) -> None:
+        if ev["type"] == "response.output_audio.delta":
+            await websocket.send_bytes(ev["delta"])
+        else:
+            await websocket.send_text(json.dumps(to_wire(ev)))
+
+    writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    session = registry.open(session_id)
+    session.join(writer)
+    writing = app.state.spawn(writer.run())
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            try:
+                if (data := message.get("bytes")) is not None:
+                    await _on_audio(session, data, settings.max_binary_frame_bytes)
+                elif (text := message.get("text")) is not None:
+                    await _on_text(session, text)
+            except ProtocolError as exc:
+                writer.offer(exc.to_event())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.close()
+        writing.cancel()
+        session.leave(writer)
+        await registry.release(session)
+
+
+async def _on_audio(session: Session, data: bytes, limit: int) -> None:
+    if len(data) > limit:
+        raise ProtocolError(
+            f"binary audio frame of {len(data)} bytes is over the {limit}-byte limit; "
+            "send smaller frames (20-100 ms)",
+            code="audio_frame_too_large",
+        )
+    if len(data) % 2:
+        raise ProtocolError(
+            f"binary audio frame of {len(data)} bytes is not whole PCM16 samples "
+            "(an even number of bytes)",
+            code="invalid_audio",
+        )
+    if data:
+        await session.append_audio(data)
+
+
+async def _on_text(session: Session, text: str) -> None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"text frame is not valid JSON: {exc}", code="invalid_json") from None
+    if isinstance(data, dict) and await _shortcut(session, data):
+        return
+    await session.send(parse_client_event(data))

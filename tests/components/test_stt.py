@@ -1,0 +1,30 @@
+import jiwer
+import pytest
+
+from voxgate.audio import resample
+from voxgate.components.stt.whisper import drop_repetition
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is the capital of France?",
+        "Can you recommend a good book to read?",
+        "Turn off the lights in the kitchen.",
+    ],
+)
+def test_transcribes_piper_speech(models, speech, text):
+    pcm = resample(speech(text), 24000, models.stt.sample_rate)
+    transcript = models.stt.transcribe(pcm)
+    assert jiwer.wer(text.lower().strip("?."), transcript.lower().strip("?.")) <= 0.2, transcript
+
+
+def test_silence_transcribes_to_nothing(models):
+    assert models.stt.transcribe(b"\0" * 32000) == ""
+    assert models.stt.transcribe(b"") == ""
+
+
+def test_drop_repetition():
+    assert drop_repetition("Hello. Hello. Hello.") == "Hello."
+    assert drop_repetition("Is it far? Is it far? Is") == "Is it far?"
+    assert drop_repetition("Hi there. How are you?") == "Hi there. How are you?"

@@ -1,0 +1,32 @@
+from voxgate.components.tts.phrases import PhraseSplitter
+
+
+def test_synthesizes_audible_speech(models):
+    pcm = b"".join(models.tts.synthesize("Hello world."))
+    seconds = len(pcm) / 2 / models.tts.sample_rate
+    assert 0.3 < seconds < 3
+    assert (
+        max(
+            abs(int.from_bytes(pcm[i : i + 2], "little", signed=True))
+            for i in range(0, len(pcm), 2)
+        )
+        > 1000
+    )
+
+
+def test_phrases_cut_first_clause_then_sentences():
+    splitter = PhraseSplitter()
+    out = []
+    for piece in ["The capital ", "of France is Paris, ", "a city of lights. It ", "is big", "."]:
+        out += splitter.feed(piece)
+    out += splitter.flush()
+    assert out == ["The capital of France is Paris,", "a city of lights.", "It is big."]
+
+
+def test_phrases_skip_unspeakable_and_cut_run_ons():
+    splitter = PhraseSplitter()
+    assert splitter.feed("... ") == []
+    words = " ".join(["word"] * 40) + " "
+    out = splitter.feed(words)
+    assert out and len(out[0].split()) == 30
+    assert splitter.flush() == [" ".join(["word"] * 10)]

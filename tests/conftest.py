@@ -1,0 +1,65 @@
+"""Shared fixtures: the real models (loaded once), speech made with Piper, a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.engines.local import LocalModels, load_models
+from voxgate.server.app import create_app
+from voxgate.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def models(settings: Settings) -> LocalModels:
+    return load_models(settings)
+
+
+@pytest.fixture(scope="session")
+def speech(models: LocalModels) -> Callable[[str], bytes]:
+    """Text → PCM16 24 kHz spoken by Piper (cached)."""
+
+    @functools.cache
+    def say(text: str) -> bytes:
+        pcm = b"".join(models.tts.synthesize(text))
+        return resample(pcm, models.tts.sample_rate, SAMPLE_RATE)
+
+    return say
+
+
+def silence(ms: int) -> bytes:
+    return b"\0\0" * (SAMPLE_RATE * ms // 1000)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture(scope="session")
+async def server_url(settings: Settings, models: LocalModels) -> AsyncIterator[str]:
+    """A voxgate server on a real 127.0.0.1 socket, sharing the test session's models."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, models=models), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"ws://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
