@@ -78,6 +78,7 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             start = time.monotonic() + 0  # stream() starts at once
             speech_end = start + frames_to_end * FRAME_MS / 1000
             _, done = await client.wait_for("response.done", after=mark, timeout=60)
+            await client.wait_for("voxgate.metrics", after=mark, timeout=5)
             await sending
             times = {ev["type"]: t for t, ev in client.received.events[mark:]}
             heard = next(
@@ -97,8 +98,19 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             finalize.append(turn_finalize)
             references.append(_normalize(text))
             hypotheses.append(_normalize(heard))
+            metrics = next(
+                (
+                    ev["metrics"]
+                    for _, ev in client.received.events[mark:]
+                    if ev["type"] == "voxgate.metrics"
+                ),
+                {},
+            )
+            detail = " ".join(
+                f"{k.removesuffix('_ms')}={v:.0f}" for k, v in sorted(metrics.items())
+            )
             print(
-                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  "
+                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  [{detail}]  "
                 f"{done['response']['status']:<9}  heard: {heard!r}",
                 flush=True,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,7 +33,8 @@ def bundled_model() -> Path:
 class LlamaLLM:
     """One llama.cpp context per process, used by one reply at a time.
 
-    Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
+    All cores by default: llama.cpp's own default (half of them) is a third slower here, and
+    nothing else heavy runs while a reply is generated. Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
     thread); llama.cpp reuses the KV cache of the longest common prompt prefix, so the shared
     system prompt is evaluated once.
     """
@@ -43,7 +45,7 @@ class LlamaLLM:
         self._llama = Llama(
             model_path=str(model_path or bundled_model()),
             n_ctx=n_ctx,
-            n_threads=n_threads,
+            n_threads=n_threads or os.cpu_count(),
             verbose=False,
         )
         self._lock = asyncio.Lock()

@@ -36,9 +36,7 @@ class PhraseSplitter:
 
     def _cut(self) -> str | None:
         end = None
-        if match := _SENTENCE_END.search(self._pending):
-            end = match.end()
-        elif (
+        if (match := _SENTENCE_END.search(self._pending)) or (
             self._first
             and (match := _CLAUSE_END.search(self._pending))
             and len(self._pending[: match.end()].split()) >= _FIRST_CLAUSE_MIN_WORDS

@@ -41,6 +41,7 @@ class _Turn:
     started_at: float = field(default_factory=time.monotonic)
     reply: ResponseRun | None = None
     prepare: asyncio.Task[None] | None = None
+    stt_ms: float = 0.0
 
     def drop(self) -> None:
         self.transcript.cancel()
@@ -301,8 +302,15 @@ class LocalEngine:
             self._commit(respond=td.create_response)
 
     def _start_turn(self, audio: bytes) -> _Turn:
-        transcript = self._spawn(asyncio.to_thread(self._models.stt.transcribe, audio))
-        return _Turn(item_id=self._next_item_id, audio=audio, transcript=transcript)
+        turn = _Turn(item_id=self._next_item_id, audio=audio, transcript=None)  # type: ignore[arg-type]
+        turn.transcript = self._spawn(self._transcribe(turn))
+        return turn
+
+    async def _transcribe(self, turn: _Turn) -> str:
+        started = time.monotonic()
+        text = await asyncio.to_thread(self._models.stt.transcribe, turn.audio)
+        turn.stt_ms = (time.monotonic() - started) * 1000
+        return text
 
     async def _prepare_reply(self, turn: _Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""
@@ -390,7 +398,7 @@ class LocalEngine:
         if reply is None or reply.done:
             reply = self._new_response(Gate(self._put), user_text=None)
             reply.start()
-        reply.metrics["stt_wait_ms"] = stt_wait_ms
+        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=turn.stt_ms)
         self._go_live(reply)
         reply.gate.open()
 

@@ -43,7 +43,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     super();
     const { chunkMs = 40 } = options.processorOptions ?? {};
     this.step = sampleRate / WIRE_RATE; // input samples per output sample
-    const cutoff = 0.45 * WIRE_RATE;
+    const cutoff = 0.4 * WIRE_RATE; // speech needs little above 9.6 kHz; leaves room for the roll-off
     this.filters =
       this.step > 1 ? [new LowPass(cutoff, sampleRate, 0.5412), new LowPass(cutoff, sampleRate, 1.3066)] : [];
     // Position of the next output sample in input samples, relative to the current block;
