@@ -98,7 +98,7 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             finalize.append(turn_finalize)
             references.append(_normalize(text))
             hypotheses.append(_normalize(heard))
-            metrics = next(
+            metrics: dict[str, float] = next(
                 (
                     ev["metrics"]
                     for _, ev in client.received.events[mark:]

@@ -33,8 +33,8 @@ def bundled_model() -> Path:
 class LlamaLLM:
     """One llama.cpp context per process, used by one reply at a time.
 
-    All cores by default: llama.cpp's own default (half of them) is a third slower here, and
-    nothing else heavy runs while a reply is generated. Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
+    All cores by default: llama.cpp's own default (half of them) is a third slower here.
+    Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
     thread); llama.cpp reuses the KV cache of the longest common prompt prefix, so the shared
     system prompt is evaluated once.
     """

@@ -37,11 +37,10 @@ class _Turn:
 
     item_id: str
     audio: bytes
-    transcript: asyncio.Task[str]
+    transcript: asyncio.Task[tuple[str, float]]
     started_at: float = field(default_factory=time.monotonic)
     reply: ResponseRun | None = None
     prepare: asyncio.Task[None] | None = None
-    stt_ms: float = 0.0
 
     def drop(self) -> None:
         self.transcript.cancel()
@@ -302,19 +301,21 @@ class LocalEngine:
             self._commit(respond=td.create_response)
 
     def _start_turn(self, audio: bytes) -> _Turn:
-        turn = _Turn(item_id=self._next_item_id, audio=audio, transcript=None)  # type: ignore[arg-type]
-        turn.transcript = self._spawn(self._transcribe(turn))
-        return turn
+        transcript = self._spawn(self._transcribe(audio))
+        return _Turn(item_id=self._next_item_id, audio=audio, transcript=transcript)
 
-    async def _transcribe(self, turn: _Turn) -> str:
+    async def _transcribe(self, audio: bytes) -> tuple[str, float]:
+        """The transcript, and how long it took (ms)."""
         started = time.monotonic()
-        text = await asyncio.to_thread(self._models.stt.transcribe, turn.audio)
-        turn.stt_ms = (time.monotonic() - started) * 1000
-        return text
+        text = await asyncio.to_thread(self._models.stt.transcribe, audio)
+        return text, (time.monotonic() - started) * 1000
 
     async def _prepare_reply(self, turn: _Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""
-        text = await turn.transcript
+        try:
+            text, _ = await turn.transcript
+        except Exception:
+            return  # _finish_turn reports it
         if text:
             turn.reply = self._new_response(Gate(self._put, is_open=False), user_text=text)
             turn.reply.start()
@@ -358,7 +359,7 @@ class LocalEngine:
     async def _finish_turn(self, turn: _Turn, *, respond: bool) -> None:
         committed_at = time.monotonic()
         try:
-            text = await turn.transcript
+            text, stt_ms = await turn.transcript
         except Exception as exc:
             log.exception("transcription failed")
             self._put(
@@ -398,7 +399,7 @@ class LocalEngine:
         if reply is None or reply.done:
             reply = self._new_response(Gate(self._put), user_text=None)
             reply.start()
-        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=turn.stt_ms)
+        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=stt_ms)
         self._go_live(reply)
         reply.gate.open()
 
