@@ -412,16 +412,8 @@ class TranscriptView {
   }
 
   userTranscript(itemId, transcript) {
-    const text = (transcript ?? '').trim();
-    if (!text) {
-      this.remove(itemId); // VAD heard noise, not words
-      return;
-    }
-    this.#update(() => {
-      const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble('user', itemId));
-      this.#setText(bubble, text);
-      bubble.classList.remove('pending');
-    });
+    // an empty transcript: VAD heard noise, not words
+    this.#finalize('user', itemId, (transcript ?? '').trim(), 'pending');
   }
 
   userTranscriptionFailed(itemId) {
@@ -487,14 +479,19 @@ class TranscriptView {
    */
   agentDone(itemId, text) {
     if (typeof text !== 'string') return;
+    this.#finalize('agent', itemId, text, 'streaming');
+  }
+
+  /** Final text of an item's bubble (made if missing); empty text removes the bubble. */
+  #finalize(role, itemId, text, liveClass) {
     if (!text.trim()) {
       this.remove(itemId);
       return;
     }
     this.#update(() => {
-      const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble('agent', itemId));
+      const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble(role, itemId));
       this.#setText(bubble, text);
-      bubble.classList.remove('streaming');
+      bubble.classList.remove(liveClass);
     });
   }
 
