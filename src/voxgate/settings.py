@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -56,9 +56,25 @@ class Settings(BaseSettings):
 
     stt_threads: int = Field(0, ge=0, description="CPU threads for Whisper (0: CTranslate2's own).")
 
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
+        "accepts, comma-separated. None set: any bearer is accepted (offline development).",
+    )
+    client_secret_ttl_s: int = Field(
+        600, ge=10, le=7200, description="Default lifetime of an ephemeral `ek_` client secret."
+    )
+
     max_binary_frame_bytes: int = Field(
         256 * 1024, description="Largest binary audio frame a client may send."
     )
     client_queue_size: int = Field(
         256, ge=8, description="Pending events per client before deltas are dropped."
     )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value

@@ -16,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
+from voxgate.protocol import Event
+from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import websocket
+from voxgate.transports import client_secrets, realtime, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -39,10 +41,19 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = models if models is not None else await asyncio.to_thread(load_models, settings)
 
-        def new_engine() -> Engine:
-            return LocalEngine(loaded, SessionConfig.from_settings(settings))
+        def local_config(session: Event | None) -> SessionConfig:
+            config = SessionConfig.from_settings(settings)
+            if session is not None:
+                config.update(session)
+            return config
+
+        def new_engine(session: Event | None = None) -> Engine:
+            return LocalEngine(loaded, local_config(session))
 
         app.state.registry = SessionRegistry(new_engine)
+        app.state.describe_session = lambda session: local_config(session).to_session()
+        if not settings.api_keys:
+            log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await app.state.registry.close()
@@ -52,7 +63,11 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.spawn = spawn
+    app.state.client_secrets = ClientSecrets()
+    app.add_exception_handler(APIError, api_error_handler)
     app.include_router(websocket.router)
+    app.include_router(realtime.router)
+    app.include_router(client_secrets.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from voxgate.protocol import Event
 from voxgate.session.session import EngineFactory, Session
 
 
@@ -21,11 +22,13 @@ class SessionRegistry:
         """The live session with this id, if any."""
         return self._sessions.get(session_id)
 
-    def open(self, session_id: str) -> Session:
-        """The session with this id, created if new."""
+    def open(self, session_id: str, *, config: Event | None = None) -> Session:
+        """The session with this id, created if new (its engine configured with ``config``)."""
         session = self._sessions.get(session_id)
         if session is None:
-            session = self._sessions[session_id] = Session(session_id, self._engine_factory)
+            session = self._sessions[session_id] = Session(
+                session_id, self._engine_factory, config=config
+            )
         return session
 
     async def release(self, session: Session) -> None:

@@ -14,7 +14,8 @@ from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], Engine]
+EngineFactory = Callable[[Event | None], Engine]
+"""Makes a session's engine, given the session configuration it starts with (or defaults)."""
 
 
 class Session:
@@ -24,9 +25,12 @@ class Session:
     progress, does the server detect turns), so the client shortcuts work for any engine.
     """
 
-    def __init__(self, session_id: str, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self, session_id: str, engine_factory: EngineFactory, *, config: Event | None = None
+    ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
+        self._config = config
         self._engine: Engine | None = None
         self._pump: asyncio.Task[None] | None = None
         self.participants: set[EventWriter] = set()
@@ -37,6 +41,10 @@ class Session:
     def started(self) -> bool:
         """Whether the engine runs."""
         return self._engine is not None
+
+    def start(self) -> None:
+        """Start the engine now (it otherwise starts on the first client event)."""
+        self._ensure_engine()
 
     def join(self, writer: EventWriter) -> None:
         """Add a client; a late joiner first gets the session's current configuration."""
@@ -101,7 +109,7 @@ class Session:
 
     def _ensure_engine(self) -> Engine:
         if self._engine is None:
-            self._engine = self._engine_factory()
+            self._engine = self._engine_factory(self._config)
             self._pump = asyncio.create_task(self._fan_out(self._engine), name=f"session {self.id}")
         return self._engine
 
