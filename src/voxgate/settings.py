@@ -18,8 +18,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `voxgate serve` listens on.")
     data_dir: Path = Field(Path("data"), description="Where voxgate keeps its files.")
 
-    engine: Literal["local"] = Field(
-        "local", description="Speech engine behind sessions: `local` runs fully offline."
+    engine: Literal["local", "openai"] = Field(
+        "local",
+        description="Speech engine behind sessions: `local` runs fully offline; `openai` drives "
+        "OpenAI Realtime (or Azure OpenAI, or any server of the protocol, voxgate included).",
     )
     instructions: str = Field(
         "You are a helpful voice assistant. Answer in one or two short sentences.",
@@ -55,6 +57,35 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
 
     stt_threads: int = Field(0, ge=0, description="CPU threads for Whisper (0: CTranslate2's own).")
+
+    openai_api_key: str | None = Field(None, description="API key for engine `openai`.")
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1", description="HTTP base URL of the Realtime API (`openai`)."
+    )
+    openai_websocket_base_url: str | None = Field(
+        None, description="WebSocket base URL (default: openai_base_url with ws/wss)."
+    )
+    openai_model: str = Field(
+        "gpt-realtime", description="Realtime model (`openai`); also keys the price table."
+    )
+    openai_voice: str | None = Field(
+        None, description="Voice for engine `openai` (e.g. `marin`); default: the model's own."
+    )
+    openai_reconnect_attempts: int = Field(
+        6, ge=0, description="Reconnects to try (with backoff) when the upstream connection drops."
+    )
+    azure_openai_endpoint: str | None = Field(
+        None,
+        description="Azure OpenAI resource URL (`https://<name>.openai.azure.com`); when set, "
+        "engine `openai` talks to Azure with the `api-key` header.",
+    )
+    azure_openai_api_key: str | None = Field(None, description="Azure OpenAI `api-key`.")
+    azure_openai_deployment: str | None = Field(
+        None, description="Azure deployment of the realtime model (default: openai_model)."
+    )
+    azure_openai_api_version: str = Field(
+        "2025-08-28", description="Azure OpenAI `api-version` of the Realtime API."
+    )
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

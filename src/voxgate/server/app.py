@@ -16,6 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
+from voxgate.engines.openai import OpenAIEngine, describe_session
+from voxgate.engines.openai.connect import check as check_openai
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import SessionRegistry
@@ -39,19 +41,29 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = models if models is not None else await asyncio.to_thread(load_models, settings)
+        if settings.engine == "openai":
+            check_openai(settings)
 
-        def local_config(session: Event | None) -> SessionConfig:
-            config = SessionConfig.from_settings(settings)
-            if session is not None:
-                config.update(session)
-            return config
+            def new_engine(session: Event | None = None) -> Engine:
+                return OpenAIEngine(settings, session)
 
-        def new_engine(session: Event | None = None) -> Engine:
-            return LocalEngine(loaded, local_config(session))
+            app.state.describe_session = lambda session: describe_session(settings, session)
+        else:
+            loaded: LocalModels = (
+                models if models is not None else await asyncio.to_thread(load_models, settings)
+            )
 
+            def local_config(session: Event | None) -> SessionConfig:
+                config = SessionConfig.from_settings(settings)
+                if session is not None:
+                    config.update(session)
+                return config
+
+            def new_engine(session: Event | None = None) -> Engine:
+                return LocalEngine(loaded, local_config(session))
+
+            app.state.describe_session = lambda session: local_config(session).to_session()
         app.state.registry = SessionRegistry(new_engine)
-        app.state.describe_session = lambda session: local_config(session).to_session()
         if not settings.api_keys:
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
