@@ -34,6 +34,8 @@ def test_phrases_skip_unspeakable_and_cut_run_ons():
 
 def test_first_phrase_is_short_even_without_punctuation():
     splitter = PhraseSplitter()
-    out = splitter.feed("The moon is approximately three hundred eighty four thousand kilometers away ")
+    out = splitter.feed(
+        "The moon is approximately three hundred eighty four thousand kilometers away "
+    )
     assert out == ["The moon is approximately three hundred eighty four"]
     assert splitter.feed("from the earth. ") == ["thousand kilometers away from the earth."]
