@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
 
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        [],
         description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
         "accepts, comma-separated. None set: any bearer is accepted (offline development).",
     )
@@ -109,3 +109,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _engine_has_credentials(self) -> Settings:
+        if self.engine == "openai":
+            if self.azure_openai_endpoint and not self.azure_openai_api_key:
+                raise ValueError("engine 'openai' on Azure needs VOXGATE_AZURE_OPENAI_API_KEY")
+            if not self.azure_openai_endpoint and not self.openai_api_key:
+                raise ValueError("engine 'openai' needs VOXGATE_OPENAI_API_KEY")
+        return self

@@ -17,7 +17,6 @@ from voxgate import __version__
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.openai import OpenAIEngine, describe_session
-from voxgate.engines.openai.connect import check as check_openai
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import SessionRegistry
@@ -42,7 +41,6 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.engine == "openai":
-            check_openai(settings)
 
             def new_engine(session: Event | None = None) -> Engine:
                 return OpenAIEngine(settings, session)

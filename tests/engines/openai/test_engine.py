@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import websockets
+from openai import AsyncOpenAI
 
 from tests.conftest import free_port, serve_app, silence
+from tests.transports.test_realtime import Conversation, audioop, from_g711, to_g711
 from voxgate.client import VoiceClient
+from voxgate.engines.openai import OpenAIEngine
 from voxgate.protocol import to_wire, validate_server_event
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
@@ -137,8 +140,6 @@ async def test_azure_settings_use_the_api_key_header_and_deployment():
             azure_openai_api_version="2025-08-28",
             openai_reconnect_attempts=0,
         )
-        from voxgate.engines.openai import OpenAIEngine
-
         engine = OpenAIEngine(settings)
         try:
             async with asyncio.timeout(10):
@@ -150,3 +151,39 @@ async def test_azure_settings_use_the_api_key_header_and_deployment():
     assert path.startswith("/openai/realtime?")
     assert "api-version=2025-08-28" in path and "deployment=my-realtime" in path
     assert key == "azure-key"
+
+
+async def test_openai_sdk_through_the_gateway_to_a_second_voxgate(models, speech):
+    """SDK → gateway /v1/realtime (μ-law edge) → engine openai → upstream /v1/realtime (local)."""
+    async with serve_app(upstream_app(models)) as up:
+        gateway_app = create_app(gateway_settings(up, api_keys=["sk-gateway"]))
+        async with serve_app(gateway_app) as port:
+            client = AsyncOpenAI(
+                api_key="sk-gateway",
+                base_url=f"http://127.0.0.1:{port}/v1",
+                websocket_base_url=f"ws://127.0.0.1:{port}/v1",
+            )
+            async with client.realtime.connect(model="gpt-realtime") as connection:
+                talk = Conversation(connection)
+                try:
+                    pcmu = {"type": "audio/pcmu"}
+                    await connection.session.update(
+                        session={
+                            "type": "realtime",
+                            "audio": {"input": {"format": pcmu}, "output": {"format": pcmu}},
+                        }
+                    )
+                    _, updated = await talk.wait_for("session.updated")
+                    assert updated["session"]["audio"]["output"]["format"] == pcmu
+                    spoken = silence(300) + speech("What is the capital of France?") + silence(1000)
+                    await talk.append(to_g711(spoken, "pcmu"), chunk=1600)
+                    _, heard = await talk.wait_for(
+                        "conversation.item.input_audio_transcription.completed"
+                    )
+                    assert "france" in heard["transcript"].lower()
+                    _, done = await talk.wait_for("response.done")
+                    assert done["response"]["status"] == "completed"
+                    assert len(talk.audio()) > 4000
+                    assert audioop.rms(from_g711(talk.audio(), "pcmu"), 2) > 300
+                finally:
+                    await talk.close()

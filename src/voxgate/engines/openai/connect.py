@@ -25,18 +25,8 @@ class Upstream(Protocol):
         ...
 
 
-def check(settings: Settings) -> None:
-    """Refuse, at start-up, settings engine ``openai`` can't connect with."""
-    if settings.azure_openai_endpoint:
-        if not settings.azure_openai_api_key:
-            raise ValueError("engine 'openai' on Azure needs VOXGATE_AZURE_OPENAI_API_KEY")
-    elif not settings.openai_api_key:
-        raise ValueError("engine 'openai' needs VOXGATE_OPENAI_API_KEY")
-
-
 def realtime_client(settings: Settings) -> AsyncOpenAI:
     """The SDK client for the configured upstream."""
-    check(settings)
     if settings.azure_openai_endpoint:
         return AsyncAzureOpenAI(
             azure_endpoint=settings.azure_openai_endpoint,
