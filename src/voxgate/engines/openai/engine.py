@@ -162,7 +162,11 @@ class OpenAIEngine:
             try:
                 await self._begin(upstream)
                 while True:
-                    self._on_upstream(json.loads(await upstream.recv_bytes()))
+                    raw = await upstream.recv_bytes()
+                    try:
+                        self._on_upstream(json.loads(raw))
+                    except Exception:  # one bad frame must not end the conversation
+                        log.exception("upstream frame not handled: %.200r", raw)
                     attempt = 0
             except (ConnectionClosed, OSError) as exc:
                 log.warning("upstream connection dropped: %s", exc)
