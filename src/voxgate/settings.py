@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         "2025-08-28", description="Azure OpenAI `api-version` of the Realtime API."
     )
 
+    direct_mode_enabled: bool = Field(
+        False,
+        description="Browser-direct mode: `POST /api/realtime/client-secret` mints an upstream "
+        "ephemeral key (with the openai_* / azure_* credentials) so a browser talks to the "
+        "Realtime service itself; off: 404.",
+    )
+
     api_keys: Annotated[list[str], NoDecode] = Field(
         [],
         description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
@@ -112,9 +119,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _engine_has_credentials(self) -> Settings:
-        if self.engine == "openai":
+        if self.engine == "openai" or self.direct_mode_enabled:
             if self.azure_openai_endpoint and not self.azure_openai_api_key:
-                raise ValueError("engine 'openai' on Azure needs VOXGATE_AZURE_OPENAI_API_KEY")
+                raise ValueError(
+                    "engine 'openai' / direct mode on Azure need VOXGATE_AZURE_OPENAI_API_KEY"
+                )
             if not self.azure_openai_endpoint and not self.openai_api_key:
-                raise ValueError("engine 'openai' needs VOXGATE_OPENAI_API_KEY")
+                raise ValueError("engine 'openai' / direct mode need VOXGATE_OPENAI_API_KEY")
         return self

@@ -21,7 +21,7 @@ from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import client_secrets, realtime, websocket
+from voxgate.transports import client_secrets, direct, realtime, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.include_router(websocket.router)
     app.include_router(realtime.router)
     app.include_router(client_secrets.router)
+    app.include_router(direct.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
