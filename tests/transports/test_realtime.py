@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,6 +23,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # the reference G.711 codec (deprecated, still in CPython 3.11/3.12)
 from voxgate.audio import resample
+from voxgate.client import VoiceClient
 from voxgate.protocol import SERVER_EVENT_MODELS
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
@@ -340,3 +342,25 @@ async def test_browser_subprotocol_key_and_bad_frames(port):
         ):
             pass
     assert refused.value.response.status_code == 400
+
+
+async def test_call_id_joins_a_live_session_as_a_sideband(port):
+    session_id = "rtc_" + uuid.uuid4().hex
+    async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{session_id}") as user:
+        connect = sdk(port).realtime.connect(call_id=session_id)
+        async with connect as connection:
+            sideband = Conversation(connection)
+            try:
+                await sideband.wait_for("session.created")
+                await user.send_json({"type": "text", "text": "Say hello."})
+                _, done = await sideband.wait_for("response.done")
+                _, heard = await user.wait_for("response.done")
+                assert done["response"]["id"] == heard["response"]["id"]
+                assert "voxgate.metrics" in user.received.types()
+                assert "voxgate.metrics" not in sideband.types()
+            finally:
+                await sideband.close()
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with sdk(port).realtime.connect(call_id="rtc_nobody"):
+            pass
+    assert refused.value.response.status_code == 404
