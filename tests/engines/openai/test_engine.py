@@ -187,3 +187,22 @@ async def test_openai_sdk_through_the_gateway_to_a_second_voxgate(models, speech
                     assert audioop.rms(from_g711(talk.audio(), "pcmu"), 2) > 300
                 finally:
                     await talk.close()
+
+
+async def test_a_session_config_the_upstream_refuses_is_reported(models):
+    async with serve_app(upstream_app(models)) as up:
+        engine = OpenAIEngine(
+            gateway_settings(up),
+            {"audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}},
+        )
+        try:
+            events = engine.events()
+            first = await asyncio.wait_for(anext(events), 30)
+            second = await asyncio.wait_for(anext(events), 30)
+        finally:
+            await engine.close()
+    assert first["type"] == "error"
+    assert first["error"]["code"] == "unsupported_turn_detection"
+    assert second["type"] == "session.created"  # the session goes on, as the upstream has it
+    validate_server_event(to_wire(first))
+    validate_server_event(to_wire(second))
