@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import websockets
 from openai import AsyncOpenAI
@@ -54,25 +55,33 @@ def assert_valid_ga(client: VoiceClient) -> None:
 
 
 async def test_speech_through_a_second_voxgate(models, speech):
-    async with (
-        serve_app(upstream_app(models)) as up,
-        gateway(up) as url,
-        VoiceClient(url) as client,
-    ):
-        await client.stream(silence(300) + speech("What is the capital of France?") + silence(1000))
-        _, heard = await client.wait_for("conversation.item.input_audio_transcription.completed")
-        assert "france" in heard["transcript"].lower()
-        _, done = await client.wait_for("response.done")
-        assert done["response"]["status"] == "completed"
-        assert sum(n for _, n in client.received.audio) > 24000
-        _, metrics = await client.wait_for("voxgate.metrics")
-        assert metrics["response_id"] == done["response"]["id"]
-        assert metrics["model"] == "gpt-realtime"
-        assert metrics["usage"]["output_tokens"] > 0
-        assert metrics["cost_usd"] > 0
-        assert metrics["metrics"]["first_audio_ms"] > 0
-        assert client.received.types().count("session.created") == 1
-        assert_valid_ga(client)
+    async with serve_app(upstream_app(models)) as up:
+        async with gateway(up) as url, VoiceClient(url) as client:
+            await client.stream(
+                silence(300) + speech("What is the capital of France?") + silence(1000)
+            )
+            _, heard = await client.wait_for(
+                "conversation.item.input_audio_transcription.completed"
+            )
+            assert "france" in heard["transcript"].lower()
+            _, done = await client.wait_for("response.done")
+            assert done["response"]["status"] == "completed"
+            assert sum(n for _, n in client.received.audio) > 24000
+            _, metrics = await client.wait_for("voxgate.metrics")
+            assert metrics["response_id"] == done["response"]["id"]
+            assert metrics["model"] == "gpt-realtime"
+            assert metrics["usage"]["output_tokens"] > 0
+            assert metrics["cost_usd"] > 0
+            assert metrics["metrics"]["first_audio_ms"] > 0
+            assert client.received.types().count("session.created") == 1
+            assert_valid_ga(client)
+            async with httpx.AsyncClient() as http:
+                health = await http.get(f"http://127.0.0.1:{up}/healthz")
+                assert health.json()["sessions"] == 1
+        # the client left: the gateway's session closed its upstream connection
+        async with httpx.AsyncClient() as http, asyncio.timeout(10):
+            while (await http.get(f"http://127.0.0.1:{up}/healthz")).json()["sessions"]:
+                await asyncio.sleep(0.1)
 
 
 async def test_upstream_killed_mid_response_reconnects_with_history(models):

@@ -134,12 +134,12 @@ class OpenAIEngine:
         if self._closed:
             return
         self._closed = True
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
         if self._upstream is not None:
             with contextlib.suppress(Exception):
                 await self._upstream.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
         self._out.put_nowait(None)
 
     # -- connection ------------------------------------------------------------------------
@@ -189,8 +189,9 @@ class OpenAIEngine:
             if self._resume_response:
                 self._resume_response = False
                 await self._send(upstream, {"type": "response.create", "event_id": new_id(_OWN)})
-        while self._pending:
-            await self._send(upstream, self._pending.popleft())
+        while self._pending:  # an event leaves the queue only once it has been sent
+            await self._send(upstream, self._pending[0])
+            self._pending.popleft()
         self._ready = True
 
     async def _send(self, upstream: Upstream, ev: Event) -> None:
