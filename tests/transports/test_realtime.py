@@ -364,3 +364,48 @@ async def test_call_id_joins_a_live_session_as_a_sideband(port):
         async with sdk(port).realtime.connect(call_id="rtc_nobody"):
             pass
     assert refused.value.response.status_code == 404
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "The city."}},
+        "required": ["city"],
+    },
+}
+
+
+async def test_client_side_function_call_round_trip(port, speech):
+    async with conversation(port) as talk:
+        await talk.conn.session.update(
+            session={"type": "realtime", "tools": [WEATHER_TOOL], "tool_choice": "auto"}
+        )
+        _, updated = await talk.wait_for("session.updated")
+        assert [tool["name"] for tool in updated["session"]["tools"]] == ["get_weather"]
+        await talk.append(
+            silence(300) + speech("What is the weather like in London today?") + silence(1000)
+        )
+        _, args = await talk.wait_for("response.function_call_arguments.done")
+        assert args["name"] == "get_weather"
+        assert "london" in json.loads(args["arguments"])["city"].lower()
+        index, first = await talk.wait_for("response.done")
+        call = first["response"]["output"][0]
+        assert (call["type"], call["call_id"]) == ("function_call", args["call_id"])
+        # the client runs its function and answers; the model speaks the result
+        await talk.conn.conversation.item.create(
+            item={
+                "type": "function_call_output",
+                "call_id": args["call_id"],
+                "output": json.dumps({"forecast": "sunny", "temperature_c": 24}),
+            }
+        )
+        await talk.conn.response.create()
+        _, done = await talk.wait_for("response.done", after=index + 1)
+        assert done["response"]["status"] == "completed"
+        reply = done["response"]["output"][0]
+        assert reply["type"] == "message"
+        assert reply["content"][0]["transcript"].strip()
+        assert talk.audio(index + 1)

@@ -14,7 +14,7 @@ import websockets
 from openai import AsyncOpenAI
 
 from tests.conftest import free_port, serve_app, silence
-from tests.transports.test_realtime import Conversation, audioop, from_g711, to_g711
+from tests.transports.test_realtime import WEATHER_TOOL, Conversation, audioop, from_g711, to_g711
 from voxgate.client import VoiceClient
 from voxgate.engines.openai import OpenAIEngine
 from voxgate.protocol import to_wire, validate_server_event
@@ -215,3 +215,51 @@ async def test_a_session_config_the_upstream_refuses_is_reported(models):
     assert second["type"] == "session.created"  # the session goes on, as the upstream has it
     validate_server_event(to_wire(first))
     validate_server_event(to_wire(second))
+
+
+async def test_client_tools_through_the_gateway(models):
+    """A function the client declares is called and answered across both hops."""
+    async with (
+        serve_app(upstream_app(models)) as up,
+        serve_app(create_app(gateway_settings(up))) as port,
+    ):
+        client = AsyncOpenAI(
+            api_key="any",
+            base_url=f"http://127.0.0.1:{port}/v1",
+            websocket_base_url=f"ws://127.0.0.1:{port}/v1",
+        )
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            talk = Conversation(connection)
+            try:
+                await connection.session.update(
+                    session={
+                        "type": "realtime",
+                        "output_modalities": ["text"],
+                        "tools": [WEATHER_TOOL],
+                        "tool_choice": "required",
+                    }
+                )
+                await talk.wait_for("session.updated")
+                await connection.conversation.item.create(
+                    item={
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Weather in Rome?"}],
+                    }
+                )
+                await connection.response.create()
+                _, args = await talk.wait_for("response.function_call_arguments.done")
+                index, _ = await talk.wait_for("response.done")
+                await connection.conversation.item.create(
+                    item={
+                        "type": "function_call_output",
+                        "call_id": args["call_id"],
+                        "output": '{"forecast": "rain"}',
+                    }
+                )
+                await connection.response.create(response={"tool_choice": "none"})
+                _, done = await talk.wait_for("response.done", after=index + 1)
+                assert done["response"]["status"] == "completed"
+                assert done["response"]["output"][0]["content"][0]["text"].strip()
+            finally:
+                await talk.close()
