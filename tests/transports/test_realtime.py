@@ -308,6 +308,15 @@ async def test_keys_are_checked(port, clock):
             "session.audio.input.format",
         ),
         ({"session": {"type": "transcription"}}, "session.type"),
+        (  # valid GA, but not something the offline engine does
+            {
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}},
+                }
+            },
+            "session.audio.input.turn_detection.type",
+        ),
     ],
 )
 async def test_bad_client_secret_requests_get_400(port, body, param):
