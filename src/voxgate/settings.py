@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     openai_voice: str | None = Field(
         None, description="Voice for engine `openai` (e.g. `marin`); default: the model's own."
     )
+    openai_voice_provider: Literal["model", "piper"] = Field(
+        "model",
+        description="Who speaks for engine `openai`: `model` (the realtime model's own voice) or "
+        "`piper` (the model answers in text; Piper voices it offline with `voice`).",
+    )
     openai_reconnect_attempts: int = Field(
         6, ge=0, description="Reconnects to try (with backoff) when the upstream connection drops."
     )

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from voxgate import __version__
+from voxgate.components.tts import TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.openai import OpenAIEngine, describe_session
@@ -41,9 +42,14 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.engine == "openai":
+            tts: TextToSpeech | None = None
+            if settings.openai_voice_provider == "piper":
+                from voxgate.components.tts.piper import PiperTTS
+
+                tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
             def new_engine(session: Event | None = None) -> Engine:
-                return OpenAIEngine(settings, session)
+                return OpenAIEngine(settings, session, tts=tts)
 
             app.state.describe_session = lambda session: describe_session(settings, session)
         else:
