@@ -48,6 +48,25 @@ class Conversation:
         """Forget one item."""
         self.items = [it for it in self.items if it.get("id") != item_id]
 
+    def cut(self, item_id: str, heard: str) -> list[Event]:
+        """Client events that replace an assistant reply by the words of it that were heard."""
+        index = self._index(item_id)
+        if index is None:
+            return []
+        events: list[Event] = [{"type": "conversation.item.delete", "item_id": item_id}]
+        if heard:
+            previous = self.items[index - 1]["id"] if index else "root"
+            item = {
+                "id": item_id,
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": heard}],
+            }
+            events.append(
+                {"type": "conversation.item.create", "previous_item_id": previous, "item": item}
+            )
+        return events
+
     def replay(self) -> list[Event]:
         """``conversation.item.create`` events that rebuild the conversation upstream."""
         events: list[Event] = []

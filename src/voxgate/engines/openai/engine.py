@@ -26,7 +26,7 @@ from voxgate.components.tts import TextToSpeech
 from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
-from voxgate.engines.openai.voicing import VoicedResponse
+from voxgate.engines.openai.voicing import CustomVoice
 from voxgate.protocol import Event, ProtocolError, error_event, event, from_wire, new_id, to_wire
 from voxgate.settings import Settings
 
@@ -110,13 +110,17 @@ class OpenAIEngine:
         self._price = price_for(settings.openai_model)
         self._closed = False
         self.reconnects = 0
-        # custom voice: the upstream answers in text and ``tts`` speaks (see voicing.py)
-        self._tts = tts
-        self._client_modalities = list(self._session.get("output_modalities") or ["audio"])
-        if tts is not None:
+        self._voice: CustomVoice | None = None
+        if tts is not None:  # the upstream answers in text and ``tts`` speaks
+            self._voice = CustomVoice(
+                tts,
+                settings.voice,
+                self._session.get("output_modalities") or ["audio"],
+                put=self._put,
+                metrics=self._metrics,
+                cut=self._cut_to_heard,
+            )
             self._session["output_modalities"] = ["text"]
-        self._voiced: dict[str, VoicedResponse] = {}
-        self._item_owner: dict[str, VoicedResponse] = {}
         self._quiet_deletes: set[str] = set()
         self._fixes: set[asyncio.Task[None]] = set()
         self._task = asyncio.create_task(self._run(), name="openai engine")
@@ -125,8 +129,8 @@ class OpenAIEngine:
 
     async def send(self, ev: Event) -> None:
         """Forward one client event (held while the upstream reconnects)."""
-        if self._tts is not None:
-            voiced = self._voice_client_event(ev)
+        if self._voice is not None:
+            voiced = self._voice.client_event(ev)
             if voiced is None:
                 return
             ev = voiced
@@ -151,8 +155,8 @@ class OpenAIEngine:
         if self._closed:
             return
         self._closed = True
-        for voiced in self._voiced.values():
-            voiced.close()
+        if self._voice is not None:
+            self._voice.close()
         if self._upstream is not None:
             with contextlib.suppress(Exception):
                 await self._upstream.close()
@@ -231,10 +235,8 @@ class OpenAIEngine:
         """End what the dropped connection was doing, so the client's view stays consistent."""
         self._echoes.clear()
         self._own_update = None
-        for voiced in list(self._voiced.values()):
-            if not voiced.upstream_done:  # its failure is reported below
-                voiced.close()
-                del self._voiced[voiced.id]
+        if self._voice is not None:
+            self._voice.on_drop()  # a reply cut mid-text fails, as below
         response, self._response = self._response, None
         if response is None:
             return
@@ -301,7 +303,9 @@ class OpenAIEngine:
             return
         self._conversation.observe(ev)
         self._follow_response(ev)
-        if self._tts is not None and self._route_voiced(ev):
+        if self._voice is not None and self._voice.route(ev):
+            if type_ == "response.done":
+                self._response = None  # the upstream's part is over; the voice goes on
             return
         self._put(ev)
         if type_ == "response.done":
@@ -316,14 +320,7 @@ class OpenAIEngine:
         self._put(event("session.created", session=self._client_session(session)))
 
     def _client_session(self, session: Event) -> Event:
-        """The session as the client configured it (with a custom voice: speaking, in Piper's)."""
-        if self._tts is None:
-            return session
-        session = copy.deepcopy(session)
-        session["output_modalities"] = list(self._client_modalities)
-        output = session.setdefault("audio", {}).setdefault("output", {})
-        output["voice"] = self._settings.voice
-        return session
+        return session if self._voice is None else self._voice.client_session(session)
 
     def _on_own_error(self, ev: Event) -> None:
         if ev["error"].get("event_id") == self._own_update:
@@ -363,112 +360,19 @@ class OpenAIEngine:
             )
         )
 
-    # -- custom voice ----------------------------------------------------------------------
-
-    def _voice_client_event(self, ev: Event) -> Event | None:
-        """A client event as the text-answering upstream needs it; None when handled here."""
-        type_ = ev["type"]
-        if type_ == "session.update" and "output_modalities" in ev["session"]:
-            self._client_modalities = list(ev["session"]["output_modalities"] or ["audio"])
-            return {**ev, "session": {**ev["session"], "output_modalities": ["text"]}}
-        if type_ == "response.create" and (ev.get("response") or {}).get("output_modalities"):
-            return {**ev, "response": {**ev["response"], "output_modalities": ["text"]}}
-        if type_ == "response.cancel":
-            playing = [v for v in self._voiced.values() if v.playing and not v.closed]
-            for voiced in playing:
-                self._interrupt(voiced, "client_cancelled")
-            if playing and all(v.upstream_done for v in playing):
-                return None  # the upstream has finished: nothing of it left to cancel
-        return ev
-
-    def _route_voiced(self, ev: Event) -> bool:
-        """Give a response's upstream events to its ``VoicedResponse``; False: not one of them."""
-        type_ = ev["type"]
-        if type_ == "input_audio_buffer.speech_started":
-            for voiced in list(self._voiced.values()):
-                self._interrupt(voiced, "turn_detected")
-            return False
-        if type_ == "response.created":
-            if "audio" not in self._client_modalities:
-                return False
-            assert self._tts is not None
-            voiced = VoicedResponse(ev["response"]["id"], self._tts, self._emit_voiced)
-            self._voiced[voiced.id] = voiced
-            voiced.feed(ev)
-            return True
-        response_id = ev.get("response_id") or (ev.get("response") or {}).get("id")
-        found = self._voiced.get(response_id) if isinstance(response_id, str) else None
-        item_id = (ev.get("item") or {}).get("id")
-        if found is None and type_ in ("conversation.item.added", "conversation.item.done"):
-            found = self._item_owner.get(item_id or "")
-        if found is None:
-            return False
-        found.feed(ev)
-        if type_ == "response.output_item.added" and isinstance(item_id, str):
-            self._item_owner[item_id] = found
-        elif type_ == "response.done":
-            self._response = None  # the upstream's part is over; the voice goes on
-            if found.pending_fix is not None:
-                self._fix_heard(*found.pending_fix)
-        return True
-
-    def _emit_voiced(self, ev: Event) -> None:
-        self._put(ev)
-        if ev["type"] == "response.done":
-            voiced = self._voiced.get(ev["response"]["id"])
-            started = voiced.started if voiced else None
-            self._metrics(ev["response"], started, voiced.first_audio_at if voiced else None)
-            if voiced is not None and not voiced.playing:
-                self._forget(voiced)
-
-    def _interrupt(self, voiced: VoicedResponse, reason: str) -> None:
-        heard = voiced.interrupt(reason)
-        if heard is not None:
-            if voiced.upstream_done:
-                self._fix_heard(*heard)
-            else:
-                voiced.pending_fix = heard
-        if not voiced.playing:
-            self._forget(voiced)
-
-    def _forget(self, voiced: VoicedResponse) -> None:
-        if voiced.upstream_done or voiced.closed:
-            self._voiced.pop(voiced.id, None)
-            for item_id in voiced.item_ids:
-                self._item_owner.pop(item_id, None)
-
-    def _fix_heard(self, item_id: str, heard: str) -> None:
+    def _cut_to_heard(self, item_id: str, heard: str) -> None:
         """Make the upstream remember only the words the user heard of its reply."""
-        index = next(
-            (i for i, it in enumerate(self._conversation.items) if it.get("id") == item_id), None
-        )
-        if index is None:
-            return
-        previous = self._conversation.items[index - 1]["id"] if index else "root"
-        events: list[Event] = [
-            {"type": "conversation.item.delete", "event_id": new_id(_OWN), "item_id": item_id}
-        ]
-        self._quiet_deletes.add(item_id)
-        if heard:
-            self._echoes.add(item_id)
-            item = {
-                "id": item_id,
-                "type": "message",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": heard}],
-            }
-            events.append(
-                {
-                    "type": "conversation.item.create",
-                    "event_id": new_id(_OWN),
-                    "previous_item_id": previous,
-                    "item": item,
-                }
-            )
+        events = self._conversation.cut(item_id, heard)
+        for ev in events:
+            ev["event_id"] = new_id(_OWN)
+            if ev["type"] == "conversation.item.delete":
+                self._quiet_deletes.add(item_id)
+            else:
+                self._echoes.add(item_id)
 
         async def send_all() -> None:
-            for fix in events:
-                await self.send(fix)
+            for ev in events:
+                await self.send(ev)
 
         task = asyncio.create_task(send_all())
         self._fixes.add(task)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,3 +245,119 @@ class VoicedResponse:
     @staticmethod
     def _ids(ev: Event) -> dict[str, Any]:
         return {k: ev[k] for k in ("response_id", "item_id", "output_index", "content_index")}
+
+
+class CustomVoice:
+    """The engine's side of a custom voice: client events and upstream events, rerouted.
+
+    The client asks for (and is told of) audio; the upstream is asked for text. Each upstream
+    response becomes a ``VoicedResponse`` while the client wants audio. ``cut(item_id, heard)``
+    is how a barge-in makes the upstream forget the words nobody heard.
+    """
+
+    def __init__(
+        self,
+        tts: TextToSpeech,
+        voice: str,
+        modalities: Sequence[str],
+        *,
+        put: Callable[[Event], None],
+        metrics: Callable[[Event, float | None, float | None], None],
+        cut: Callable[[str, str], None],
+    ) -> None:
+        self._tts = tts
+        self._voice = voice
+        self._modalities = list(modalities)
+        self._put = put
+        self._metrics = metrics
+        self._cut = cut
+        self._voiced: dict[str, VoicedResponse] = {}
+        self._item_owner: dict[str, VoicedResponse] = {}
+
+    def client_session(self, session: Event) -> Event:
+        """The session as the client configured it: speaking, in the local voice."""
+        session = copy.deepcopy(session)
+        session["output_modalities"] = list(self._modalities)
+        session.setdefault("audio", {}).setdefault("output", {})["voice"] = self._voice
+        return session
+
+    def client_event(self, ev: Event) -> Event | None:
+        """A client event as the text-answering upstream needs it; None when handled here."""
+        type_ = ev["type"]
+        if type_ == "session.update" and "output_modalities" in ev["session"]:
+            self._modalities = list(ev["session"]["output_modalities"] or ["audio"])
+            return {**ev, "session": {**ev["session"], "output_modalities": ["text"]}}
+        if type_ == "response.create" and (ev.get("response") or {}).get("output_modalities"):
+            return {**ev, "response": {**ev["response"], "output_modalities": ["text"]}}
+        if type_ == "response.cancel":
+            playing = [v for v in self._voiced.values() if v.playing and not v.closed]
+            for voiced in playing:
+                self._interrupt(voiced, "client_cancelled")
+            if playing and all(v.upstream_done for v in playing):
+                return None  # the upstream has finished: nothing of it left to cancel
+        return ev
+
+    def route(self, ev: Event) -> bool:
+        """Give a response's upstream event to its ``VoicedResponse``; False: not one of them."""
+        type_ = ev["type"]
+        if type_ == "input_audio_buffer.speech_started":
+            for voiced in list(self._voiced.values()):
+                self._interrupt(voiced, "turn_detected")
+            return False
+        if type_ == "response.created":
+            for voiced in list(self._voiced.values()):
+                self._forget(voiced)
+            if "audio" not in self._modalities:
+                return False
+            voiced = VoicedResponse(ev["response"]["id"], self._tts, self._emit)
+            self._voiced[voiced.id] = voiced
+            voiced.feed(ev)
+            return True
+        response_id = ev.get("response_id") or (ev.get("response") or {}).get("id")
+        found = self._voiced.get(response_id) if isinstance(response_id, str) else None
+        item_id = (ev.get("item") or {}).get("id")
+        if found is None and type_ in ("conversation.item.added", "conversation.item.done"):
+            found = self._item_owner.get(item_id or "")
+        if found is None:
+            return False
+        found.feed(ev)
+        if type_ == "response.output_item.added" and isinstance(item_id, str):
+            self._item_owner[item_id] = found
+        elif type_ == "response.done" and found.pending_fix is not None:
+            self._cut(*found.pending_fix)
+        return True
+
+    def on_drop(self) -> None:
+        """The upstream connection dropped: replies it was still writing stop unspoken."""
+        for voiced in list(self._voiced.values()):
+            if not voiced.upstream_done:
+                voiced.close()
+                self._forget(voiced, gone=True)
+
+    def close(self) -> None:
+        """Stop every voice."""
+        for voiced in self._voiced.values():
+            voiced.close()
+
+    def _emit(self, ev: Event) -> None:
+        self._put(ev)
+        if ev["type"] == "response.done":
+            voiced = self._voiced.get(ev["response"]["id"])
+            first_audio = voiced.first_audio_at if voiced else None
+            self._metrics(ev["response"], voiced.started if voiced else None, first_audio)
+
+    def _interrupt(self, voiced: VoicedResponse, reason: str) -> None:
+        heard = voiced.interrupt(reason)
+        if heard is not None:
+            if voiced.upstream_done:
+                self._cut(*heard)
+            else:
+                voiced.pending_fix = heard
+        self._forget(voiced)
+
+    def _forget(self, voiced: VoicedResponse, *, gone: bool = False) -> None:
+        """Drop a response once nothing of it is left to say, swallow or fix."""
+        if gone or (voiced.upstream_done and (voiced.closed or not voiced.playing)):
+            self._voiced.pop(voiced.id, None)
+            for item_id in voiced.item_ids:
+                self._item_owner.pop(item_id, None)
