@@ -56,6 +56,7 @@ def condense(events: list[Event]) -> list[RunEvent]:
     for ev in events:
         if ev["type"] == "voxgate.tool.completed":
             statuses[ev["call_id"]] = ev["status"]
+            names[ev["call_id"]] = ev["name"]
     out: list[RunEvent] = []
     for ev in events:
         type_ = ev["type"]
@@ -98,14 +99,12 @@ class RunResult:
 
     raw: list[Event]
     events: list[RunEvent] = field(init=False)
+    expect: RunExpect = field(init=False, repr=False)
+    """Walks the run events in order: ``result.expect.next_event().is_message(...)``."""
 
     def __post_init__(self) -> None:
         self.events = condense(self.raw)
-
-    @property
-    def expect(self) -> RunExpect:
-        """Walk the run events in order: ``result.expect.next_event().is_message(...)``."""
-        return RunExpect(self.events)
+        self.expect = RunExpect(self.events)
 
 
 class RunExpect:
