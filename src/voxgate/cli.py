@@ -14,7 +14,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from voxgate.server.app import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("host", args.host), ("port", args.port), ("agents", args.agents))
+        if v is not None
+    }
     settings = Settings(**overrides)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument(
+        "--agents",
+        metavar="FILE",
+        help="Python file defining `agent` or `starting_agent` (docs/agents.md); "
+        "`demo` (default): the bundled airline agents; `none`: no agents",
+    )
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
