@@ -118,7 +118,14 @@ async def test_a_hostile_tool_never_breaks_the_session():
         }
         assert len(outputs) == len(calls)  # every call answered
         by_call = [outputs[c.call_id] for c in calls]
-        assert [o.status for o in by_call] == ["error", "timeout", "error", "timeout", "error", "error"]
+        assert [o.status for o in by_call] == [
+            "error",
+            "timeout",
+            "error",
+            "timeout",
+            "error",
+            "error",
+        ]
         assert "database on fire" in json.loads(by_call[0].output)["error"]
         assert "timed out after 0.2 s" in json.loads(by_call[1].output)["error"]
         assert "not JSON-serialisable" in json.loads(by_call[2].output)["error"]
@@ -151,7 +158,9 @@ async def test_barge_in_cancels_cancellable_tools_and_still_answers_them():
         return f"booked {seat}"
 
     agent = Agent("a", "x", tools=[search, book])
-    both = Reply(calls=[FunctionCall("search", {"query": "x"}), FunctionCall("book", {"seat": "3A"})])
+    both = Reply(
+        calls=[FunctionCall("search", {"query": "x"}), FunctionCall("book", {"seat": "3A"})]
+    )
     async with ScriptedSession(agent, [both, say("Okay, what then?")]) as s:
         await s.run("search and book", wait=False)
         await asyncio.wait_for(started.wait(), 5)
@@ -222,7 +231,9 @@ async def test_handoff_switches_instructions_tools_and_voice_and_keeps_history()
         assert (handoff["from"], handoff["to"]) == ("triage_agent", "faq_agent")
         # the new agent's tools now run; the old agent's handoff tool is not its
         s.add_script(call("get_weather", city="Rome"), say("ok"))
-        (await s.run("weather in Rome?")).expect.contains_function_call("get_weather", {"city": "Rome"})
+        (await s.run("weather in Rome?")).expect.contains_function_call(
+            "get_weather", {"city": "Rome"}
+        )
 
 
 async def test_calls_for_tools_the_agent_does_not_own_are_left_to_the_client():
@@ -238,7 +249,9 @@ async def test_calls_for_tools_the_agent_does_not_own_are_left_to_the_client():
 async def test_exhausted_script_is_reported_not_hung():
     async with ScriptedSession(Agent("a", "x"), []) as s:
         result = await s.run("hi")
-        assert any(ev["type"] == "error" and ev["error"]["code"] == "script_exhausted" for ev in result.raw)
+        assert any(
+            ev["type"] == "error" and ev["error"]["code"] == "script_exhausted" for ev in result.raw
+        )
 
 
 async def test_expectations_fail_with_clear_messages():
@@ -251,3 +264,29 @@ async def test_expectations_fail_with_clear_messages():
             result.expect.contains_handoff("faq_agent")
         with pytest.raises(AssertionError, match="unexpected events"):
             result.expect.no_more_events()
+
+
+async def test_every_participant_sees_calls_outputs_and_tool_events():
+    from voxgate.session import EventWriter
+
+    seen = []
+
+    class Second(EventWriter):
+        def offer(self, ev):
+            seen.append(ev)
+
+    agent = Agent("a", "x", tools=[get_weather])
+    async with ScriptedSession(agent, [call("get_weather", city="Oslo"), say("Cold.")]) as s:
+        s.session.join(Second(lambda ev: None, max_pending=10))
+        await s.run("weather in Oslo")
+        kinds = types(seen)
+        for expected in [
+            "response.function_call_arguments.done",
+            "voxgate.tool.started",
+            "voxgate.tool.completed",
+        ]:
+            assert expected in kinds
+        assert any(
+            ev["type"] == "conversation.item.added" and ev["item"]["type"] == "function_call_output"
+            for ev in seen
+        )

@@ -69,8 +69,9 @@ async def test_text_only_output(server_url):
             }
         )
         await client.wait_for(  # the agent's own session.update may come first
-            lambda ev: ev["type"] == "session.updated"
-            and ev["session"]["output_modalities"] == ["text"]
+            lambda ev: (
+                ev["type"] == "session.updated" and ev["session"]["output_modalities"] == ["text"]
+            )
         )
         await client.send_json({"type": "text", "text": "Say hello."})
         _, done = await client.wait_for("response.done")
@@ -127,8 +128,10 @@ async def test_manual_commit_without_server_vad(server_url, speech):
         )
         # the agent's own session.update may come first
         await client.wait_for(
-            lambda ev: ev["type"] == "session.updated"
-            and ev["session"]["audio"]["input"]["turn_detection"] is None
+            lambda ev: (
+                ev["type"] == "session.updated"
+                and ev["session"]["audio"]["input"]["turn_detection"] is None
+            )
         )
         await client.stream(speech("How far away is the moon?") + silence(600), realtime=False)
         await asyncio.sleep(0.3)

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from voxgate.server.app import create_app
 pytestmark = pytest.mark.e2e
 
 WORKER = Path(__file__).with_name("worker.py")
-AGENTS = f'''
+AGENTS = f"""
 import sys
 from voxgate.agents import Agent, CommandRunner, delegate
 
@@ -29,7 +28,7 @@ slow = CommandRunner("slow_worker", [sys.executable, {str(WORKER)!r}, "{{task}}"
                      env={{"WORKER_STEPS": "400", "WORKER_DELAY": "0.02"}})
 agent = Agent("assistant", "You are a helpful assistant. Answer in one short sentence.",
               tools=[delegate(worker), delegate(slow)])
-'''
+"""
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -61,10 +60,15 @@ async def test_run_streams_over_websocket_and_is_narrated_into_the_live_session(
     session_id = uuid.uuid4().hex
     async with VoiceClient(f"ws://{base}/ws/{session_id}") as voice:
         await voice.send_json(
-            {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "output_modalities": ["text"]},
+            }
         )
         await voice.wait_for(
-            lambda ev: ev["type"] == "session.updated" and ev["session"]["output_modalities"] == ["text"]
+            lambda ev: (
+                ev["type"] == "session.updated" and ev["session"]["output_modalities"] == ["text"]
+            )
         )
         async with websockets.connect(f"ws://{base}/api/runs/worker?session_id={session_id}") as ws:
             await ws.send(json.dumps({"type": "run", "data": ""}))  # the default task
@@ -80,7 +84,9 @@ async def test_run_streams_over_websocket_and_is_narrated_into_the_live_session(
 
         # narrated: shown as voxgate.run.* events, the final message spoken by the engine
         _, note = await voice.wait_for(
-            lambda ev: ev["type"] == "conversation.item.added" and ev["item"].get("role") == "system"
+            lambda ev: (
+                ev["type"] == "conversation.item.added" and ev["item"].get("role") == "system"
+            )
         )
         assert "finished: index the repo is done" in note["item"]["content"][0]["text"]
         index = next(i for i, (_, ev) in enumerate(voice.received.events) if ev is note)

@@ -6,16 +6,16 @@ import pytest
 
 pytest.importorskip("autogen_agentchat")
 
-from autogen_agentchat.agents import AssistantAgent  # noqa: E402
-from autogen_agentchat.conditions import TextMentionTermination  # noqa: E402
-from autogen_agentchat.teams import RoundRobinGroupChat  # noqa: E402
-from autogen_core import FunctionCall  # noqa: E402
-from autogen_core.models import CreateResult, RequestUsage  # noqa: E402
-from autogen_ext.models.replay import ReplayChatCompletionClient  # noqa: E402
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.conditions import TextMentionTermination
+from autogen_agentchat.teams import RoundRobinGroupChat
+from autogen_core import FunctionCall
+from autogen_core.models import CreateResult, RequestUsage
+from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from voxgate.agents import Agent, RunManager, delegate  # noqa: E402
-from voxgate.agents.runs.autogen import AutoGenRunner  # noqa: E402
-from voxgate.agents.testing import ScriptedSession, call, say  # noqa: E402
+from voxgate.agents import Agent, RunManager, delegate
+from voxgate.agents.runs.autogen import AutoGenRunner
+from voxgate.agents.testing import ScriptedSession, call, say
 
 
 def search_flights(destination: str) -> str:
@@ -28,7 +28,11 @@ def team():
         [
             CreateResult(
                 finish_reason="function_calls",
-                content=[FunctionCall(id="c1", name="search_flights", arguments='{"destination": "Rome"}')],
+                content=[
+                    FunctionCall(
+                        id="c1", name="search_flights", arguments='{"destination": "Rome"}'
+                    )
+                ],
                 usage=RequestUsage(prompt_tokens=0, completion_tokens=0),
                 cached=False,
             ),
