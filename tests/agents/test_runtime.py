@@ -98,10 +98,21 @@ async def test_a_hostile_tool_never_breaks_the_session():
         threading_event.wait(5)
         return "late"
 
+    @tool
+    def exits() -> str:
+        """Calls exit in a thread."""
+        sys.exit(2)
+
+    @tool
+    async def exits_async() -> str:
+        """Calls exit on the event loop."""
+        sys.exit(3)
+
+    import sys
     import threading
 
     threading_event = threading.Event()
-    agent = Agent("a", "x", tools=[raises, hangs, not_json, blocks])
+    agent = Agent("a", "x", tools=[raises, hangs, not_json, blocks, exits, exits_async])
     calls = [
         FunctionCall("raises", {"x": "1"}),
         FunctionCall("hangs"),
@@ -109,6 +120,8 @@ async def test_a_hostile_tool_never_breaks_the_session():
         FunctionCall("blocks"),
         FunctionCall("raises", "{not json"),
         FunctionCall("raises", {"y": 2}),
+        FunctionCall("exits"),
+        FunctionCall("exits_async"),
     ]
     async with ScriptedSession(agent, [Reply(calls=calls), say("Sorry, that failed.")]) as s:
         result = await s.run("break things")
@@ -125,7 +138,11 @@ async def test_a_hostile_tool_never_breaks_the_session():
             "timeout",
             "error",
             "error",
+            "error",
+            "error",
         ]
+        assert "exit(2)" in json.loads(by_call[6].output)["error"]
+        assert "SystemExit: 3" in json.loads(by_call[7].output)["error"]
         assert "database on fire" in json.loads(by_call[0].output)["error"]
         assert "timed out after 0.2 s" in json.loads(by_call[1].output)["error"]
         assert "not JSON-serialisable" in json.loads(by_call[2].output)["error"]
@@ -290,3 +307,27 @@ async def test_every_participant_sees_calls_outputs_and_tool_events():
             ev["type"] == "conversation.item.added" and ev["item"]["type"] == "function_call_output"
             for ev in seen
         )
+
+
+async def test_a_refused_response_create_does_not_wedge_the_runtime():
+    from voxgate.protocol import ProtocolError
+
+    agent = Agent("a", "x", tools=[get_weather])
+    async with ScriptedSession(agent, [call("get_weather", city="Rome"), say("Warm.")]) as s:
+        refuse = s.engine._on_response_create
+        count = 0
+
+        def once(ev):
+            nonlocal count
+            count += 1
+            if count == 2:  # the runtime's, after the tool output
+                raise ProtocolError("engine busy", code="rate_limited")
+            refuse(ev)
+
+        s.engine._on_response_create = once
+        result = await s.run("weather in Rome")  # settles instead of waiting forever
+        error = next(ev for ev in result.raw if ev["type"] == "error")
+        assert error["error"]["code"] == "rate_limited" and error["error"]["event_id"]
+        assert s.runtime.idle
+        again = await s.run("and now?")
+        again.expect.next_event().is_message().contains("warm")

@@ -20,7 +20,7 @@ from voxgate.agents.agent import Agent, Handoff
 from voxgate.agents.narration import NarrationPolicy, Narrator
 from voxgate.agents.runs.manager import RunManager
 from voxgate.agents.tool import Tool, ToolContext, ToolError, error_output, output_text
-from voxgate.protocol import Event, event
+from voxgate.protocol import Event, event, new_id
 
 if TYPE_CHECKING:
     from voxgate.agents.runs.run import Run
@@ -78,6 +78,7 @@ class AgentRuntime:
         self._user_speaking = False
         self._want_response = False
         self._response_requested = False
+        self._request_event_id: str | None = None
         self._unsent = 0
         self._closed = False
         self._changed = asyncio.Event()
@@ -110,11 +111,13 @@ class AgentRuntime:
             if response.get("status") == "cancelled":
                 self._cancel_calls("the response was cancelled")
             self._flush()
-        elif type_ == "error" and self._response_requested:
-            code = (ev.get("error") or {}).get("code")
-            if code == "conversation_already_has_active_response":
+        elif type_ == "error":
+            error = ev.get("error") or {}
+            if self._response_requested and error.get("event_id") == self._request_event_id:
+                # our response.create was refused: try again when idle if a reply is busy
                 self._response_requested = False
-                self._want_response = True
+                if error.get("code") == "conversation_already_has_active_response":
+                    self._want_response = True
         self._notify()
 
     async def close(self) -> None:
@@ -214,7 +217,7 @@ class AgentRuntime:
             raise
         except ToolError as exc:
             self._finish(call, error_output(str(exc)), "error")
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a tool calling exit() must not end the server
             log.warning("tool %s raised", call.name, exc_info=True)
             self._finish(
                 call, error_output(f"{call.name} failed: {type(exc).__name__}: {exc}"), "error"
@@ -291,7 +294,8 @@ class AgentRuntime:
         if self._want_response and self._can_respond():
             self._want_response = False
             self._response_requested = True
-            self._post({"type": "response.create"})
+            self._request_event_id = new_id("event")
+            self._post({"type": "response.create", "event_id": self._request_event_id})
 
     def _can_respond(self) -> bool:
         return (

@@ -147,6 +147,8 @@ async def run_in_thread(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
         try:
             result = ctx.run(fn, **kwargs)
             outcome = (True, result)
+        except SystemExit as exc:  # would end the event loop if re-raised there
+            outcome = (False, ToolError(f"the tool called exit({exc.code!r})"))
         except BaseException as exc:
             outcome = (False, exc)
         with contextlib.suppress(RuntimeError):  # the loop closed while the tool ran
