@@ -131,3 +131,29 @@ async def test_run_controls_without_a_run_answer_with_an_error():
         result.expect.skip_next().next_event().is_function_call_output(
             contains="no background task", status="error"
         )
+
+
+async def test_narration_waits_for_the_user_to_finish_speaking():
+    from voxgate.protocol import event
+
+    runner, gate = gated_runner()
+    script = [call("delegate_to_researcher", task="bikes"), say("Sure."), say("Told.")]
+    async with ScriptedSession(agent_with(runner), script) as s:
+        await s.run("Find bikes")
+        s.engine.speech_started()  # the user talks while the run finishes
+        gate.set()
+        await s.runtime.run_manager.latest().wait()
+        await asyncio.sleep(0.05)
+        assert s.runtime.narrator.pending and not texts(s.events)
+        s.engine.speech_stopped()
+        s.engine._put(  # a turn that was only noise: no reply comes from it
+            event(
+                "conversation.item.input_audio_transcription.completed",
+                item_id="item_x",
+                content_index=0,
+                transcript="",
+            )
+        )
+        await s.settle()
+        assert "bikes: three results" in texts(s.events)[0]
+        assert s.events[-1]["type"] == "response.done"

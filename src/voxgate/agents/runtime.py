@@ -99,6 +99,14 @@ class AgentRuntime:
             self._cancel_calls("the user interrupted")
         elif type_ == "input_audio_buffer.speech_stopped":
             self._user_speaking = False
+        elif (
+            type_ == "conversation.item.input_audio_transcription.completed"
+            and not str(ev.get("transcript", "")).strip()
+        ) or type_ in (
+            "conversation.item.input_audio_transcription.failed",
+            "input_audio_buffer.cleared",
+        ):
+            self.respond_when_idle()  # the user's turn brought no reply: say what waits
         elif type_ == "response.created":
             self._response_requested = False
         elif type_ == "response.done":
