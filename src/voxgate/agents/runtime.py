@@ -121,7 +121,7 @@ class AgentRuntime:
             self._flush()
         elif type_ == "error":
             error = ev.get("error") or {}
-            if self._response_requested and error.get("event_id") == self._request_event_id:
+            if self._request_event_id and error.get("event_id") == self._request_event_id:
                 # our response.create was refused: try again when idle if a reply is busy
                 self._response_requested = False
                 if error.get("code") == "conversation_already_has_active_response":

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from voxgate.agents.runs.runner import RunControl, RunEvent, text_message
 
+LINE_LIMIT = 1 << 20
+"""Longest output line (bytes) a command may print."""
 _PASSTHROUGH = {"textmessage", "toolcallrequest", "toolcallexecution"}
 
 
@@ -62,6 +64,7 @@ class CommandRunner:
             cwd=self.cwd,
             env={**os.environ, **self.env} if self.env is not None else None,
             start_new_session=True,  # its own process group: signals reach its children too
+            limit=LINE_LIMIT,
         )
         control.on_pause(
             lambda: _signal(process, signal.SIGSTOP), lambda: _signal(process, signal.SIGCONT)

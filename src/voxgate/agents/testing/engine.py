@@ -214,7 +214,23 @@ class ScriptedEngine:
             )
             return
         step = self.script.pop(0)
-        reply = step(copy.deepcopy(self.items)) if callable(step) else step
+        try:
+            reply = step(copy.deepcopy(self.items)) if callable(step) else step
+        except Exception as exc:
+            self._finish(
+                response_id,
+                "failed",
+                output,
+                {"type": "failed", "error": {"type": "server_error", "code": "script_error"}},
+            )
+            self._put(
+                error_event(
+                    f"a script step raised {type(exc).__name__}: {exc}",
+                    code="script_error",
+                    type_="server_error",
+                )
+            )
+            return
         for fc in reply.calls:
             output.append(self._function_call(response_id, len(output), fc))
         if reply.text is not None:
