@@ -135,3 +135,36 @@ async def test_pause_resume_cancel_over_http_and_bad_messages(base):
     async with websockets.connect(f"ws://{base}/api/runs/nobody") as ws:
         await ws.send(json.dumps({"type": "run", "data": "x"}))
         assert "no runner named 'nobody'" in json.loads(await ws.recv())["data"]["message"]
+
+
+async def test_the_web_page_shows_a_run_and_its_narration(base):
+    playwright_api = pytest.importorskip("playwright.async_api")
+    session_id = uuid.uuid4().hex
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://{base}/?session={session_id}")
+            await page.click("[data-testid=connect]")
+            await page.wait_for_function("window.voxgate.state === 'connected'", timeout=20000)
+            async with websockets.connect(
+                f"ws://{base}/api/runs/worker?session_id={session_id}"
+            ) as ws:
+                await ws.send(json.dumps({"type": "run", "data": "sort the photos"}))
+                assert json.loads(await ws.recv())["data"]["narrated"] is True
+                await receive_until_done(ws)
+            notes = page.locator("[data-testid=note]")
+            await notes.filter(has_text="worker: completed").wait_for(timeout=20000)
+            await notes.filter(has_text="finished: sort the photos is done").wait_for()
+            await notes.filter(has_text="worker calls grep").wait_for()
+            texts = await notes.all_text_contents()
+            assert not any("started" in t for t in texts)  # the started line became the status
+            # the narration is answered by the agent: an agent bubble follows the run's notes
+            await page.wait_for_function(
+                "window.voxgate.events.some(e => e.type === 'response.done')", timeout=60000
+            )
+        finally:
+            await browser.close()
