@@ -7,7 +7,7 @@ import pytest
 
 from voxgate.agents import Agent, tool
 from voxgate.agents.testing import FunctionCall, Reply, ScriptedSession, call, last_output, say
-from voxgate.protocol import to_wire, validate_server_event
+from voxgate.protocol import parse_client_event, to_wire, validate_server_event
 
 
 @tool
@@ -24,6 +24,11 @@ def assert_valid(events):
     for ev in events:
         if not ev["type"].startswith("voxgate."):
             validate_server_event(to_wire(ev))
+
+
+def assert_valid_client_events(engine):
+    for ev in engine.received:  # what the runtime sent is GA too
+        parse_client_event(ev)
 
 
 def types(events):
@@ -52,6 +57,7 @@ async def test_tool_call_output_then_reply():
         assert started["arguments"] == '{"city": "Paris"}' and started["name"] == "get_weather"
         assert completed["status"] == "ok" and completed["duration_ms"] >= 0
         assert completed["output"] == "Sunny and 21 degrees in Paris."
+        assert_valid_client_events(s.engine)
         assert types(raw).index("voxgate.tool.started") > types(raw).index(
             "response.function_call_arguments.done"
         )
@@ -244,6 +250,8 @@ async def test_handoff_switches_instructions_tools_and_voice_and_keeps_history()
             "function_call",
             "function_call_output",
         ]
+        assert_valid_client_events(s.engine)
+        assert_valid(result.raw)
         handoff = next(ev for ev in result.raw if ev["type"] == "voxgate.handoff")
         assert (handoff["from"], handoff["to"]) == ("triage_agent", "faq_agent")
         # the new agent's tools now run; the old agent's handoff tool is not its
