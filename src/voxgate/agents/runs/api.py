@@ -95,7 +95,13 @@ async def run_socket(websocket: WebSocket, agent_name: str) -> None:
 
     try:
         while True:
-            text = await websocket.receive_text()
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            text = received.get("text")
+            if text is None:
+                await error("send JSON text frames, not binary")
+                continue
             try:
                 message = json.loads(text)
             except json.JSONDecodeError as exc:
