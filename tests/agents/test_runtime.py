@@ -339,3 +339,18 @@ async def test_a_refused_response_create_does_not_wedge_the_runtime():
         assert s.runtime.idle
         again = await s.run("and now?")
         again.expect.next_event().is_message().contains("warm")
+
+
+async def test_barge_in_over_a_reply_in_progress_is_clean():
+    agent = Agent("a", "x", tools=[get_weather])
+    script = [say("A very long story", hold=True), say("Yes?")]
+    async with ScriptedSession(agent, script) as s:
+        await s.run("tell me a story", wait=False)
+        await s.wait_for("response.created")
+        result = await s.run("stop, a question", barge_in=True)
+        assert not [ev for ev in s.events if ev["type"] == "error"]
+        done = [ev for ev in s.events if ev["type"] == "response.done"]
+        assert done[0]["response"]["status"] == "cancelled"
+        assert done[0]["response"]["status_details"]["reason"] == "turn_detected"
+        result.expect.next_event().is_message().contains("Yes?")
+        assert_valid(s.events)

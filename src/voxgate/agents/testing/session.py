@@ -91,6 +91,7 @@ class ScriptedSession:
         if barge_in:
             self.engine.speech_started()
             self.engine.speech_stopped()
+            await self.wait_until(lambda: self.engine.quiet, what="the barge-in to land")
         await self.session.say(user_input)
         if wait:
             await self.settle(since=start)
