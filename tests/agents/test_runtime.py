@@ -354,3 +354,46 @@ async def test_barge_in_over_a_reply_in_progress_is_clean():
         assert done[0]["response"]["status_details"]["reason"] == "turn_detected"
         result.expect.next_event().is_message().contains("Yes?")
         assert_valid(s.events)
+
+
+async def test_client_tools_live_beside_the_agents_and_the_client_answers_them():
+    faq = Agent("faq_agent", "FAQ.", handoff_description="answers FAQs.")
+    agent = Agent("a", "x", tools=[get_weather], handoffs=[faq])
+    client_tool = {
+        "type": "function",
+        "name": "open_map",
+        "description": "Open a map in the client's UI.",
+        "parameters": {"type": "object", "properties": {"place": {"type": "string"}}},
+    }
+    script = [
+        call("open_map", place="Rome"),
+        say("Map open."),
+        call("transfer_to_faq_agent"),
+        say("FAQ."),
+    ]
+    async with ScriptedSession(agent, script) as s:
+        await s.session.send(
+            {"type": "session.update", "session": {"type": "realtime", "tools": [client_tool]}}
+        )
+        await s.settle()
+        names = [t["name"] for t in s.engine.session["tools"]]
+        assert names == ["get_weather", "transfer_to_faq_agent", "open_map"]  # put back, kept
+        result = await s.run("show Rome on the map", wait=False)
+        call_event = await s.wait_for("response.function_call_arguments.done")
+        await s.settle()
+        assert "voxgate.tool.started" not in types(s.events)  # the client's to answer
+        await s.session.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "function_call_output",
+                    "call_id": call_event["call_id"],
+                    "output": "shown",
+                },
+            }
+        )
+        await s.session.send({"type": "response.create"})
+        result = await s.settle(since=0)
+        result.expect.contains_message("Map open")
+        await s.run("a baggage question")
+        assert [t["name"] for t in s.engine.session["tools"]] == ["open_map"]  # faq has no tools

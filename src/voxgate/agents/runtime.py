@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from voxgate.agents.agent import Agent, Handoff
 from voxgate.agents.narration import NarrationPolicy, Narrator
@@ -68,6 +68,7 @@ class AgentRuntime:
     ) -> None:
         self.session = session
         self.agent = agent
+        self._starting = agent
         self.tool_timeout = tool_timeout
         self._runs = runs
         self.narrator = Narrator(self, narration)
@@ -80,6 +81,8 @@ class AgentRuntime:
         self._response_requested = False
         self._request_event_id: str | None = None
         self._unsent = 0
+        self._client_tools: list[dict[str, Any]] = []
+        self._restoring_tools = False
         self._closed = False
         self._changed = asyncio.Event()
 
@@ -87,7 +90,7 @@ class AgentRuntime:
 
     def opening_events(self) -> list[Event]:
         """The starting agent's configuration, before anything else reaches the engine."""
-        return [{"type": "session.update", "session": self.agent.session_config()}]
+        return [{"type": "session.update", "session": self._config(self.agent)}]
 
     def observe(self, ev: Event) -> None:
         """Follow the conversation; act on function calls, barge-ins and finished responses."""
@@ -107,6 +110,8 @@ class AgentRuntime:
             "input_audio_buffer.cleared",
         ):
             self.respond_when_idle()  # the user's turn brought no reply: say what waits
+        elif type_ == "session.updated":
+            self._keep_tools(ev["session"].get("tools") or [])
         elif type_ == "response.created":
             self._response_requested = False
         elif type_ == "response.done":
@@ -233,7 +238,7 @@ class AgentRuntime:
 
     def _hand_off(self, call: Call, target: Agent) -> None:
         previous, self.agent = self.agent, target
-        self._post({"type": "session.update", "session": target.session_config()})
+        self._post({"type": "session.update", "session": self._config(target)})
         self.session.broadcast(
             event(
                 "voxgate.handoff",
@@ -242,6 +247,36 @@ class AgentRuntime:
             )
         )
         self._finish(call, json.dumps({"assistant": target.name}), "ok")
+
+    # -- the session's tools: the agent's and the clients' --------------------------------
+
+    def _config(self, agent: Agent) -> dict[str, Any]:
+        config = agent.session_config()
+        config["tools"] = [*config["tools"], *self._client_tools]
+        return config
+
+    def _keep_tools(self, tools: list[dict[str, Any]]) -> None:
+        """Remember a client's tools; put the agent's back if a client's update dropped them.
+
+        Engines that do not report ``tools`` in ``session.updated`` are left alone.
+        """
+        if not tools:
+            return
+        agents = [*self._starting.graph(), *self.agent.graph()]
+        ours = {t.name for agent in agents for t in agent.all_tools()}
+        self._client_tools = [t for t in tools if t.get("name") not in ours]
+        present = {t.get("name") for t in tools}
+        dropped = any(t.name not in present for t in self.agent.all_tools())
+        if dropped and not self._restoring_tools:
+            self._restoring_tools = True  # once per change: no loop with an engine that drops
+            self._post(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "tools": self._config(self.agent)["tools"]},
+                }
+            )
+        else:
+            self._restoring_tools = False
 
     def _cancel_calls(self, reason: str) -> None:
         for call in list(self.calls.values()):
