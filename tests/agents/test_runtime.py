@@ -105,6 +105,11 @@ async def test_a_hostile_tool_never_breaks_the_session():
         return "late"
 
     @tool
+    async def own_timeout() -> str:
+        """A tool whose service timed out."""
+        raise TimeoutError("the weather service did not answer")
+
+    @tool
     def exits() -> str:
         """Calls exit in a thread."""
         sys.exit(2)
@@ -118,7 +123,9 @@ async def test_a_hostile_tool_never_breaks_the_session():
     import threading
 
     threading_event = threading.Event()
-    agent = Agent("a", "x", tools=[raises, hangs, not_json, blocks, exits, exits_async])
+    agent = Agent(
+        "a", "x", tools=[raises, hangs, not_json, blocks, exits, exits_async, own_timeout]
+    )
     calls = [
         FunctionCall("raises", {"x": "1"}),
         FunctionCall("hangs"),
@@ -128,6 +135,7 @@ async def test_a_hostile_tool_never_breaks_the_session():
         FunctionCall("raises", {"y": 2}),
         FunctionCall("exits"),
         FunctionCall("exits_async"),
+        FunctionCall("own_timeout"),
     ]
     async with ScriptedSession(agent, [Reply(calls=calls), say("Sorry, that failed.")]) as s:
         result = await s.run("break things")
@@ -146,7 +154,9 @@ async def test_a_hostile_tool_never_breaks_the_session():
             "error",
             "error",
             "error",
+            "error",
         ]
+        assert "did not answer" in json.loads(by_call[8].output)["error"]
         assert "exit(2)" in json.loads(by_call[6].output)["error"]
         assert "SystemExit: 3" in json.loads(by_call[7].output)["error"]
         assert "database on fire" in json.loads(by_call[0].output)["error"]

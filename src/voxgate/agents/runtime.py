@@ -214,16 +214,22 @@ class AgentRuntime:
 
     async def _run(self, call: Call, tool: Tool) -> None:
         timeout = tool.timeout if tool.timeout is not None else self.tool_timeout
+        limit = asyncio.timeout(timeout)
         try:
-            async with asyncio.timeout(timeout):
+            async with limit:
                 result = await tool.invoke(call.arguments, ToolContext(call.call_id, self))
             self._finish(call, output_text(result), "ok")
-        except TimeoutError:
-            self._finish(
-                call,
-                error_output(f"{call.name} timed out after {timeout:g} s", status="timeout"),
-                "timeout",
-            )
+        except TimeoutError as exc:
+            if not limit.expired():  # the tool's own timeout (a slow service, say)
+                self._finish(
+                    call, error_output(f"{call.name} failed: TimeoutError: {exc}"), "error"
+                )
+            else:
+                self._finish(
+                    call,
+                    error_output(f"{call.name} timed out after {timeout:g} s", status="timeout"),
+                    "timeout",
+                )
         except asyncio.CancelledError:
             if not call.finished:
                 self._finish(call, error_output("cancelled", status="cancelled"), "cancelled")
