@@ -126,6 +126,8 @@ def test_plain_functions_become_tools_and_bad_agents_are_refused():
         return q
 
     assert Agent("a", "x", tools=[lookup]).all_tools()[0].name == "lookup"
+    with pytest.raises(ValueError, match="tool name"):
+        tool(name="look up")(lookup)
     with pytest.raises(ValueError, match="agent name"):
         Agent("no spaces", "x")
     with pytest.raises(ValueError, match="several tools named"):

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import inspect
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from voxgate.agents.runtime import AgentRuntime
 
 ToolFunction = Callable[..., Any]
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ToolError(Exception):
@@ -184,6 +186,8 @@ def function_tool(
             Field(default, description=doc.args.get(param.name)),
         )
     tool_name = name or fn.__name__
+    if not _TOOL_NAME.match(tool_name):
+        raise ValueError(f"tool name {tool_name!r}: use 1-64 letters, digits, '_' or '-'")
     model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     return Tool(
         name=tool_name,
