@@ -33,10 +33,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def _bench_latency(args: argparse.Namespace) -> int:
     from voxgate.bench import latency
 
     return latency.main(args)
+
+
+def _bench_tools(args: argparse.Namespace) -> int:
+    from voxgate.bench import tools
+
+    return tools.main(args)
 
 
 def _settings_help() -> str:
@@ -71,7 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     lat = kinds.add_parser("latency", help="voice-to-voice latency and WER over the WebSocket")
     lat.add_argument("--url", help="ws://host:port of a running voxgate (default: start one)")
     lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
-    lat.set_defaults(run=_bench)
+    lat.set_defaults(run=_bench_latency)
+    tools = kinds.add_parser(
+        "tools", help="tool choice of the embedded LLM over typed requests to the demo agents"
+    )
+    tools.add_argument(
+        "--agent",
+        choices=["triage_agent", "faq_agent", "seat_booking_agent"],
+        help="only this agent's cases",
+    )
+    tools.set_defaults(run=_bench_tools)
     return parser
 
 
