@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     lat = kinds.add_parser("latency", help="voice-to-voice latency and WER over the WebSocket")
     lat.add_argument("--url", help="ws://host:port of a running voxgate (default: start one)")
     lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
+    lat.add_argument(
+        "--agents",
+        default="none",
+        help="agents of the server it starts (default none: the bare voice loop; demo: the "
+        "airline agents, whose tool routing runs every turn)",
+    )
     lat.set_defaults(run=_bench_latency)
     tools = kinds.add_parser(
         "tools", help="tool choice of the embedded LLM over typed requests to the demo agents"

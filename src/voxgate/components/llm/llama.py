@@ -71,6 +71,13 @@ class LlamaLLM:
         self.last_decision_ms = 0.0
         """How long the last routing step (and argument generation) took."""
 
+    def warm(self, messages: list[ChatMessage]) -> None:
+        """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
+        self._llama.create_chat_completion(
+            messages=[*messages, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+            max_tokens=1,
+        )
+
     async def stream(
         self,
         messages: list[ChatMessage],
