@@ -68,7 +68,11 @@ async def test_text_only_output(server_url):
                 "session": {"type": "realtime", "output_modalities": ["text"]},
             }
         )
-        await client.wait_for("session.updated")
+        await client.wait_for(  # the agent's own session.update may come first
+            lambda ev: (
+                ev["type"] == "session.updated" and ev["session"]["output_modalities"] == ["text"]
+            )
+        )
         await client.send_json({"type": "text", "text": "Say hello."})
         _, done = await client.wait_for("response.done")
         assert done["response"]["output"][0]["content"][0]["text"].strip()
@@ -122,8 +126,13 @@ async def test_manual_commit_without_server_vad(server_url, speech):
                 "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
             }
         )
-        _, updated = await client.wait_for("session.updated")
-        assert updated["session"]["audio"]["input"]["turn_detection"] is None
+        # the agent's own session.update may come first
+        await client.wait_for(
+            lambda ev: (
+                ev["type"] == "session.updated"
+                and ev["session"]["audio"]["input"]["turn_detection"] is None
+            )
+        )
         await client.stream(
             speech("Can you recommend a good book to read?") + silence(600), realtime=False
         )

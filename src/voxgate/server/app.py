@@ -14,13 +14,15 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from voxgate import __version__
+from voxgate.agents import runs as agent_runs
+from voxgate.agents.runs.api import router as runs_router
 from voxgate.components.tts import TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
-from voxgate.session import SessionRegistry
+from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports import client_secrets, direct, realtime, websocket
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     """The app; models load at start-up unless given (tests share one set)."""
     settings = settings or Settings()
     tasks: set[asyncio.Task[Any]] = set()
+    agent_factory, runs = _agents(settings)
 
     def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -67,21 +70,24 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 return LocalEngine(loaded, local_config(session))
 
             app.state.describe_session = lambda session: local_config(session).to_session()
-        app.state.registry = SessionRegistry(new_engine)
+        app.state.registry = SessionRegistry(new_engine, agent_factory)
         if not settings.api_keys:
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await app.state.registry.close()
+        await runs.close()
         for task in list(tasks):
             task.cancel()
 
     app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.spawn = spawn
+    app.state.runs = runs
     app.state.client_secrets = ClientSecrets()
     app.add_exception_handler(APIError, api_error_handler)
     app.include_router(websocket.router)
+    app.include_router(runs_router)
     app.include_router(realtime.router)
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
@@ -97,3 +103,29 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _agents(settings: Settings) -> tuple[AgentFactory | None, agent_runs.RunManager]:
+    """The agent runtime for each session (from ``settings.agents``) and the runs they start."""
+    from voxgate.agents import AgentRuntime
+    from voxgate.agents.loader import load_agent
+
+    runs = agent_runs.RunManager()
+    if settings.agents == "none":
+        return None, runs
+    starting = load_agent(settings.agents)
+    for agent in starting.graph():
+        for tool in agent.all_tools():
+            if isinstance(tool, agent_runs.DelegationTool):
+                runs.add_runner(tool.runner)
+
+    def runtime(session: Session) -> SessionAgent:
+        return AgentRuntime(
+            session,
+            starting,
+            tool_timeout=settings.tool_timeout_s,
+            runs=runs,
+            narration=settings.run_narration,
+        )
+
+    return runtime, runs

@@ -97,7 +97,8 @@ async def realtime_socket(
             )
         else:
             config = edge.to_engine(grant.session) if grant.session else None
-            session = registry.open(new_id("sess"), config=config)
+            # a plain model session, as with OpenAI: the client brings its own tools
+            session = registry.open(new_id("sess"), config=config, agent=False)
     except ProtocolError as exc:
         await websocket.send_denial_response(
             APIError(400, str(exc), code=exc.code, param=exc.param).response()
@@ -118,7 +119,7 @@ async def realtime_socket(
     writing = app.state.spawn(writer.run())
     try:
         try:
-            session.start()
+            await session.start()
         except ProtocolError as exc:  # the engine refused the secret's session config
             await websocket.send_text(json.dumps(exc.to_event()))
             await websocket.close(code=1008)

@@ -58,18 +58,25 @@ class LlamaLLM:
         n_threads: int | None = None,
         foreground: Foreground | None = None,
     ) -> None:
+        self._n_threads = n_threads or os.cpu_count()
         self._llama = Llama(
             model_path=str(model_path or bundled_model()),
             n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count(),
+            n_threads=self._n_threads,
             verbose=False,
         )
         self._lock = asyncio.Lock()
         self._foreground = foreground or Foreground()
-        self._n_threads = n_threads or os.cpu_count()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
         self.last_decision_ms = 0.0
         """How long the last routing step (and argument generation) took."""
+
+    def warm(self, messages: list[ChatMessage]) -> None:
+        """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
+        self._llama.create_chat_completion(
+            messages=[*messages, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+            max_tokens=1,
+        )
 
     async def stream(
         self,

@@ -47,10 +47,11 @@ def load_models(settings: Settings) -> LocalModels:
         llm = LlamaLLM(
             settings.llm_model_path, n_threads=settings.llm_threads, foreground=foreground
         )
-    return LocalModels(
-        new_vad=SileroVAD,
-        stt=WhisperSTT(cpu_threads=settings.stt_threads),
-        llm=llm,
-        tts=PiperTTS(),
-        foreground=foreground,
-    )
+        llm.warm([{"role": "system", "content": settings.instructions}])
+    stt = WhisperSTT(cpu_threads=settings.stt_threads)
+    tts = PiperTTS()
+    # the first call of each runtime sets itself up: pay that here, not in the first turn
+    stt.transcribe(b"\0\0" * stt.sample_rate)
+    for _ in tts.synthesize("Hello."):
+        pass
+    return LocalModels(new_vad=SileroVAD, stt=stt, llm=llm, tts=tts, foreground=foreground)
