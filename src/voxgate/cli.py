@@ -38,7 +38,8 @@ def _bench(args: argparse.Namespace) -> int:
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
-        lines.append(f"  VOXGATE_{name.upper():<28} {field.description} (default: {field.default})")
+        default = field.get_default(call_default_factory=True)
+        lines.append(f"  VOXGATE_{name.upper():<28} {field.description} (default: {default})")
     return "\n".join(lines)
 
 

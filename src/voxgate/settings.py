@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server, as in the browser's ``RTCIceServer``."""
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
 
 
 class Settings(BaseSettings):
@@ -61,4 +69,25 @@ class Settings(BaseSettings):
     )
     client_queue_size: int = Field(
         256, ge=8, description="Pending events per client before deltas are dropped."
+    )
+
+    webrtc_enabled: bool = Field(
+        True,
+        description="Serve WebRTC (`/api/webrtc/offer`, `/v1/realtime/calls`); off: they answer "
+        "404 and the web page uses the WebSocket.",
+    )
+    webrtc_ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example.org"}]; '
+        "none: host candidates only (LAN, localhost).",
+    )
+    webrtc_park_seconds: float = Field(
+        30.0,
+        ge=0.0,
+        description="How long a WebRTC session outlives its last peer, so a reconnecting client "
+        "resumes it with its `session_id`.",
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Bearer keys accepted by `/v1/realtime/*`; none: no key is required.",
     )

@@ -18,7 +18,7 @@ from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.session import SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import websocket
+from voxgate.transports import calls, webrtc, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         app.state.registry = SessionRegistry(new_engine)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
+        await webrtc.close_peers(app)
         await app.state.registry.close()
         for task in list(tasks):
             task.cancel()
@@ -52,7 +53,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.spawn = spawn
+    app.state.peers = {}
     app.include_router(websocket.router)
+    app.include_router(webrtc.router)
+    app.include_router(calls.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

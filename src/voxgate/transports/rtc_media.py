@@ -1,0 +1,125 @@
+"""Audio at the WebRTC edge: the agent's voice as a paced track, the caller's mic as PCM16.
+
+Opus runs at 48 kHz; voxgate at 24 kHz PCM16 mono. The conversion happens here, once per
+direction: PyAV's resampler on the way in, aiortc's Opus encoder (PyAV again) on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections.abc import Awaitable, Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from voxgate.audio import SAMPLE_RATE
+
+FRAME_MS = 20
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+FRAME_BYTES = FRAME_SAMPLES * 2
+TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+MIC_CHUNK_BYTES = 2 * FRAME_BYTES
+"""Mic audio reaches the session in 40 ms chunks, as the web page's WebSocket sends it."""
+
+_SILENCE = bytes(FRAME_BYTES)
+
+
+class AgentAudioTrack(MediaStreamTrack):
+    """The agent's voice: PCM16 24 kHz pushed in bursts, played out in real-time 20 ms frames.
+
+    Between replies the track sends silence, so the RTP clock never jumps. ``flush()`` drops
+    whatever is queued: the caller stops hearing the agent within one frame (barge-in).
+    ``on_playing(True|False)`` reports when queued speech starts and runs out.
+    """
+
+    kind = "audio"
+
+    def __init__(self, on_playing: Callable[[bool], None] | None = None) -> None:
+        super().__init__()
+        self._buffer = bytearray()
+        self._on_playing = on_playing
+        self._playing = False
+        self._start: float | None = None
+        self._pts = 0
+        self.frames_sent = 0
+        self.speech_frames_sent = 0
+
+    @property
+    def queued_ms(self) -> float:
+        """Speech waiting to be played."""
+        return len(self._buffer) / 2 / SAMPLE_RATE * 1000
+
+    def push(self, pcm: bytes) -> None:
+        """Queue agent speech (PCM16 24 kHz mono)."""
+        self._buffer += pcm
+
+    def flush(self) -> None:
+        """Forget queued speech now."""
+        self._buffer.clear()
+        self._set_playing(False)
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms frame, released on the wall clock (aiortc calls this in a loop)."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += FRAME_SAMPLES
+            wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.2:
+                # The loop stalled; restart the clock rather than burst to catch up.
+                self._start = time.monotonic() - self._pts / SAMPLE_RATE
+        if self._buffer:
+            chunk = bytes(self._buffer[:FRAME_BYTES])
+            del self._buffer[:FRAME_BYTES]
+            if len(chunk) < FRAME_BYTES:
+                chunk += _SILENCE[len(chunk) :]
+            self.speech_frames_sent += 1
+            self._set_playing(True)
+        else:
+            chunk = _SILENCE
+            self._set_playing(False)
+        self.frames_sent += 1
+        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(chunk)
+        frame.pts = self._pts
+        frame.sample_rate = SAMPLE_RATE
+        frame.time_base = TIME_BASE
+        return frame
+
+    def _set_playing(self, playing: bool) -> None:
+        if playing != self._playing:
+            self._playing = playing
+            if self._on_playing is not None:
+                self._on_playing(playing)
+
+
+async def read_microphone(
+    track: MediaStreamTrack, deliver: Callable[[bytes], Awaitable[None]]
+) -> int:
+    """Decode the caller's track into PCM16 24 kHz chunks until it ends; returns frames read."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pending = bytearray()
+    frames = 0
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            break
+        frames += 1
+        if not isinstance(frame, av.AudioFrame):
+            continue
+        for out in resampler.resample(frame):
+            pending += out.to_ndarray().tobytes()
+        if len(pending) >= MIC_CHUNK_BYTES:
+            chunk = bytes(pending)
+            pending.clear()
+            await deliver(chunk)
+    if pending:
+        await deliver(bytes(pending))
+    return frames
