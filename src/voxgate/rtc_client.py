@@ -79,7 +79,9 @@ class RtcClient:
     async def connect(self) -> None:
         """Offer, answer, and wait until the data channel is open."""
         self.pc.addTrack(self.mic)
-        self.pc.on("track", lambda track: self._tasks.append(asyncio.create_task(self._read(track))))
+        self.pc.on(
+            "track", lambda track: self._tasks.append(asyncio.create_task(self._read(track)))
+        )
         self.channel.on("open", self._open.set)
         self.channel.on("message", self._on_message)
         await self.pc.setLocalDescription(await self.pc.createOffer())

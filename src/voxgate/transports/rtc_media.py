@@ -31,7 +31,7 @@ class AgentAudioTrack(MediaStreamTrack):
 
     Between replies the track sends silence, so the RTP clock never jumps. ``flush()`` drops
     whatever is queued: the caller stops hearing the agent within one frame (barge-in).
-    ``on_playing(True|False)`` reports when queued speech starts and runs out.
+    ``on_playing(True|False)`` reports when queued speech starts and runs out (not flushes).
     """
 
     kind = "audio"
@@ -55,10 +55,11 @@ class AgentAudioTrack(MediaStreamTrack):
         """Queue agent speech (PCM16 24 kHz mono)."""
         self._buffer += pcm
 
-    def flush(self) -> None:
-        """Forget queued speech now."""
+    def flush(self) -> bool:
+        """Forget queued speech now; True if speech was playing."""
         self._buffer.clear()
-        self._set_playing(False)
+        playing, self._playing = self._playing, False
+        return playing
 
     async def recv(self) -> av.AudioFrame:
         """The next 20 ms frame, released on the wall clock (aiortc calls this in a loop)."""

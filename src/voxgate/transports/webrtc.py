@@ -79,6 +79,11 @@ class Peer:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"the SDP offer could not be used: {exc}") from None
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+        if not audio and self.pc.sctp is None:
+            raise ValueError(
+                "the SDP offer has neither an audio track nor a data channel; "
+                "add a microphone track and/or the 'oai-events' data channel"
+            )
         if audio:
             self.pc.addTrack(self.track)
             opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.name == "opus"]
@@ -100,7 +105,8 @@ class Peer:
         if type_ in _FLUSH_ON or (
             type_ == "response.done" and ev["response"].get("status") == "cancelled"
         ):
-            self.track.flush()
+            if self.track.flush() and type_ != "output_audio_buffer.cleared":
+                self._send_json(event("output_audio_buffer.cleared", response_id=self._response_id))
         if self.ga_only and type_.startswith("voxgate."):
             return
         self._send_json(to_wire(ev))
