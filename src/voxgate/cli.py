@@ -30,6 +30,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.kind == "webrtc":
+        from voxgate.bench import webrtc
+
+        return webrtc.main(args)
     from voxgate.bench import latency
 
     return latency.main(args)
@@ -63,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--url", help="ws://host:port of a running voxgate (default: start one)")
     lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
     lat.set_defaults(run=_bench)
+    rtc = kinds.add_parser(
+        "webrtc", help="WebRTC sessions per core and frame loss (loopback engine, aiortc peers)"
+    )
+    rtc.add_argument("--url", help="http://host:port of a voxgate serving VOXGATE_ENGINE=loopback")
+    rtc.add_argument("-n", "--sessions", type=int, default=50, help="concurrent peers")
+    rtc.add_argument("--seconds", type=float, default=20, help="length of the measured window")
+    rtc.set_defaults(run=_bench)
     return parser
 
 

@@ -68,6 +68,7 @@ class RtcClient:
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._open = asyncio.Event()
+        self._notifying: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RtcClient:
         await self.connect()
@@ -158,7 +159,9 @@ class RtcClient:
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, str):
             self.heard.events.append((time.monotonic(), json.loads(message)))
-            asyncio.create_task(self._notify())
+            task = asyncio.create_task(self._notify())
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
 
     async def _notify(self) -> None:
         async with self._changed:

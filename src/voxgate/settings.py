@@ -26,8 +26,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `voxgate serve` listens on.")
     data_dir: Path = Field(Path("data"), description="Where voxgate keeps its files.")
 
-    engine: Literal["local"] = Field(
-        "local", description="Speech engine behind sessions: `local` runs fully offline."
+    engine: Literal["local", "loopback"] = Field(
+        "local",
+        description="Speech engine behind sessions: `local` runs fully offline; `loopback` "
+        "echoes input audio (transport benchmarks, no models loaded).",
     )
     instructions: str = Field(
         "You are a helpful voice assistant. Answer in one or two short sentences.",

@@ -143,7 +143,10 @@ async def test_bad_offers_get_clear_errors(server_url):
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_sdp"
         r = await client.post(
             "/v1/realtime/calls",
-            files={"sdp": (None, "v=0\r\n"), "session": (None, '{"type": "realtime", "output_modalities": "loud"}')},
+            files={
+                "sdp": (None, "v=0\r\n"),
+                "session": (None, '{"type": "realtime", "output_modalities": "loud"}'),
+            },
         )
         assert r.status_code == 400 and r.json()["error"]["param"].startswith("session")
         r = await client.post("/v1/realtime/calls/rtc_unknown/hangup")

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
+from voxgate.engines.loopback import LoopbackEngine
 from voxgate.session import SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports import calls, webrtc, websocket
@@ -37,10 +38,18 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = models if models is not None else await asyncio.to_thread(load_models, settings)
+        if settings.engine == "loopback":
 
-        def new_engine() -> Engine:
-            return LocalEngine(loaded, SessionConfig.from_settings(settings))
+            def new_engine() -> Engine:
+                return LoopbackEngine()
+
+        else:
+            loaded = (
+                models if models is not None else await asyncio.to_thread(load_models, settings)
+            )
+
+            def new_engine() -> Engine:
+                return LocalEngine(loaded, SessionConfig.from_settings(settings))
 
         app.state.registry = SessionRegistry(new_engine)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)

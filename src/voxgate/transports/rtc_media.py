@@ -23,6 +23,9 @@ TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 MIC_CHUNK_BYTES = 2 * FRAME_BYTES
 """Mic audio reaches the session in 40 ms chunks, as the web page's WebSocket sends it."""
 
+CATCH_UP_S = 1.0
+"""After a shorter stall of the event loop, frames go out back to back until on time again."""
+
 _SILENCE = bytes(FRAME_BYTES)
 
 
@@ -72,8 +75,8 @@ class AgentAudioTrack(MediaStreamTrack):
             wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            elif wait < -0.2:
-                # The loop stalled; restart the clock rather than burst to catch up.
+            elif wait < -CATCH_UP_S:
+                # A long stall: restart the clock rather than burst seconds of audio at once.
                 self._start = time.monotonic() - self._pts / SAMPLE_RATE
         if self._buffer:
             chunk = bytes(self._buffer[:FRAME_BYTES])

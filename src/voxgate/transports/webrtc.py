@@ -102,11 +102,10 @@ class Peer:
             self._response_id = ev.get("response_id", "")
             self.track.push(ev["delta"])
             return
-        if type_ in _FLUSH_ON or (
-            type_ == "response.done" and ev["response"].get("status") == "cancelled"
-        ):
-            if self.track.flush() and type_ != "output_audio_buffer.cleared":
-                self._send_json(event("output_audio_buffer.cleared", response_id=self._response_id))
+        cancelled = type_ == "response.done" and ev["response"].get("status") == "cancelled"
+        flushed = (type_ in _FLUSH_ON or cancelled) and self.track.flush()
+        if flushed and type_ != "output_audio_buffer.cleared":
+            self._send_json(event("output_audio_buffer.cleared", response_id=self._response_id))
         if self.ga_only and type_.startswith("voxgate."):
             return
         self._send_json(to_wire(ev))
