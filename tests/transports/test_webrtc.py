@@ -109,7 +109,7 @@ async def test_barge_in_by_voice_truncates_and_flushes(server_url, speech):
         await asyncio.sleep(0.6)
         client.speak(speech("Stop, please wait a moment.") + silence(300))
         await client.wait_for("input_audio_buffer.speech_started")
-        index, done = await client.wait_for("response.done")
+        _, done = await client.wait_for("response.done")
         assert done["response"]["status"] == "cancelled"
         assert done["response"]["status_details"]["reason"] == "turn_detected"
         _, truncated = await client.wait_for("conversation.item.truncated")
