@@ -72,6 +72,17 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         """Liveness: the models are loaded and the server takes sessions."""
         return {"status": "ok", "version": __version__, "sessions": len(app.state.registry)}
 
+    @app.get("/api/client-config")
+    async def client_config() -> dict[str, Any]:
+        """What the web page needs before it connects: WebRTC on or off, ICE servers, agents."""
+        return {
+            "webrtc": {
+                "enabled": settings.webrtc_enabled,
+                "ice_servers": [s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers],
+            },
+            "agents": list(getattr(app.state, "agent_names", [])),
+        }
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")

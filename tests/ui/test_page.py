@@ -1,0 +1,184 @@
+"""The web page as a user drives it: headless Chromium, a fake microphone, a live voxgate server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from tests.conftest import free_port
+from voxgate.server.app import create_app
+from voxgate.settings import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+TRANSPORTS = ["webrtc", "websocket"]
+
+
+class Page:
+    """A page plus what it logged: console errors fail the test."""
+
+    def __init__(self, page, name: str, artifacts) -> None:
+        self.page = page
+        self.name = name
+        self.artifacts = artifacts
+        self.console_errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    def __getattr__(self, name: str):
+        return getattr(self.page, name)
+
+    def testid(self, id_: str):
+        return self.page.get_by_test_id(id_)
+
+    async def debug(self, expr: str):
+        return await self.page.evaluate(f"window.voxgate.{expr}")
+
+    async def wait_debug(self, expr: str, timeout: float = 60) -> None:
+        await self.page.wait_for_function(f"window.voxgate.{expr}", timeout=timeout * 1000)
+
+    async def screenshot_done(self) -> None:
+        path = self.artifacts / f"{self.name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        print(f"\nscreenshot: {path}")
+
+
+@pytest_asyncio.fixture
+async def open_page(browser, server_url, artifacts, request) -> AsyncIterator:
+    contexts = []
+
+    async def open_(transport: str | None = None, *, base: str | None = None, **context_args):
+        context = await browser.new_context(**context_args)
+        contexts.append(context)
+        page = Page(await context.new_page(), request.node.name.replace("[", "-").rstrip("]"), artifacts)
+        url = (base or server_url.replace("ws://", "http://")) + "/"
+        if transport:
+            url += f"?transport={transport}"
+        await page.goto(url)
+        await page.wait_for_selector("body[data-ready='true']")
+        return page
+
+    yield open_
+    for context in contexts:
+        await context.close()
+
+
+async def connect(page: Page, transport: str) -> None:
+    await page.testid("connect").click()
+    await page.wait_for_selector("[data-testid='status'][data-state='connected']", timeout=30000)
+    assert await page.debug("transport") == transport
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_spoken_turn(open_page, transport):
+    page = await open_page(transport)
+    await connect(page, transport)
+    # The fake mic asks the question after a few seconds of silence.
+    user = page.locator("[data-testid='conversation'] .bubble.user:not(.pending)")
+    await user.first.wait_for(timeout=60000)
+    heard = (await user.first.inner_text()).lower()
+    assert "capital" in heard and "france" in heard
+    agent = page.locator("[data-testid='conversation'] .bubble.agent:not(.streaming)")
+    await agent.first.wait_for(timeout=60000)
+    assert (await agent.first.locator(".bubble-text").inner_text()).strip()
+    await page.wait_debug("agentAudioChunks > 10")  # the agent's voice reached the page
+    await page.wait_for_selector("[data-testid='metrics'][data-turns='1']", timeout=30000)
+    for key in ("stt", "llm", "tts", "v2v"):
+        value = await page.locator(f"[data-metric='{key}'] .metric-value").inner_text()
+        assert re.fullmatch(r"[\d.]+ m?s", value), f"{key}: {value!r}"
+    assert await page.locator("[data-testid='metrics-chart'] rect").count() >= 2
+    types = await page.evaluate("window.voxgate.events.map(e => e.type)")
+    assert "response.done" in types and "voxgate.metrics" in types
+    if transport == "webrtc":
+        assert "response.output_audio.delta" not in types  # audio rode the track
+        assert "voxgate.webrtc.connected" in types
+        assert "connected" in await page.testid("transport-detail").inner_text()
+    else:
+        assert await page.debug("audioFramesSent") > 10
+    assert await page.locator("[data-testid='events'] li").count() > 5
+    await page.screenshot_done()
+    assert not page.console_errors, page.console_errors
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_mute_then_interrupt(open_page, transport):
+    page = await open_page(transport)
+    await connect(page, transport)
+    await page.testid("mute").click()  # before the fake mic's question
+    assert await page.testid("mute").get_attribute("aria-pressed") == "true"
+    await page.testid("text-input").fill("Tell me a long story about a knight and a dragon.")
+    await page.testid("send").click()
+    await page.wait_debug("agentAudioChunks > 5")
+    await page.testid("interrupt").click()
+    await page.wait_for_function(
+        "window.voxgate.events.some(e => e.type === 'response.done'"
+        " && e.response.status === 'cancelled')",
+        timeout=10000,
+    )
+    await page.locator("[data-testid='conversation'] .bubble.agent.interrupted").first.wait_for()
+    await asyncio.sleep(1.0)  # packets in flight drain
+    heard = await page.debug("agentAudioChunks")
+    await asyncio.sleep(1.5)
+    assert await page.debug("agentAudioChunks") == heard, "agent audio went on after interrupt"
+    # Muted through the time the fake mic spoke its question: the server heard no speech.
+    await asyncio.sleep(max(0.0, 6.0 - 2.5))
+    types = await page.evaluate("window.voxgate.events.map(e => e.type)")
+    assert "input_audio_buffer.speech_started" not in types
+    assert await page.locator("[data-testid='conversation'] .bubble.user").count() == 1  # typed
+    await page.screenshot_done()
+    assert not page.console_errors, page.console_errors
+
+
+async def test_phone_layout_and_panes(open_page):
+    page = await open_page("websocket", viewport={"width": 390, "height": 844}, is_mobile=True)
+    await connect(page, "websocket")
+    await page.testid("text-input").fill("Say hello to me.")
+    await page.testid("send").click()
+    await page.locator("[data-testid='conversation'] .bubble.agent:not(.streaming)").first.wait_for(
+        timeout=60000
+    )
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide on a 390px screen"
+    await page.testid("events-filter").fill("response.done")
+    shown = page.locator("[data-testid='events'] li:not([hidden])")
+    assert await shown.count() >= 1
+    assert {await r.get_attribute("data-type") for r in await shown.all()} == {"response.done"}
+    await page.testid("tab-tools").click()
+    assert await page.testid("tools").is_visible() or await page.testid("tools-empty").is_visible()
+    await page.testid("tab-events").click()
+    await page.screenshot_done()
+    assert not page.console_errors, page.console_errors
+
+
+@pytest_asyncio.fixture
+async def webrtc_off_url(models) -> AsyncIterator[str]:
+    settings = Settings(_env_file=None, webrtc_enabled=False)  # type: ignore[call-arg]
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, models=models), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_webrtc_flag_off_falls_back_to_websocket(open_page, webrtc_off_url):
+    page = await open_page("webrtc", base=webrtc_off_url)
+    assert await page.testid("transport").input_value() == "websocket"
+    await connect(page, "websocket")
+    await page.testid("mute").click()
+    await page.testid("text-input").fill("Say hello to me.")
+    await page.testid("send").click()
+    await page.wait_debug("agentAudioChunks > 3")
+    await page.screenshot_done()
+    assert not page.console_errors, page.console_errors
