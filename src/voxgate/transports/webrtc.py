@@ -113,9 +113,13 @@ class Peer:
     def _send_json(self, data: Event) -> None:
         text = json.dumps(data)
         channel = self.channel
+        if self._closed:
+            return
         if channel is None or channel.readyState != "open":
             self._unsent.append(text)
             return
+        if channel.transport.transport.state != "connected":
+            return  # the peer is going away; sending now only raises inside aiortc
         channel.send(text)
 
     def _on_playing(self, playing: bool) -> None:
