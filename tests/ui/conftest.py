@@ -26,7 +26,11 @@ def _in_ci() -> bool:
 @pytest.fixture(scope="session")
 def mic_wav(speech, tmp_path_factory) -> Path:
     """The fake microphone: silence, the question (Piper), then long silence; 48 kHz mono."""
-    pcm = bytes(int(SAMPLE_RATE * LEAD_S) * 2) + speech(QUESTION) + bytes(int(SAMPLE_RATE * TAIL_S) * 2)
+    pcm = (
+        bytes(int(SAMPLE_RATE * LEAD_S) * 2)
+        + speech(QUESTION)
+        + bytes(int(SAMPLE_RATE * TAIL_S) * 2)
+    )
     path = tmp_path_factory.mktemp("mic") / "question.wav"
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
@@ -41,7 +45,9 @@ async def browser(mic_wav) -> AsyncIterator[object]:
     """Headless Debian Chromium (never Playwright's own download)."""
     if not CHROMIUM.exists():
         if _in_ci():
-            pytest.fail("/usr/bin/chromium is missing in CI: .ci/run installs it (apt-get chromium)")
+            pytest.fail(
+                "/usr/bin/chromium is missing in CI: .ci/run installs it (apt-get chromium)"
+            )
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.async_api import async_playwright
 

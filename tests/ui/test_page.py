@@ -56,7 +56,9 @@ async def open_page(browser, server_url, artifacts, request) -> AsyncIterator:
     async def open_(transport: str | None = None, *, base: str | None = None, **context_args):
         context = await browser.new_context(**context_args)
         contexts.append(context)
-        page = Page(await context.new_page(), request.node.name.replace("[", "-").rstrip("]"), artifacts)
+        page = Page(
+            await context.new_page(), request.node.name.replace("[", "-").rstrip("]"), artifacts
+        )
         url = (base or server_url.replace("ws://", "http://")) + "/"
         if transport:
             url += f"?transport={transport}"
@@ -102,6 +104,14 @@ async def test_spoken_turn(open_page, transport):
     else:
         assert await page.debug("audioFramesSent") > 10
     assert await page.locator("[data-testid='events'] li").count() > 5
+    print(
+        await page.evaluate(
+            """(() => { const v = window.voxgate; const t0 = v.eventTimes[v.events.findIndex(e => e.type === 'input_audio_buffer.speech_stopped')];
+            const at = (type) => Math.round(v.eventTimes[v.events.findIndex(e => e.type === type)] - t0);
+            return {created: at('response.created'), delta: at('response.output_audio_transcript.delta'), done: at('response.done'),
+                    started: at('output_audio_buffer.started'), first_audio: Math.round(v.agentAudioTimes[0] - t0)}; })()"""
+        )
+    )
     await page.screenshot_done()
     assert not page.console_errors, page.console_errors
 
@@ -167,7 +177,9 @@ async def webrtc_off_url(models) -> AsyncIterator[str]:
     settings = Settings(_env_file=None, webrtc_enabled=False)  # type: ignore[call-arg]
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, models=models), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, models=models), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         return {
             "webrtc": {
                 "enabled": settings.webrtc_enabled,
-                "ice_servers": [s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers],
+                "ice_servers": [
+                    s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
+                ],
             },
             "agents": list(getattr(app.state, "agent_names", [])),
         }

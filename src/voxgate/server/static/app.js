@@ -195,6 +195,8 @@ class App {
   #resetForSession(sessionId) {
     Object.assign(debug, { sessionId, audioFramesReceived: 0, audioBytesReceived: 0, audioFramesSent: 0, agentAudioChunks: 0 });
     debug.events.length = 0;
+    debug.eventTimes.length = 0;
+    debug.agentAudioTimes.length = 0;
     debug.errors.length = 0;
     this.conversation.clear();
     this.events.clear();
@@ -297,6 +299,7 @@ class App {
   /** Agent audio reached the page: the first of a spoken turn's reply closes voice-to-voice. */
   #agentAudioHeard() {
     debug.agentAudioChunks++;
+    debug.agentAudioTimes.push(performance.now());
     if (this.#speechStoppedAt != null && this.#responseId) {
       this.metrics.voiceToVoice(this.#responseId, performance.now() - this.#speechStoppedAt);
       this.#speechStoppedAt = null;
@@ -306,6 +309,7 @@ class App {
   #onServerEvent(event) {
     if (!event || typeof event.type !== 'string') return;
     debug.events.push(event);
+    debug.eventTimes.push(performance.now());
     this.events.add(event);
     this.handlers[event.type]?.(event);
     if (event.type.startsWith('voxgate.run.')) this.runs.handle(event);

@@ -7,6 +7,8 @@ export const debug = {
   transport: null,
   sessionId: null,
   events: [],
+  eventTimes: [], // performance.now() at each event's arrival
+  agentAudioTimes: [], // performance.now() of each chunk of agent audio heard
   audioFramesReceived: 0,
   audioBytesReceived: 0,
   audioFramesSent: 0,
