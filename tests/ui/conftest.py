@@ -40,20 +40,26 @@ def mic_wav(speech, tmp_path_factory) -> Path:
     return path
 
 
-@pytest_asyncio.fixture(scope="session")
-async def browser(mic_wav) -> AsyncIterator[object]:
-    """Headless Debian Chromium (never Playwright's own download)."""
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; skipped outside CI when it is not installed, a failure in CI."""
     if not CHROMIUM.exists():
         if _in_ci():
             pytest.fail(
                 "/usr/bin/chromium is missing in CI: .ci/run installs it (apt-get chromium)"
             )
         pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser(chromium, mic_wav) -> AsyncIterator[object]:
+    """Headless Debian Chromium (never Playwright's own download)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM),
+            executable_path=str(chromium),
             headless=True,
             args=[
                 "--no-sandbox",
