@@ -1,15 +1,18 @@
 """Audio at the WebRTC edge: the agent's voice as a paced track, the caller's mic as PCM16.
 
-Opus runs at 48 kHz; voxgate at 24 kHz PCM16 mono. The conversion happens here, once per
-direction: PyAV's resampler on the way in, aiortc's Opus encoder (PyAV again) on the way out.
+Opus on the wire is 48 kHz; voxgate runs at 24 kHz PCM16 mono. The conversion happens here, once
+per direction: PyAV's resampler after aiortc's decoder on the way in; on the way out the track
+encodes 24 kHz mono itself (libopus via PyAV; Opus takes 24 kHz natively).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import functools
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -23,10 +26,54 @@ TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 MIC_CHUNK_BYTES = 2 * FRAME_BYTES
 """Mic audio reaches the session in 40 ms chunks, as the web page's WebSocket sends it."""
 
+OPUS_BITRATE = 32000
+"""Opus bits per second for the agent's voice (mono speech)."""
 CATCH_UP_S = 1.0
 """After a shorter stall of the event loop, frames go out back to back until on time again."""
 
 _SILENCE = bytes(FRAME_BYTES)
+
+
+class _OpusEncoder:
+    """PCM16 24 kHz mono, 20 ms at a time, to Opus packets (libopus via PyAV)."""
+
+    def __init__(self) -> None:
+        self._codec = self._open()
+        self._frames = 0
+        self.silence = _OpusEncoder._silence()
+
+    @staticmethod
+    def _open() -> Any:
+        codec = av.CodecContext.create("libopus", "w")
+        codec.sample_rate = SAMPLE_RATE
+        codec.layout = "mono"
+        codec.format = "s16"
+        codec.bit_rate = OPUS_BITRATE
+        codec.options = {"application": "voip"}
+        codec.time_base = TIME_BASE
+        return codec
+
+    @staticmethod
+    @functools.cache
+    def _silence() -> bytes:
+        codec = _OpusEncoder._open()
+        for i in range(10):  # past the encoder's start-up
+            packets = codec.encode(_frame(_SILENCE, i * FRAME_SAMPLES))
+        return bytes(packets[-1])
+
+    def encode(self, pcm: bytes) -> bytes:
+        packets = self._codec.encode(_frame(pcm, self._frames * FRAME_SAMPLES))
+        self._frames += 1
+        return b"".join(bytes(p) for p in packets[-1:]) or self.silence
+
+
+def _frame(pcm: bytes, pts: int) -> av.AudioFrame:
+    frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+    frame.planes[0].update(pcm)
+    frame.pts = pts
+    frame.sample_rate = SAMPLE_RATE
+    frame.time_base = TIME_BASE
+    return frame
 
 
 class AgentAudioTrack(MediaStreamTrack):
@@ -42,6 +89,7 @@ class AgentAudioTrack(MediaStreamTrack):
     def __init__(self, on_playing: Callable[[bool], None] | None = None) -> None:
         super().__init__()
         self._buffer = bytearray()
+        self._encoder = _OpusEncoder()
         self._on_playing = on_playing
         self._playing = False
         self._start: float | None = None
@@ -64,8 +112,13 @@ class AgentAudioTrack(MediaStreamTrack):
         playing, self._playing = self._playing, False
         return playing
 
-    async def recv(self) -> av.AudioFrame:
-        """The next 20 ms frame, released on the wall clock (aiortc calls this in a loop)."""
+    async def recv(self) -> av.Packet:
+        """The next 20 ms of Opus, released on the wall clock (aiortc calls this in a loop).
+
+        The track encodes itself (mono, at 24 kHz: Opus takes it natively), so aiortc only
+        packetizes: no resampling to 48 kHz stereo, no hop to a thread per frame, and silence
+        costs nothing (one packet, encoded once).
+        """
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -85,16 +138,15 @@ class AgentAudioTrack(MediaStreamTrack):
                 chunk += _SILENCE[len(chunk) :]
             self.speech_frames_sent += 1
             self._set_playing(True)
+            payload = self._encoder.encode(chunk)
         else:
-            chunk = _SILENCE
             self._set_playing(False)
+            payload = self._encoder.silence
         self.frames_sent += 1
-        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
-        frame.planes[0].update(chunk)
-        frame.pts = self._pts
-        frame.sample_rate = SAMPLE_RATE
-        frame.time_base = TIME_BASE
-        return frame
+        packet = av.Packet(payload)
+        packet.pts = self._pts
+        packet.time_base = TIME_BASE
+        return packet
 
     def _set_playing(self, playing: bool) -> None:
         if playing != self._playing:
