@@ -24,7 +24,7 @@ from voxgate.protocol import Event
 from voxgate.transports.rtc_media import AgentAudioTrack
 
 SPEECH_RMS = 200
-"""A received 20 ms frame louder than this (PCM16 RMS) counts as speech, not silence."""
+"""A received frame louder than this (PCM16 RMS) counts as speech, not silence."""
 
 
 @dataclass
@@ -34,6 +34,8 @@ class Heard:
     events: list[tuple[float, Event]] = field(default_factory=list)
     frames: int = 0
     speech: list[float] = field(default_factory=list)  # arrival times of loud frames
+    speech_ms: float = 0.0  # how much loud audio arrived
+    audio_ms: float = 0.0  # how much audio arrived
     rtp_timestamps: list[int] = field(default_factory=list)
 
     def types(self) -> list[str]:
@@ -176,8 +178,11 @@ class RtcClient:
             if not isinstance(frame, av.AudioFrame):
                 continue
             self.heard.frames += 1
+            duration_ms = frame.samples / frame.sample_rate * 1000
+            self.heard.audio_ms += duration_ms
             if self.record_rtp and frame.pts is not None:
                 self.heard.rtp_timestamps.append(int(frame.pts))
             samples = frame.to_ndarray().astype(np.float32)
             if float(np.sqrt(np.mean(samples * samples))) > SPEECH_RMS:
                 self.heard.speech.append(time.monotonic())
+                self.heard.speech_ms += duration_ms

@@ -3,11 +3,12 @@
 What it measures: the WebRTC transport alone. A ``voxgate serve`` is spawned with the
 ``loopback`` engine (no models: every mic chunk comes straight back as agent audio). N aiortc
 peers on 127.0.0.1 each send a 440 Hz tone on their Opus track; the server decodes it, resamples
-48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing track (24 → 48
-kHz, Opus). Over a steady window each peer counts the tone frames it gets back against the 50 a
-second it should: the shortfall is the frame loss (late frames count as lost, as they do to a
-listener). CPU is the server process's user+system time over the window (``/proc``), per session;
-the peers' own CPU (this process) is shown apart. Both share the machine, so figures are a floor.
+48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing track (40 ms
+Opus frames). Over a steady window each peer measures how much tone comes back against the
+window's length: the shortfall is the loss (late audio counts as lost, as it does to a
+listener). CPU is the server process's user+system time over the window (``/proc``), per
+session; the peers' own CPU (this process) is shown apart. Both share the machine, so the
+figures are a floor.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import numpy as np
 from voxgate.audio import SAMPLE_RATE
 from voxgate.rtc_client import RtcClient
 
-FRAMES_PER_S = 50
 WARMUP_S = 3.0
 CONNECT_BATCH = 8
 
@@ -48,8 +48,8 @@ def _cpu_seconds(pid: int) -> float:
 
 @dataclass
 class _Window:
-    speech: int
-    frames: int
+    speech_ms: float
+    audio_ms: float
 
 
 async def _rtp_lost(client: RtcClient) -> int:
@@ -71,24 +71,24 @@ async def _run(base_url: str, sessions: int, seconds: float, server_pid: int | N
         for c in clients:
             c.speak(tone)
         await asyncio.sleep(WARMUP_S)
-        before = [_Window(len(c.heard.speech), c.heard.frames) for c in clients]
+        before = [_Window(c.heard.speech_ms, c.heard.audio_ms) for c in clients]
         cpu0, wall0, own0 = _cpu(server_pid), time.monotonic(), time.process_time()
         await asyncio.sleep(seconds)
         cpu1, wall1, own1 = _cpu(server_pid), time.monotonic(), time.process_time()
-        after = [_Window(len(c.heard.speech), c.heard.frames) for c in clients]
+        after = [_Window(c.heard.speech_ms, c.heard.audio_ms) for c in clients]
         lost_rtp = [await _rtp_lost(c) for c in clients]
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     window = wall1 - wall0
-    expected = window * FRAMES_PER_S
+    expected = window * 1000
     losses = []
     for i, (b, a) in enumerate(zip(before, after, strict=True)):
-        got = a.speech - b.speech
-        frames = a.frames - b.frames
+        got = a.speech_ms - b.speech_ms
+        audio = a.audio_ms - b.audio_ms
         loss = max(0.0, 1 - got / expected) * 100
         losses.append(loss)
         print(
-            f"session {i:3d}: {got:5d}/{expected:.0f} tone frames back ({frames} frames in all), "
+            f"session {i:3d}: {got:6.0f}/{expected:.0f} ms of tone back ({audio:.0f} ms of audio), "
             f"loss {loss:5.2f} %, "
             f"rtp packets lost {lost_rtp[i]}",
             flush=True,

@@ -19,11 +19,12 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voxgate.audio import SAMPLE_RATE
 
-FRAME_MS = 20
+FRAME_MS = 40
+"""Opus frame (and RTP packet) length of the agent's voice: 40 ms halves the packets of 20 ms."""
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 FRAME_BYTES = FRAME_SAMPLES * 2
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
-MIC_CHUNK_BYTES = 2 * FRAME_BYTES
+MIC_CHUNK_BYTES = SAMPLE_RATE * 40 // 1000 * 2
 """Mic audio reaches the session in 40 ms chunks, as the web page's WebSocket sends it."""
 
 OPUS_BITRATE = 32000
@@ -35,7 +36,7 @@ _SILENCE = bytes(FRAME_BYTES)
 
 
 class _OpusEncoder:
-    """PCM16 24 kHz mono, 20 ms at a time, to Opus packets (libopus via PyAV)."""
+    """PCM16 24 kHz mono, ``FRAME_MS`` at a time, to Opus packets (libopus via PyAV)."""
 
     def __init__(self) -> None:
         self._codec = self._open()
@@ -49,7 +50,7 @@ class _OpusEncoder:
         codec.layout = "mono"
         codec.format = "s16"
         codec.bit_rate = OPUS_BITRATE
-        codec.options = {"application": "voip"}
+        codec.options = {"application": "voip", "frame_duration": str(FRAME_MS)}
         codec.time_base = TIME_BASE
         return codec
 
@@ -77,7 +78,7 @@ def _frame(pcm: bytes, pts: int) -> av.AudioFrame:
 
 
 class AgentAudioTrack(MediaStreamTrack):
-    """The agent's voice: PCM16 24 kHz pushed in bursts, played out in real-time 20 ms frames.
+    """The agent's voice: PCM16 24 kHz pushed in bursts, played out in real-time 40 ms frames.
 
     Between replies the track sends silence, so the RTP clock never jumps. ``flush()`` drops
     whatever is queued: the caller stops hearing the agent within one frame (barge-in).
@@ -113,7 +114,7 @@ class AgentAudioTrack(MediaStreamTrack):
         return playing
 
     async def recv(self) -> av.Packet:
-        """The next 20 ms of Opus, released on the wall clock (aiortc calls this in a loop).
+        """The next 40 ms of Opus, released on the wall clock (aiortc calls this in a loop).
 
         The track encodes itself (mono, at 24 kHz: Opus takes it natively), so aiortc only
         packetizes: no resampling to 48 kHz stereo, no hop to a thread per frame, and silence
