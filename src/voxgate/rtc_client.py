@@ -67,6 +67,7 @@ class RtcClient:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.channel = self.pc.createDataChannel("oai-events")
         self.location: str | None = None
+        self.timings: dict[str, float] = {}
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._open = asyncio.Event()
@@ -81,6 +82,7 @@ class RtcClient:
 
     async def connect(self) -> None:
         """Offer, answer, and wait until the data channel is open."""
+        started = time.monotonic()
         self.pc.addTrack(self.mic)
         self.pc.on(
             "track", lambda track: self._tasks.append(asyncio.create_task(self._read(track)))
@@ -88,6 +90,7 @@ class RtcClient:
         self.channel.on("open", self._open.set)
         self.channel.on("message", self._on_message)
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.timings["offer"] = time.monotonic() - started
         offer = self.pc.localDescription.sdp
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
@@ -116,8 +119,10 @@ class RtcClient:
                 answer = r.text
                 self.location = r.headers.get("location")
                 self.session_id = (self.location or "").rsplit("/", 1)[-1] or None
+        self.timings["answered"] = time.monotonic() - started
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await asyncio.wait_for(self._open.wait(), 30)
+        self.timings["open"] = time.monotonic() - started
 
     def speak(self, pcm: bytes) -> None:
         """Queue PCM16 24 kHz; it leaves in real time, then silence follows."""

@@ -63,7 +63,13 @@ async def _run(base_url: str, sessions: int, seconds: float, server_pid: int | N
     clients = [RtcClient(base_url) for _ in range(sessions)]
     started = time.monotonic()
     for i in range(0, sessions, CONNECT_BATCH):
+        batch = time.monotonic()
         await asyncio.gather(*(c.connect() for c in clients[i : i + CONNECT_BATCH]))
+        print(
+            f"peers {i + 1}-{min(i + CONNECT_BATCH, sessions)} connected in "
+            f"{time.monotonic() - batch:.1f} s",
+            flush=True,
+        )
     connect_s = time.monotonic() - started
     print(f"{sessions} peers connected in {connect_s:.1f} s", flush=True)
     tone = _tone(WARMUP_S + seconds + 2)
