@@ -78,8 +78,11 @@ class App {
 
   async connect() {
     const generation = ++this.#generation;
-    const sessionId = new URLSearchParams(location.search).get('session') || randomId();
-    this.#resetForSession(sessionId);
+    // After a dropped connection, Connect resumes the same session (the server parks it a while).
+    const resume = debug.state === 'error' && debug.sessionId;
+    const sessionId = new URLSearchParams(location.search).get('session') || resume || randomId();
+    if (sessionId === resume) this.conversation.note('reconnecting to the same session');
+    else this.#resetForSession(sessionId);
     this.setState('connecting');
     const kind = this.ui.transport.value === 'webrtc' && this.config.enabled ? 'webrtc' : 'websocket';
 
