@@ -95,7 +95,7 @@ export class MetricsView {
       { input: 0, output: 0, cost: 0, priced: false },
     );
     const parts = [
-      last?.inputTokens != null ? `tokens: last turn ${last.inputTokens} in, ${last.outputTokens} out` : null,
+      last?.inputTokens || last?.outputTokens ? `tokens: last turn ${last.inputTokens} in, ${last.outputTokens} out` : null,
       totals.input || totals.output ? `session ${totals.input} in, ${totals.output} out` : null,
       totals.priced ? `cost $${totals.cost.toFixed(4)}` : null,
     ].filter(Boolean);
