@@ -200,3 +200,111 @@ async def test_webrtc_flag_off_falls_back_to_websocket(open_page, webrtc_off_url
     await page.wait_debug("agentAudioChunks > 3")
     await page.screenshot_done()
     assert not page.console_errors, page.console_errors
+
+
+AGENT_EVENTS = [
+    {
+        "type": "voxgate.tool.started",
+        "name": "get_weather",
+        "call_id": "call_1",
+        "arguments": '{"city": "Paris"}',
+        "agent": "triage_agent",
+    },
+    {
+        "type": "voxgate.tool.completed",
+        "name": "get_weather",
+        "call_id": "call_1",
+        "arguments": '{"city": "Paris"}',
+        "output": '{"forecast": "sunny, 21 C"}',
+        "duration_ms": 12.5,
+        "status": "ok",
+        "agent": "triage_agent",
+    },
+    {
+        "type": "voxgate.tool.started",
+        "name": "transfer_to_faq_agent",
+        "call_id": "call_2",
+        "arguments": "{}",
+        "agent": "triage_agent",
+    },
+    {"type": "voxgate.handoff", "call_id": "call_2", "from": "triage_agent", "to": "faq_agent"},
+    {
+        "type": "voxgate.tool.completed",
+        "name": "transfer_to_faq_agent",
+        "call_id": "call_2",
+        "arguments": "{}",
+        "output": '{"assistant": "faq_agent"}',
+        "duration_ms": 0.4,
+        "status": "ok",
+        "agent": "triage_agent",
+    },
+    {
+        "type": "voxgate.tool.started",
+        "name": "faq_lookup_tool",
+        "call_id": "call_3",
+        "arguments": '{"question": "wifi"}',
+        "agent": "faq_agent",
+    },
+    {
+        "type": "voxgate.tool.completed",
+        "name": "faq_lookup_tool",
+        "call_id": "call_3",
+        "arguments": '{"question": "wifi"}',
+        "output": '{"error": "timed out"}',
+        "duration_ms": 5000,
+        "status": "timeout",
+        "agent": "faq_agent",
+    },
+    {
+        "type": "voxgate.run.started",
+        "run_id": "run_1",
+        "agent": "researcher",
+        "task": "Compare fares to Lisbon",
+    },
+    {
+        "type": "voxgate.run.event",
+        "run_id": "run_1",
+        "agent": "researcher",
+        "event": {
+            "type": "textmessage",
+            "data": {"source": "researcher", "content": "Found three fares."},
+        },
+    },
+    {
+        "type": "voxgate.run.status",
+        "run_id": "run_1",
+        "agent": "researcher",
+        "status": "completed",
+        "error": None,
+    },
+]
+
+
+async def test_tools_handoffs_and_runs_panes_render_agent_events(open_page):
+    page = await open_page("websocket")
+    for ev in AGENT_EVENTS:
+        await page.evaluate("(ev) => window.voxgate.app.receive(ev)", ev)
+    await page.testid("tab-tools").click()
+    tools = page.testid("tools")
+    assert await page.testid("tools-count").inner_text() == "3"
+    weather = tools.locator("[data-call-id='call_1']")
+    assert await weather.get_attribute("data-status") == "ok"
+    assert "Paris" in await weather.locator(".tool-args").inner_text()
+    assert "sunny" in await weather.locator(".tool-output").inner_text()
+    assert await weather.locator(".tool-time").inner_text() == "13 ms"
+    assert await tools.locator("[data-call-id='call_3']").get_attribute("data-status") == "timeout"
+    handoff = await tools.locator(".handoff").inner_text()
+    assert "triage_agent" in handoff and "faq_agent" in handoff
+    assert await page.testid("current-agent").inner_text() == "agent: faq_agent"
+    assert "handed off to faq agent" in await page.testid("conversation").inner_text()
+    await page.screenshot_done()
+    await page.testid("tab-runs").click()
+    run = page.testid("runs").locator("[data-run-id='run_1']")
+    assert await run.get_attribute("data-status") == "completed"
+    assert (
+        "Compare fares" in await run.inner_text() and "Found three fares." in await run.inner_text()
+    )
+    await page.testid("tab-events").click()
+    await page.testid("events-filter").fill("voxgate.tool")
+    assert await page.locator("[data-testid='events'] li:not([hidden])").count() == 6
+    assert not page.console_errors, page.console_errors

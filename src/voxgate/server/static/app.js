@@ -309,6 +309,11 @@ class App {
     }
   }
 
+  /** Handle a server event as if it had arrived (tests and demos replay recorded events). */
+  receive(event) {
+    this.#onServerEvent(event);
+  }
+
   #onServerEvent(event) {
     if (!event || typeof event.type !== 'string') return;
     debug.events.push(event);

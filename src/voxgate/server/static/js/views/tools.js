@@ -1,13 +1,18 @@
 // Tools & handoffs: each function call with its arguments, output, status and time.
 import { el, ms } from '../util.js';
 
+/** JSON on one line when short, indented when not; other text as it is. */
 function pretty(text) {
-  if (typeof text !== 'string') return JSON.stringify(text, null, 2);
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return text;
+  let value = text;
+  if (typeof text === 'string') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return text;
+    }
   }
+  const line = JSON.stringify(value);
+  return line.length <= 64 ? line : JSON.stringify(value, null, 2);
 }
 
 export class ToolsView {
