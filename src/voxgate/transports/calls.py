@@ -93,7 +93,7 @@ async def create_call(request: Request) -> Response:
     if update is not None:
         await peer.session.send(update)
     return Response(
-        peer.pc.localDescription.sdp,
+        peer.answer_sdp,
         status_code=201,
         media_type="application/sdp",
         headers={"Location": f"/v1/realtime/calls/{call_id}"},

@@ -157,9 +157,15 @@ class AgentAudioTrack(MediaStreamTrack):
 
 
 async def read_microphone(
-    track: MediaStreamTrack, deliver: Callable[[bytes], Awaitable[None]]
+    track: MediaStreamTrack,
+    deliver: Callable[[bytes], Awaitable[None]],
+    *,
+    on_first_frame: Callable[[float], None] | None = None,
 ) -> int:
-    """Decode the caller's track into PCM16 24 kHz chunks until it ends; returns frames read."""
+    """Decode the caller's track into PCM16 24 kHz chunks until it ends; returns frames read.
+
+    ``on_first_frame(ms)`` learns how long the caller's packets are.
+    """
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     pending = bytearray()
     frames = 0
@@ -171,6 +177,8 @@ async def read_microphone(
         frames += 1
         if not isinstance(frame, av.AudioFrame):
             continue
+        if frames == 1 and on_first_frame is not None:
+            on_first_frame(frame.samples / frame.sample_rate * 1000)
         for out in resampler.resample(frame):
             pending += out.to_ndarray().tobytes()
         if len(pending) >= MIC_CHUNK_BYTES:
