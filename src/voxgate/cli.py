@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     rtc.add_argument("--url", help="http://host:port of a voxgate serving VOXGATE_ENGINE=loopback")
     rtc.add_argument("-n", "--sessions", type=int, default=50, help="concurrent peers")
     rtc.add_argument("--seconds", type=float, default=20, help="length of the measured window")
+    rtc.add_argument(
+        "--procs", type=int, default=1, help="processes to spread the peers over (default 1)"
+    )
+    rtc.add_argument("--start-at", type=float, help=argparse.SUPPRESS)  # peer process: common start
+    rtc.add_argument("--label", default="", help=argparse.SUPPRESS)
     rtc.set_defaults(run=_bench)
     return parser
 

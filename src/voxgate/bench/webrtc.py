@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,28 +60,53 @@ async def _rtp_lost(client: RtcClient) -> int:
     )
 
 
-async def _run(base_url: str, sessions: int, seconds: float, server_pid: int | None) -> dict:
+@dataclass
+class _Result:
+    losses: list[float]
+    rtp_lost: int
+    own_cpu_s: float
+    window_s: float
+
+
+async def _peers(
+    base_url: str,
+    sessions: int,
+    seconds: float,
+    *,
+    start_at: float | None = None,
+    on_window: Callable[[str], None] | None = None,
+    label: str = "",
+) -> _Result:
+    """Connect ``sessions`` peers, stream tone (from ``start_at``, epoch s), measure a window."""
     clients = [RtcClient(base_url) for _ in range(sessions)]
     started = time.monotonic()
     for i in range(0, sessions, CONNECT_BATCH):
         batch = time.monotonic()
         await asyncio.gather(*(c.connect() for c in clients[i : i + CONNECT_BATCH]))
         print(
-            f"peers {i + 1}-{min(i + CONNECT_BATCH, sessions)} connected in "
+            f"{label}peers {i + 1}-{min(i + CONNECT_BATCH, sessions)} connected in "
             f"{time.monotonic() - batch:.1f} s",
             flush=True,
         )
-    connect_s = time.monotonic() - started
-    print(f"{sessions} peers connected in {connect_s:.1f} s", flush=True)
+    print(f"{label}{sessions} peers connected in {time.monotonic() - started:.1f} s", flush=True)
+    if start_at is not None:
+        late = time.time() - start_at
+        if late > 0:
+            print(f"{label}connected {late:.1f} s after the common start", flush=True)
+        await asyncio.sleep(max(0.0, -late))
     tone = _tone(WARMUP_S + seconds + 2)
     try:
         for c in clients:
             c.speak(tone)
         await asyncio.sleep(WARMUP_S)
         before = [_Window(c.heard.speech_ms, c.heard.audio_ms) for c in clients]
-        cpu0, wall0, own0 = _cpu(server_pid), time.monotonic(), time.process_time()
+        if on_window:
+            on_window("start")
+        wall0, own0 = time.monotonic(), time.process_time()
         await asyncio.sleep(seconds)
-        cpu1, wall1, own1 = _cpu(server_pid), time.monotonic(), time.process_time()
+        wall1, own1 = time.monotonic(), time.process_time()
+        if on_window:
+            on_window("end")
         after = [_Window(c.heard.speech_ms, c.heard.audio_ms) for c in clients]
         lost_rtp = [await _rtp_lost(c) for c in clients]
     finally:
@@ -94,34 +120,96 @@ async def _run(base_url: str, sessions: int, seconds: float, server_pid: int | N
         loss = max(0.0, 1 - got / expected) * 100
         losses.append(loss)
         print(
-            f"session {i:3d}: {got:6.0f}/{expected:.0f} ms of tone back ({audio:.0f} ms of audio), "
-            f"loss {loss:5.2f} %, "
-            f"rtp packets lost {lost_rtp[i]}",
+            f"{label}session {i:3d}: {got:6.0f}/{expected:.0f} ms of tone back "
+            f"({audio:.0f} ms of audio), loss {loss:5.2f} %, rtp packets lost {lost_rtp[i]}",
             flush=True,
         )
-    server_cpu = (cpu1 - cpu0) / window * 100 if server_pid is not None else float("nan")
-    own_cpu = (own1 - own0) / window * 100
+    return _Result(losses, sum(lost_rtp), own1 - own0, window)
+
+
+def _figures(results: list[_Result], server_cpu_s: float | None, window: float) -> dict:
+    losses = [x for r in results for x in r.losses]
+    sessions = len(losses)
+    server_cpu = server_cpu_s / window * 100 if server_cpu_s is not None else float("nan")
+    peers_cpu = sum(r.own_cpu_s for r in results) / window * 100
     per_session = server_cpu / sessions
     figures = {
         "sessions": sessions,
+        "peer_processes": len(results),
         "seconds": round(window, 1),
         "loss_pct_mean": round(float(np.mean(losses)), 3),
         "loss_pct_max": round(float(np.max(losses)), 3),
         "sessions_over_1pct_loss": sum(1 for x in losses if x > 1),
-        "rtp_packets_lost": sum(lost_rtp),
+        "rtp_packets_lost": sum(r.rtp_lost for r in results),
         "server_cpu_pct": round(server_cpu, 1),
         "server_cpu_pct_per_session": round(per_session, 3),
-        "peers_cpu_pct_per_session": round(own_cpu / sessions, 3),
+        "peers_cpu_pct_per_session": round(peers_cpu / sessions, 3),
         "sessions_per_core_est": round(100 / per_session, 1) if per_session > 0 else None,
         "cores": os.cpu_count(),
     }
     print(
         f"server CPU {server_cpu:.1f} % of a core for {sessions} sessions "
         f"({per_session:.2f} % each, ~{figures['sessions_per_core_est']} per core); "
-        f"peers' CPU {own_cpu:.1f} %; mean loss {figures['loss_pct_mean']} %",
+        f"peers' CPU {peers_cpu:.1f} %; mean loss {figures['loss_pct_mean']} %",
         flush=True,
     )
     return figures
+
+
+async def _run(base_url: str, sessions: int, seconds: float, server_pid: int | None) -> dict:
+    """All peers in this process."""
+    marks: dict[str, float] = {}
+    result = await _peers(
+        base_url, sessions, seconds, on_window=lambda m: marks.__setitem__(m, _cpu(server_pid))
+    )
+    cpu = marks["end"] - marks["start"] if server_pid is not None else None
+    return _figures([result], cpu, result.window_s)
+
+
+def _run_procs(url: str, sessions: int, seconds: float, procs: int, server_pid: int | None) -> dict:
+    """Peers spread over ``procs`` processes, so the peers' side is not what limits."""
+    start_at = time.time() + 3 + sessions * 0.15
+    shares = [sessions // procs + (1 if i < sessions % procs else 0) for i in range(procs)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voxgate.cli",
+                "bench",
+                "webrtc",
+                "--url",
+                url,
+                "--sessions",
+                str(n),
+                "--seconds",
+                str(seconds),
+                "--start-at",
+                str(start_at),
+                "--label",
+                f"[{i}] ",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i, n in enumerate(shares)
+        if n
+    ]
+    time.sleep(max(0.0, start_at + WARMUP_S - time.time()))
+    cpu0 = _cpu(server_pid)
+    time.sleep(seconds)
+    cpu1 = _cpu(server_pid)
+    results = []
+    for child in children:
+        out, _ = child.communicate()
+        lines = out.strip().splitlines()
+        print("\n".join(lines[:-1]), flush=True)
+        data = json.loads(lines[-1])
+        results.append(
+            _Result(data["losses"], data["rtp_lost"], data["own_cpu_s"], data["window_s"])
+        )
+    cpu = cpu1 - cpu0 if server_pid is not None else None
+    return _figures(results, cpu, seconds)
 
 
 def _cpu(pid: int | None) -> float:
@@ -158,10 +246,26 @@ def _server() -> Iterator[tuple[str, int]]:
 
 def main(args: argparse.Namespace) -> int:
     """Print a line per session, a summary, then one JSON line of figures."""
-    if args.url:
-        figures = asyncio.run(_run(args.url.rstrip("/"), args.sessions, args.seconds, None))
-    else:
-        with _server() as (url, pid):
+    if args.start_at is not None:  # one of several peer processes
+        result = asyncio.run(
+            _peers(
+                args.url.rstrip("/"),
+                args.sessions,
+                args.seconds,
+                start_at=args.start_at,
+                label=args.label,
+            )
+        )
+        print(json.dumps(dataclasses.asdict(result)))
+        return 0
+    with contextlib.ExitStack() as stack:
+        if args.url:
+            url, pid = args.url.rstrip("/"), None
+        else:
+            url, pid = stack.enter_context(_server())
+        if args.procs > 1:
+            figures = _run_procs(url, args.sessions, args.seconds, args.procs, pid)
+        else:
             figures = asyncio.run(_run(url, args.sessions, args.seconds, pid))
     print(json.dumps(figures))
     return 0
