@@ -296,7 +296,12 @@ async def test_tools_handoffs_and_runs_panes_render_agent_events(open_page):
     handoff = await tools.locator(".handoff").inner_text()
     assert "triage_agent" in handoff and "faq_agent" in handoff
     assert await page.testid("current-agent").inner_text() == "agent: faq_agent"
-    assert "handed off to faq agent" in await page.testid("conversation").inner_text()
+    notes = await page.locator(
+        "[data-testid='conversation'] [data-testid='note']"
+    ).all_text_contents()
+    assert "triage_agent → faq_agent" in notes
+    assert any(n.startswith("get_weather(city: Paris) → forecast: sunny, 21 C") for n in notes)
+    assert "researcher: completed" in notes
     await page.screenshot_done()
     await page.testid("tab-runs").click()
     run = page.testid("runs").locator("[data-run-id='run_1']")

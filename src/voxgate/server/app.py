@@ -14,10 +14,12 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from voxgate import __version__
+from voxgate.agents import runs as agent_runs
+from voxgate.agents.runs.api import router as runs_router
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.loopback import LoopbackEngine
-from voxgate.session import SessionRegistry
+from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports import calls, webrtc, websocket
 
@@ -29,6 +31,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     """The app; models load at start-up unless given (tests share one set)."""
     settings = settings or Settings()
     tasks: set[asyncio.Task[Any]] = set()
+    agent_requests: dict[str, str] = {}  # session id -> the agent a new session starts with
+    agent_factory, runs, agent_names = _agents(settings, agent_requests)
 
     def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -51,21 +55,26 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             def new_engine() -> Engine:
                 return LocalEngine(loaded, SessionConfig.from_settings(settings))
 
-        app.state.registry = SessionRegistry(new_engine)
+        app.state.registry = SessionRegistry(new_engine, agent_factory)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await webrtc.close_peers(app)
         await app.state.registry.close()
+        await runs.close()
         for task in list(tasks):
             task.cancel()
 
     app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.spawn = spawn
+    app.state.runs = runs
+    app.state.agent_names = agent_names
+    app.state.agent_requests = agent_requests
     app.state.peers = {}
     app.include_router(websocket.router)
     app.include_router(webrtc.router)
     app.include_router(calls.router)
+    app.include_router(runs_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -82,7 +91,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                     s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
                 ],
             },
-            "agents": list(getattr(app.state, "agent_names", [])),
+            "agents": app.state.agent_names,
         }
 
     @app.get("/", include_in_schema=False)
@@ -91,3 +100,35 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _agents(
+    settings: Settings, requests: dict[str, str]
+) -> tuple[AgentFactory | None, agent_runs.RunManager, list[str]]:
+    """The agent runtime for each session (``settings.agents``), its runs, the agents' names.
+
+    A new session starts with the agent ``requests`` names for it, if any.
+    """
+    from voxgate.agents import AgentRuntime
+    from voxgate.agents.loader import load_agent
+
+    runs = agent_runs.RunManager()
+    if settings.agents == "none":
+        return None, runs, []
+    starting = load_agent(settings.agents)
+    by_name = {agent.name: agent for agent in starting.graph()}
+    for agent in starting.graph():
+        for tool in agent.all_tools():
+            if isinstance(tool, agent_runs.DelegationTool):
+                runs.add_runner(tool.runner)
+
+    def runtime(session: Session) -> SessionAgent:
+        return AgentRuntime(
+            session,
+            by_name.get(requests.pop(session.id, ""), starting),
+            tool_timeout=settings.tool_timeout_s,
+            runs=runs,
+            narration=settings.run_narration,
+        )
+
+    return runtime, runs, [starting.name, *(n for n in by_name if n != starting.name)]

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.session import EventWriter, Session, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text
+from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
 from voxgate.transports.rtc_media import FRAME_MS, AgentAudioTrack, read_microphone
 
 log = logging.getLogger(__name__)
@@ -241,13 +241,23 @@ async def _release_later(app: FastAPI, session: Session) -> None:
 
 
 async def open_peer(
-    app: FastAPI, sdp: str, *, session_id: str | None = None, ga_only: bool = False
+    app: FastAPI,
+    sdp: str,
+    *,
+    session_id: str | None = None,
+    agent: str | None = None,
+    ga_only: bool = False,
 ) -> Peer:
-    """A connected-to-be peer in session ``session_id`` (new if None); ``ValueError`` on bad SDP."""
+    """A connected-to-be peer in session ``session_id`` (new if None).
+
+    ``ValueError`` for an SDP offer it cannot use or an unknown agent.
+    """
     if not app.state.settings.webrtc_enabled:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
     registry: SessionRegistry = app.state.registry
-    session = registry.open(session_id or new_id("sess"))
+    session_id = session_id or new_id("sess")
+    request_agent(app, session_id, agent)
+    session = registry.open(session_id)
     peer = Peer(app, session, ga_only=ga_only)
     app.state.peers[peer.id] = peer
     try:
@@ -272,6 +282,7 @@ class Offer(BaseModel):
     sdp: str = Field(min_length=1)
     type: str = "offer"
     session_id: str | None = None
+    agent: str | None = Field(None, description="The agent a new session starts with.")
 
 
 class Answer(BaseModel):
@@ -290,7 +301,9 @@ async def webrtc_offer(offer: Offer, request: Request) -> Answer:
     if offer.session_id is not None and not SESSION_ID.match(offer.session_id):
         raise HTTPException(400, SESSION_ID_RULE)
     try:
-        peer = await open_peer(request.app, offer.sdp, session_id=offer.session_id)
+        peer = await open_peer(
+            request.app, offer.sdp, session_id=offer.session_id, agent=offer.agent
+        )
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return Answer(sdp=peer.answer_sdp, session_id=peer.session.id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from voxgate.protocol import Event, ProtocolError, error_event, to_wire
 from voxgate.session import EventWriter, Session, SessionRegistry
-from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text
+from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -39,6 +39,12 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
             await websocket.send_text(json.dumps(to_wire(ev)))
 
     writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    try:
+        request_agent(app, session_id, websocket.query_params.get("agent"))
+    except ValueError as exc:
+        await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
+        await websocket.close(code=1008)
+        return
     session = registry.open(session_id)
     session.join(writer)
     writing = app.state.spawn(writer.run())

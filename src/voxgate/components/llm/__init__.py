@@ -1,4 +1,4 @@
-"""Language models: chat messages in, reply text streamed out."""
+"""Language models: chat messages in, reply text (or a tool call) streamed out."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 ChatMessage = dict[str, Any]
-"""An OpenAI chat message: ``{"role": ..., "content": ...}``."""
+"""An OpenAI chat message: ``{"role": ..., "content": ...}``; assistant messages may carry
+``tool_calls`` and ``{"role": "tool", "tool_call_id": ..., "content": ...}`` answers them."""
+
+Tool = dict[str, Any]
+"""A function tool in the Realtime GA ``session.tools`` shape:
+``{"type": "function", "name": ..., "description": ..., "parameters": <JSON schema>}``."""
+
+ToolChoice = str | dict[str, Any]
+"""``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}``."""
 
 
 @dataclass
@@ -16,6 +24,14 @@ class Usage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model's decision to call ``name`` with ``arguments`` (a JSON object, as text)."""
+
+    name: str
+    arguments: str
 
 
 class LanguageModel(Protocol):
@@ -28,6 +44,11 @@ class LanguageModel(Protocol):
         max_tokens: int,
         temperature: float,
         usage: Usage | None = None,
-    ) -> AsyncIterator[str]:
-        """Reply text, piece by piece as it is generated."""
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        """Reply text piece by piece as it is generated, or whole ``ToolCall``s.
+
+        Without ``tools`` (or with ``tool_choice="none"``) only text comes.
+        """
         ...

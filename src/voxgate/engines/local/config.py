@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxgate.components.llm import Tool, ToolChoice
 from voxgate.protocol import ProtocolError, new_id
 from voxgate.settings import Settings
 
 MODEL = "voxgate-local"
 _PCM = {"type": "audio/pcm", "rate": 24000}
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 @dataclass
@@ -37,6 +40,8 @@ class SessionConfig:
     output_modalities: list[str] = field(default_factory=lambda: ["audio"])
     max_output_tokens: int = 96
     temperature: float = 0.2
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
     id: str = field(default_factory=lambda: new_id("sess"))
 
     @classmethod
@@ -65,6 +70,18 @@ class SessionConfig:
             raise ProtocolError(
                 "only 'realtime' sessions are supported", code="invalid_value", param="session.type"
             )
+        # tools first: a bad definition must leave the session as it was
+        tools = self.tools
+        if "tools" in session:
+            tools = check_tools(session["tools"] or [], param="session.tools")
+        choice = session.get("tool_choice")
+        if choice is None and isinstance(self.tool_choice, dict):
+            # a forced function that the new tools no longer hold falls back to auto
+            named = self.tool_choice["name"]
+            choice = self.tool_choice if any(t["name"] == named for t in tools) else "auto"
+        if choice is not None:
+            self.tool_choice = check_tool_choice(choice, tools, param="session.tool_choice")
+        self.tools = tools
         if (instructions := session.get("instructions")) is not None:
             self.instructions = instructions
         if (modalities := session.get("output_modalities")) is not None:
@@ -121,8 +138,8 @@ class SessionConfig:
             "output_modalities": self.output_modalities,
             "instructions": self.instructions,
             "max_output_tokens": self.max_output_tokens,
-            "tools": [],
-            "tool_choice": "auto",
+            "tools": [dict(tool) for tool in self.tools],
+            "tool_choice": self.tool_choice,
             "audio": {
                 "input": {
                     "format": _PCM,
@@ -134,3 +151,77 @@ class SessionConfig:
                 "output": {"format": _PCM, "voice": self.voice, "speed": 1.0},
             },
         }
+
+
+def check_tools(tools: list[Any], *, param: str) -> list[Tool]:
+    """Function tools in the GA shape, each with a name and an object schema; else an error."""
+    checked: list[Tool] = []
+    for index, tool in enumerate(tools):
+        where = f"{param}[{index}]"
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise ProtocolError(
+                "the local engine takes function tools only: "
+                '{"type": "function", "name": ..., "description": ..., "parameters": {...}}',
+                code="invalid_tool",
+                param=f"{where}.type",
+            )
+        name = tool.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            raise ProtocolError(
+                f"tool name {name!r} must be 1-64 letters, digits, '_' or '-'",
+                code="invalid_tool",
+                param=f"{where}.name",
+            )
+        if any(other["name"] == name for other in checked):
+            raise ProtocolError(
+                f"two tools are named {name!r}; tool names must be unique",
+                code="invalid_tool",
+                param=f"{where}.name",
+            )
+        parameters = tool.get("parameters")
+        if parameters is None:
+            parameters = {"type": "object", "properties": {}}
+        if not isinstance(parameters, dict) or parameters.get("type") != "object":
+            raise ProtocolError(
+                f"parameters of tool {name!r} must be a JSON schema of type 'object'",
+                code="invalid_tool",
+                param=f"{where}.parameters",
+            )
+        properties = parameters.get("properties", {})
+        if not isinstance(properties, dict) or not all(
+            isinstance(p, dict) for p in properties.values()
+        ):
+            raise ProtocolError(
+                f"parameters.properties of tool {name!r} must map names to JSON schemas",
+                code="invalid_tool",
+                param=f"{where}.parameters.properties",
+            )
+        checked.append(
+            {
+                "type": "function",
+                "name": name,
+                "description": str(tool.get("description") or ""),
+                "parameters": parameters,
+            }
+        )
+    return checked
+
+
+def check_tool_choice(choice: Any, tools: list[Tool], *, param: str) -> ToolChoice:
+    """``auto`` / ``none`` / ``required``, or a function among ``tools``; else an error."""
+    if choice in ("auto", "none", "required"):
+        return str(choice)
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = choice.get("name")
+        if not any(tool["name"] == name for tool in tools):
+            raise ProtocolError(
+                f"tool_choice names {name!r}, which is not among the session's tools",
+                code="invalid_tool_choice",
+                param=f"{param}.name",
+            )
+        return {"type": "function", "name": name}
+    raise ProtocolError(
+        "tool_choice must be 'auto', 'none', 'required' or {'type': 'function', 'name': ...}",
+        code="invalid_tool_choice",
+        param=param,
+    )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxgate.audio import SAMPLE_RATE, Resampler
-from voxgate.components.llm import ChatMessage
-from voxgate.engines.local.config import SessionConfig
+from voxgate.components.llm import ChatMessage, Tool, ToolChoice
+from voxgate.engines.local.config import SessionConfig, check_tool_choice, check_tools
 from voxgate.engines.local.models import LocalModels
 from voxgate.engines.local.response import Gate, ResponseRun
 from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
@@ -142,12 +142,24 @@ class LocalEngine:
 
     def _on_conversation_item_create(self, ev: Event) -> None:
         item = copy.deepcopy(ev["item"])
-        if item.get("type") != "message":
+        if item.get("type") not in ("message", "function_call", "function_call_output"):
             raise ProtocolError(
-                f"item type {item.get('type')!r} is not supported yet; send a 'message'",
+                f"item type {item.get('type')!r} is not supported; send a 'message', "
+                "'function_call' or 'function_call_output'",
                 code="unsupported_item_type",
                 param="item.type",
             )
+        if item["type"] == "function_call_output":
+            self._check_call_output(item)
+        elif item["type"] == "function_call":
+            item.setdefault("call_id", new_id("call"))
+            item.setdefault("arguments", "{}")
+            if not item.get("name"):
+                raise ProtocolError(
+                    "a function_call item needs the function's 'name'",
+                    code="invalid_value",
+                    param="item.name",
+                )
         item.setdefault("id", new_id("item"))
         item.update(object="realtime.item", status="completed")
         if any(i["id"] == item["id"] for i in self._items):
@@ -159,6 +171,23 @@ class LocalEngine:
             self._index(previous, param="previous_item_id")
         self._put(event("conversation.item.added", previous_item_id=None, item=item))
         self._put(event("conversation.item.done", previous_item_id=None, item=copy.deepcopy(item)))
+
+    def _check_call_output(self, item: dict[str, Any]) -> None:
+        call_id = item.get("call_id")
+        if not any(
+            i.get("type") == "function_call" and i.get("call_id") == call_id for i in self._items
+        ):
+            raise ProtocolError(
+                f"no function_call with call_id {call_id!r} in the conversation",
+                code="invalid_value",
+                param="item.call_id",
+            )
+        if not isinstance(item.get("output"), str):
+            raise ProtocolError(
+                "a function_call_output item needs its 'output' as a string",
+                code="invalid_value",
+                param="item.output",
+            )
 
     def _on_conversation_item_truncate(self, ev: Event) -> None:
         item = self._items[self._index(ev["item_id"], param="item_id")]
@@ -190,10 +219,17 @@ class LocalEngine:
                 code="conversation_already_has_active_response",
             )
         params = ev.get("response") or {}
+        tools = self.config.tools
+        if "tools" in params:
+            tools = check_tools(params["tools"] or [], param="response.tools")
+        choice = self.config.tool_choice
+        if (asked := params.get("tool_choice")) is not None:
+            choice = check_tool_choice(asked, tools, param="response.tool_choice")
         self._respond(
             Gate(self._put),
             instructions=params.get("instructions"),
             modalities=params.get("output_modalities"),
+            tools=(tools, choice),
         )
 
     def _on_response_cancel(self, ev: Event) -> None:
@@ -307,8 +343,12 @@ class LocalEngine:
     async def _transcribe(self, audio: bytes) -> tuple[str, float]:
         """The transcript, and how long it took (ms)."""
         started = time.monotonic()
-        text = await asyncio.to_thread(self._models.stt.transcribe, audio)
+        text = await asyncio.to_thread(self._transcribe_now, audio)
         return text, (time.monotonic() - started) * 1000
+
+    def _transcribe_now(self, audio: bytes) -> str:
+        with self._models.foreground.hold():
+            return self._models.stt.transcribe(audio)
 
     async def _prepare_reply(self, turn: _Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""
@@ -406,10 +446,15 @@ class LocalEngine:
     # -- responses -------------------------------------------------------------------------
 
     def _respond(
-        self, gate: Gate, *, instructions: str | None = None, modalities: list[str] | None = None
+        self,
+        gate: Gate,
+        *,
+        instructions: str | None = None,
+        modalities: list[str] | None = None,
+        tools: tuple[list[Tool], ToolChoice] | None = None,
     ) -> None:
         reply = self._new_response(
-            gate, user_text=None, instructions=instructions, modalities=modalities
+            gate, user_text=None, instructions=instructions, modalities=modalities, tools=tools
         )
         self._go_live(reply)
         reply.start()
@@ -426,7 +471,9 @@ class LocalEngine:
         user_text: str | None,
         instructions: str | None = None,
         modalities: list[str] | None = None,
+        tools: tuple[list[Tool], ToolChoice] | None = None,
     ) -> ResponseRun:
+        tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
         if user_text is not None:  # speculative: the user's item is not in the conversation yet
             snapshot = [*self._chat_messages(instructions), {"role": "user", "content": user_text}]
 
@@ -447,6 +494,8 @@ class LocalEngine:
             max_tokens=self.config.max_output_tokens,
             temperature=self.config.temperature,
             previous_item_id=self._last_id() if user_text is None else None,
+            tools=tool_list if tool_choice != "none" else [],
+            tool_choice=tool_choice,
         )
 
     def _chat_messages(self, instructions: str | None) -> list[ChatMessage]:
@@ -454,6 +503,23 @@ class LocalEngine:
             {"role": "system", "content": instructions or self.config.instructions}
         ]
         for item in self._items:
+            if item.get("type") == "function_call":
+                call = {
+                    "id": item["call_id"],
+                    "type": "function",
+                    "function": {"name": item["name"], "arguments": item.get("arguments") or "{}"},
+                }
+                last = messages[-1]
+                if last["role"] == "assistant" and "tool_calls" in last:
+                    last["tool_calls"].append(call)
+                else:
+                    messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                continue
+            if item.get("type") == "function_call_output":
+                messages.append(
+                    {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
+                )
+                continue
             if item.get("type") != "message":
                 continue
             text = " ".join(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxgate.audio import SAMPLE_RATE, duration_ms, resample
-from voxgate.components.llm import ChatMessage, Usage
+from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage
 from voxgate.components.tts.phrases import PhraseSplitter
 from voxgate.engines.local.models import LocalModels
 from voxgate.protocol import Event, event, new_id
@@ -83,6 +83,8 @@ class ResponseRun:
     max_tokens: int = 96
     temperature: float = 0.2
     previous_item_id: str | None = None
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
     metrics: dict[str, float] = field(default_factory=dict)
     id: str = field(default_factory=lambda: new_id("resp"))
     item_id: str = field(default_factory=lambda: new_id("item"))
@@ -97,6 +99,8 @@ class ResponseRun:
         self._first_audio_at: float | None = None
         self._usage = Usage()
         self._started_at = time.monotonic()
+        self._message_index: int | None = None  # output_index of the message, once opened
+        self._calls: list[tuple[int, dict[str, Any]]] = []  # (output_index, function_call item)
 
     @property
     def done(self) -> bool:
@@ -124,14 +128,8 @@ class ResponseRun:
 
     async def _run(self) -> None:
         self._emit("response.created", response=self._response("in_progress"))
-        item = self._item("in_progress", "")
-        self._emit("response.output_item.added", response_id=self.id, output_index=0, item=item)
-        self._emit(
-            "conversation.item.added",
-            previous_item_id=self.previous_item_id,
-            item=copy.deepcopy(item),
-        )
-        self._emit("response.content_part.added", **self._part_ids(), part=self._part(""))
+        if not self.tools:  # with tools, the first text (not a call) opens the message
+            self._open_message()
         try:
             await self._generate()
         except asyncio.CancelledError:
@@ -146,16 +144,21 @@ class ResponseRun:
 
     async def _generate(self) -> None:
         messages = await self.messages()
-        phrases: asyncio.Queue[str | None] = asyncio.Queue()
+        phrases: asyncio.Queue[str | ToolCall | None] = asyncio.Queue()
         thinker = asyncio.create_task(self._think(messages, phrases))
         try:
             while (phrase := await phrases.get()) is not None:
-                await self._speak(phrase)
+                if isinstance(phrase, ToolCall):
+                    self._function_call(phrase)
+                else:
+                    await self._speak(phrase)
             await thinker  # surfaces an LLM error
         finally:
             thinker.cancel()
 
-    async def _think(self, messages: list[ChatMessage], phrases: asyncio.Queue[str | None]) -> None:
+    async def _think(
+        self, messages: list[ChatMessage], phrases: asyncio.Queue[str | ToolCall | None]
+    ) -> None:
         splitter = PhraseSplitter()
         try:
             async for piece in self.models.llm.stream(
@@ -163,9 +166,15 @@ class ResponseRun:
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
                 usage=self._usage,
+                tools=self.tools or None,
+                tool_choice=self.tool_choice,
             ):
                 self.metrics.setdefault("llm_first_token_ms", self._elapsed_ms())
+                if isinstance(piece, ToolCall):
+                    phrases.put_nowait(piece)
+                    continue
                 if not self.audio:
+                    self._open_message()
                     self._text += piece
                     self._emit("response.output_text.delta", **self._part_ids(), delta=piece)
                     continue
@@ -177,6 +186,7 @@ class ResponseRun:
             phrases.put_nowait(None)
 
     async def _speak(self, phrase: str) -> None:
+        self._open_message()
         await self._pace()
         started = time.monotonic()
         pcm = await asyncio.to_thread(self._synthesize, phrase)
@@ -199,7 +209,8 @@ class ResponseRun:
 
     def _synthesize(self, phrase: str) -> bytes:
         tts = self.models.tts
-        pcm = b"".join(tts.synthesize(phrase))
+        with self.models.foreground.hold():
+            pcm = b"".join(tts.synthesize(phrase))
         return resample(pcm, tts.sample_rate, SAMPLE_RATE)
 
     async def _pace(self) -> None:
@@ -217,6 +228,26 @@ class ResponseRun:
         if status == "cancelled" and self.audio and self._sent_ms > 0:
             truncated_ms = self.heard_ms()
             self._text = self._heard_text(truncated_ms)
+        output = list(self._calls)
+        if self._message_index is not None:
+            output.append((self._message_index, self._close_message(status)))
+        details: dict[str, Any] = {"type": status}
+        if reason:
+            details["reason"] = reason
+        if error:
+            details["error"] = error
+        items = [item for _, item in sorted(output, key=lambda entry: entry[0])]
+        self._emit("response.done", response=self._response(status, output=items, details=details))
+        if truncated_ms is not None:
+            self._emit(
+                "conversation.item.truncated",
+                item_id=self.item_id,
+                content_index=0,
+                audio_end_ms=int(truncated_ms),
+            )
+        self._emit("voxgate.metrics", response_id=self.id, metrics=dict(self.metrics))
+
+    def _close_message(self, status: str) -> dict[str, Any]:
         if self.audio:
             self._emit("response.output_audio.done", **self._part_ids())
             self._emit(
@@ -226,26 +257,74 @@ class ResponseRun:
             self._emit("response.output_text.done", **self._part_ids(), text=self._text)
         item = self._item("completed" if status == "completed" else "incomplete", self._text)
         self._emit("response.content_part.done", **self._part_ids(), part=self._part(self._text))
-        self._emit("response.output_item.done", response_id=self.id, output_index=0, item=item)
+        self._emit(
+            "response.output_item.done",
+            response_id=self.id,
+            output_index=self._message_index,
+            item=item,
+        )
         self._emit(
             "conversation.item.done",
             previous_item_id=self.previous_item_id,
             item=copy.deepcopy(item),
         )
-        details: dict[str, Any] = {"type": status}
-        if reason:
-            details["reason"] = reason
-        if error:
-            details["error"] = error
-        self._emit("response.done", response=self._response(status, output=[item], details=details))
-        if truncated_ms is not None:
-            self._emit(
-                "conversation.item.truncated",
-                item_id=self.item_id,
-                content_index=0,
-                audio_end_ms=int(truncated_ms),
-            )
-        self._emit("voxgate.metrics", response_id=self.id, metrics=dict(self.metrics))
+        return item
+
+    # -- output items ----------------------------------------------------------------------
+
+    def _open_message(self) -> None:
+        if self._message_index is not None:
+            return
+        self._message_index = len(self._calls)
+        item = self._item("in_progress", "")
+        self._emit(
+            "response.output_item.added",
+            response_id=self.id,
+            output_index=self._message_index,
+            item=item,
+        )
+        self._emit(
+            "conversation.item.added",
+            previous_item_id=self.previous_item_id,
+            item=copy.deepcopy(item),
+        )
+        self._emit("response.content_part.added", **self._part_ids(), part=self._part(""))
+
+    def _function_call(self, call: ToolCall) -> None:
+        """All of a call's events at once, so a cancel never leaves half an item."""
+        index = len(self._calls) + (self._message_index is not None)
+        item = {
+            "id": new_id("item"),
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": new_id("call"),
+            "name": call.name,
+            "arguments": "",
+        }
+        ids = {
+            "response_id": self.id,
+            "item_id": item["id"],
+            "output_index": index,
+            "call_id": item["call_id"],
+        }
+        self._emit("response.output_item.added", response_id=self.id, output_index=index, item=item)
+        self._emit(
+            "conversation.item.added",
+            previous_item_id=self.previous_item_id,
+            item=copy.deepcopy(item),
+        )
+        self._emit("response.function_call_arguments.delta", **ids, delta=call.arguments)
+        self._emit(
+            "response.function_call_arguments.done",
+            **ids,
+            name=call.name,
+            arguments=call.arguments,
+        )
+        done = {**item, "status": "completed", "arguments": call.arguments}
+        self._emit("response.output_item.done", response_id=self.id, output_index=index, item=done)
+        self._emit("conversation.item.done", previous_item_id=None, item=copy.deepcopy(done))
+        self._calls.append((index, done))
 
     def _heard_text(self, heard_ms: float) -> str:
         text = ""
@@ -270,7 +349,7 @@ class ResponseRun:
         return {
             "response_id": self.id,
             "item_id": self.item_id,
-            "output_index": 0,
+            "output_index": self._message_index or 0,
             "content_index": 0,
         }
 

@@ -5,7 +5,7 @@
 // views/ for each pane. This file wires them and handles the server's events.
 
 import { AudioEngine } from './js/audio.js';
-import { debug, describeMediaError, randomId } from './js/util.js';
+import { compactJson, debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
 import { ErrorView } from './js/views/errors.js';
 import { EventsView } from './js/views/events.js';
@@ -81,7 +81,7 @@ class App {
     // After a dropped connection, Connect resumes the same session (the server parks it a while).
     const resume = debug.state === 'error' && debug.sessionId;
     const sessionId = new URLSearchParams(location.search).get('session') || resume || randomId();
-    if (sessionId === resume) this.conversation.note('reconnecting to the same session');
+    if (sessionId === resume) this.conversation.note(null, 'reconnect', 'reconnecting to the same session');
     else this.#resetForSession(sessionId);
     this.setState('connecting');
     const kind = this.ui.transport.value === 'webrtc' && this.config.enabled ? 'webrtc' : 'websocket';
@@ -369,12 +369,27 @@ class App {
       'response.done': (e) => this.#onResponseDone(e.response ?? {}),
       'conversation.item.truncated': (e) => c.markInterrupted(e.item_id),
       'voxgate.metrics': (e) => this.metrics.metrics(e.response_id, e.metrics ?? {}),
-      'voxgate.tool.started': (e) => this.tools.started(e),
-      'voxgate.tool.completed': (e) => this.tools.completed(e),
+      'voxgate.tool.started': (e) => {
+        this.tools.started(e);
+        c.note(e.call_id, 'tool', `${e.name}(${compactJson(e.arguments)}) …`, 'running');
+      },
+      'voxgate.tool.completed': (e) => {
+        this.tools.completed(e);
+        const result = e.status === 'ok' ? compactJson(e.output) : e.status;
+        c.note(e.call_id, 'tool', `${e.name}(${compactJson(e.arguments)}) → ${result} · ${Math.round(e.duration_ms)} ms`, e.status === 'ok' ? '' : 'failed');
+      },
       'voxgate.handoff': (e) => {
         this.tools.handoff(e);
-        c.note(`handed off to ${String(e.to ?? '?').replaceAll('_', ' ')}`);
+        c.note(null, 'handoff', `${e.from} → ${e.to}`);
       },
+      'voxgate.run.started': (e) => c.note(e.run_id, 'run', `${e.agent}: started “${e.task}”`, 'running'),
+      'voxgate.run.event': (e) => {
+        const data = e.event?.data ?? {};
+        if (e.event?.type === 'textmessage') c.note(null, 'run', `${data.source ?? e.agent}: ${data.content}`);
+        else if (e.event?.type === 'toolcallrequest') c.note(null, 'run tool', `${data.source ?? e.agent} calls ${(data.calls ?? []).map((x) => x.name).join(', ')}`);
+      },
+      'voxgate.run.status': (e) =>
+        c.note(e.run_id, 'run', `${e.agent}: ${e.status}${e.error ? ` (${e.error})` : ''}`, e.status === 'failed' ? 'failed' : ''),
       'voxgate.webrtc.state': (e) => this.#showTransport(e.connection_state),
       error: (e) => this.#error(e.error?.message ?? 'unknown error', e.error?.code),
     };

@@ -29,6 +29,22 @@ export function el(tag, className, text) {
   return node;
 }
 
+/** A JSON string (tool arguments or output) shortened for one line of the transcript. */
+export function compactJson(text, limit = 80) {
+  let shown = text ?? '';
+  try {
+    const value = JSON.parse(shown);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      shown = Object.entries(value)
+        .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ');
+    }
+  } catch {
+    // not JSON: show it as it is
+  }
+  return shown.length > limit ? `${shown.slice(0, limit - 1)}…` : shown;
+}
+
 export function clockTime(date = new Date()) {
   return date.toTimeString().slice(0, 8) + '.' + String(date.getMilliseconds()).padStart(3, '0');
 }

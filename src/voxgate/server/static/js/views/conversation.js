@@ -8,6 +8,7 @@ import { el } from '../util.js';
  */
 export class ConversationView {
   #items = new Map(); // item_id -> <li>
+  #notes = new Map(); // call_id / run_id -> <li>
 
   constructor(list) {
     this.list = list;
@@ -15,6 +16,7 @@ export class ConversationView {
 
   clear() {
     this.#items.clear();
+    this.#notes.clear();
     this.list.replaceChildren();
   }
 
@@ -121,11 +123,24 @@ export class ConversationView {
     bubble.append(el('span', 'badge', 'interrupted'));
   }
 
-  /** A line between bubbles: a handoff, a reconnect. */
-  note(text) {
-    const row = el('li', 'note', text);
-    row.dataset.role = 'note';
-    this.#append(row);
+  /**
+   * A line about what the agent does rather than says (a tool call, a handoff, a background
+   * run, a reconnect); `key` lets a later event update it (a call's result replaces its
+   * "running" line).
+   */
+  note(key, kind, text, state = '') {
+    this.#update(() => {
+      let line = key ? this.#notes.get(key) : null;
+      if (!line) {
+        line = this.#append(el('li', 'note'));
+        line.dataset.testid = 'note';
+        line.dataset.role = 'note';
+        if (key) this.#notes.set(key, line);
+      }
+      line.className = `note ${kind} ${state}`.trim();
+      line.dataset.kind = kind;
+      line.textContent = text;
+    });
   }
 
   remove(itemId) {
