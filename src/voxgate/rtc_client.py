@@ -54,6 +54,7 @@ class RtcClient:
         session_id: str | None = None,
         session: dict[str, Any] | None = None,
         api_key: str | None = None,
+        agent: str | None = None,
         record_rtp: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -61,6 +62,7 @@ class RtcClient:
         self.session_id = session_id
         self.session = session
         self.api_key = api_key
+        self.agent = agent
         self.record_rtp = record_rtp
         self.heard = Heard()
         self.mic = AgentAudioTrack()  # the same paced PCM → Opus track the server uses
@@ -98,6 +100,8 @@ class RtcClient:
                 body: dict[str, Any] = {"sdp": offer, "type": "offer"}
                 if self.session_id:
                     body["session_id"] = self.session_id
+                if self.agent:
+                    body["agent"] = self.agent
                 r = await http.post("/api/webrtc/offer", json=body, headers=headers)
                 r.raise_for_status()
                 answer = r.json()["sdp"]

@@ -61,8 +61,10 @@ async def test_calls_multipart_session_and_ga_events_only(server_url, speech):
     session = {"type": "realtime", "instructions": "You are a geography tutor. Answer briefly."}
     async with RtcClient(http(server_url), mode="calls", session=session) as client:
         assert client.location and client.location.startswith("/v1/realtime/calls/rtc_")
-        _, updated = await client.wait_for("session.updated")
-        assert updated["session"]["instructions"].startswith("You are a geography tutor")
+        # The server's agent configures the session first; the call's `session` comes after it.
+        index, updated = await client.wait_for("session.updated")
+        while not updated["session"]["instructions"].startswith("You are a geography tutor"):
+            index, updated = await client.wait_for("session.updated", after=index + 1)
         await ask_capital(client, speech)
         assert not [t for t in client.heard.types() if t.startswith("voxgate.")]
         assert client.heard.speech_ms > 500
@@ -178,3 +180,18 @@ async def test_feature_flag_and_bearer_keys(models):
             "/v1/realtime/calls", content="v=0", headers={"Authorization": "Bearer sk-wrong"}
         )
         assert r.status_code == 401
+
+
+async def test_offer_chooses_the_starting_agent(server_url):
+    async with RtcClient(http(server_url), agent="faq_agent") as client:
+        client.send({"type": "text", "text": "Hello."})
+        _, updated = await client.wait_for("session.updated")
+        assert updated["session"]["instructions"].startswith("You are an FAQ agent")
+    async with httpx.AsyncClient(base_url=http(server_url)) as http_client:
+        r = await http_client.post(
+            "/api/webrtc/offer", json={"sdp": "v=0", "type": "offer", "agent": "pilot"}
+        )
+        assert r.status_code == 400 and "faq_agent" in r.json()["detail"]
+        config = (await http_client.get("/api/client-config")).json()
+        assert config["agents"][0] == "triage_agent" and "seat_booking_agent" in config["agents"]
+        assert config["webrtc"] == {"enabled": True, "ice_servers": []}

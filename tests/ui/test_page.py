@@ -313,3 +313,20 @@ async def test_tools_handoffs_and_runs_panes_render_agent_events(open_page):
     await page.testid("events-filter").fill("voxgate.tool")
     assert await page.locator("[data-testid='events'] li:not([hidden])").count() == 6
     assert not page.console_errors, page.console_errors
+
+
+async def test_agent_choice_starts_the_session_with_that_agent(open_page):
+    page = await open_page("webrtc")
+    options = await page.testid("agent").locator("option").all_inner_texts()
+    assert options == ["triage agent", "faq agent", "seat booking agent"]
+    await page.testid("agent").select_option("faq_agent")
+    await connect(page, "webrtc")
+    await page.testid("mute").click()
+    await page.testid("text-input").fill("Hello.")
+    await page.testid("send").click()
+    await page.wait_for_function(
+        "window.voxgate.events.some(e => e.type === 'session.updated'"
+        " && e.session.instructions.startsWith('You are an FAQ agent'))",
+        timeout=30000,
+    )
+    assert not page.console_errors, page.console_errors
