@@ -330,3 +330,21 @@ async def test_agent_choice_starts_the_session_with_that_agent(open_page):
         timeout=30000,
     )
     assert not page.console_errors, page.console_errors
+
+
+async def test_a_typed_request_shows_its_tool_call(open_page):
+    page = await open_page("webrtc")
+    await connect(page, "webrtc")
+    await page.testid("mute").click()
+    await page.testid("text-input").fill("What's the weather in Paris?")
+    await page.testid("send").click()
+    card = page.testid("tools").locator(".tool[data-status='ok']")
+    await card.first.wait_for(state="attached", timeout=60000)
+    assert "get_weather" in await card.first.locator(".tool-name").inner_text()
+    assert "Paris" in await card.first.locator(".tool-args").inner_text()
+    await page.locator("[data-testid='conversation'] .bubble.agent:not(.streaming)").first.wait_for(
+        timeout=60000
+    )
+    await page.testid("tab-tools").click()
+    await page.screenshot_done()
+    assert not page.console_errors, page.console_errors
