@@ -221,7 +221,12 @@ def _server() -> Iterator[tuple[str, int]]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "VOXGATE_ENGINE": "loopback", "VOXGATE_WEBRTC_ENABLED": "true"}
+    env = {
+        **os.environ,
+        "VOXGATE_ENGINE": "loopback",
+        "VOXGATE_AGENTS": "none",
+        "VOXGATE_WEBRTC_ENABLED": "true",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port)],
         env=env,
