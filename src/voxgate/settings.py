@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     openai_websocket_base_url: str | None = Field(
         None, description="WebSocket base URL (default: openai_base_url with ws/wss)."
     )
+    openai_transport: Literal["websocket", "webrtc"] = Field(
+        "websocket",
+        description="How engine `openai` reaches the upstream: `websocket` (the SDK's realtime "
+        "connection) or `webrtc` (aiortc, `POST {openai_base_url}/realtime/calls`, Opus audio).",
+    )
     openai_model: str = Field(
         "gpt-realtime", description="Realtime model (`openai`); also keys the price table."
     )

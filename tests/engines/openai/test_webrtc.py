@@ -1,0 +1,60 @@
+"""The full loop over WebRTC: a gateway on engine ``openai`` calling a second voxgate's ``/calls``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import serve_app, silence
+from tests.engines.openai.test_engine import assert_valid_ga, gateway_settings, upstream_app
+from voxgate.client import VoiceClient
+from voxgate.engines.openai.webrtc import Closed, open_webrtc_upstream
+from voxgate.server.app import create_app
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_speech_through_a_second_voxgate_over_webrtc(models, speech):
+    async with serve_app(upstream_app(models)) as up:
+        gateway = create_app(gateway_settings(up, openai_transport="webrtc"))
+        async with serve_app(gateway) as port:
+            url = f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}"
+            async with VoiceClient(url) as client:
+                await client.stream(
+                    silence(300) + speech("What is the capital of France?") + silence(1000)
+                )
+                _, heard = await client.wait_for(
+                    "conversation.item.input_audio_transcription.completed"
+                )
+                assert "france" in heard["transcript"].lower()
+                _, done = await client.wait_for("response.done")
+                assert done["response"]["status"] == "completed"
+                # the reply's voice came back over the Opus track, before its audio's .done
+                types = client.received.types()
+                _, audio_done = await client.wait_for("response.output_audio.done")
+                audio_done_at = next(t for t, ev in client.received.events if ev is audio_done)
+                before = sum(n for t, n in client.received.audio if t <= audio_done_at)
+                assert before > 24000
+                assert before >= 0.9 * sum(n for _, n in client.received.audio)
+                _, metrics = await client.wait_for("voxgate.metrics")
+                assert metrics["usage"]["output_tokens"] > 0
+                assert "output_audio_buffer.started" not in types  # the upstream's own track
+                assert types.count("session.created") == 1
+                assert_valid_ga(client)
+                async with httpx.AsyncClient() as http:
+                    health = await http.get(f"http://127.0.0.1:{up}/healthz")
+                    assert health.json()["sessions"] == 1
+        async with httpx.AsyncClient() as http, asyncio.timeout(20):
+            while (await http.get(f"http://127.0.0.1:{up}/healthz")).json()["sessions"]:
+                await asyncio.sleep(0.1)
+
+
+async def test_a_refused_call_is_a_connection_error(models):
+    async with serve_app(upstream_app(models)) as up:
+        settings = gateway_settings(up, openai_transport="webrtc")
+        settings.openai_api_key = "sk-wrong"
+        with pytest.raises(Closed, match="401"):
+            await open_webrtc_upstream(settings)
