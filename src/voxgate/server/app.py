@@ -25,7 +25,15 @@ from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import calls, client_secrets, direct, realtime, webrtc, websocket
+from voxgate.transports import (
+    calls,
+    client_secrets,
+    direct,
+    realtime,
+    sideband,
+    webrtc,
+    websocket,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -83,6 +91,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
+        await sideband.close_sidebands(app)
         await webrtc.close_peers(app)
         await app.state.registry.close()
         await runs.close()
@@ -98,6 +107,9 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.agent_names = agent_names
     app.state.agent_requests = agent_requests
     app.state.peers = {}
+    app.state.agent_factory = agent_factory
+    app.state.sidebands = {}
+    app.state.transcripts = sideband.Transcripts()
     app.include_router(websocket.router)
     app.include_router(webrtc.router)
     app.include_router(calls.router)
