@@ -90,45 +90,60 @@ def upstream_app(models):
 
 
 async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models, speech):
-    async with (
-        serve_app(upstream_app(models)) as up,
-        serve_app(create_app(gateway_settings(up, direct_mode_enabled=True))) as port,
-    ):
-        base = f"http://127.0.0.1:{port}"
-        async with RtcClient(base, mode="direct", api_key=USER_KEY) as browser:
-            call_id = browser.session_id
-            assert call_id and call_id.startswith("rtc_")
-            # the browser's call is at the upstream; the gateway's sideband joined it
-            browser.speak(silence(400) + speech("What is the weather in Paris?") + silence(1200))
-            _, called = await browser.wait_for("response.function_call_arguments.done")
-            assert called["name"] == "get_weather"  # a tool only the server's agent declares
-            index, added = await browser.wait_for("conversation.item.added", after=0)
-            while added["item"].get("type") != "function_call_output":
-                index, added = await browser.wait_for("conversation.item.added", after=index + 1)
-            assert added["item"]["call_id"] == called["call_id"]
-            assert "Paris" in added["item"]["output"]
-            while True:  # the spoken answer that follows the tool's output
-                index, done = await browser.wait_for("response.done", after=index + 1)
-                if any(o.get("type") == "message" for o in done["response"]["output"]):
-                    break
-            assert done["response"]["status"] == "completed"
-            for _, ev in browser.heard.events:
-                validate_server_event(ev)
-            async with httpx.AsyncClient(base_url=base) as http:
-                auth = {"Authorization": f"Bearer {USER_KEY}"}
+    async with serve_app(upstream_app(models)) as up:
+        gateway = create_app(gateway_settings(up, direct_mode_enabled=True))
+        async with serve_app(gateway) as port:
+            base = f"http://127.0.0.1:{port}"
+            async with RtcClient(base, mode="direct", api_key=USER_KEY) as browser:
+                call_id = browser.session_id
+                assert call_id and call_id.startswith("rtc_")
+                # the browser's call is at the upstream; the gateway's sideband joined it
+                browser.speak(
+                    silence(400) + speech("What is the weather in Paris?") + silence(1200)
+                )
+                _, called = await browser.wait_for("response.function_call_arguments.done")
+                assert called["name"] == "get_weather"  # a tool only the server's agent declares
+                index, added = await browser.wait_for("conversation.item.added", after=0)
+                while added["item"].get("type") != "function_call_output":
+                    index, added = await browser.wait_for(
+                        "conversation.item.added", after=index + 1
+                    )
+                assert added["item"]["call_id"] == called["call_id"]
+                assert "Paris" in added["item"]["output"]
+                while True:  # the spoken answer that follows the tool's output
+                    index, done = await browser.wait_for("response.done", after=index + 1)
+                    if any(o.get("type") == "message" for o in done["response"]["output"]):
+                        break
+                assert done["response"]["status"] == "completed"
+                for _, ev in browser.heard.events:
+                    validate_server_event(ev)
+                async with httpx.AsyncClient(base_url=base) as http:
+                    auth = {"Authorization": f"Bearer {USER_KEY}"}
+                    async with asyncio.timeout(10):
+                        while True:
+                            r = await http.get(f"/api/realtime/transcripts/{call_id}", headers=auth)
+                            assert r.status_code == 200, r.text
+                            entries = r.json()["entries"]
+                            if any(e["role"] == "assistant" for e in entries):
+                                break
+                            await asyncio.sleep(0.1)
+                    assert entries[0]["role"] == "user" and "paris" in entries[0]["text"].lower()
+                    assert entries[0]["source"] == "sideband"
+                    assert entries[-1]["text"]
+                    unauthorized = await http.get(f"/api/realtime/transcripts/{call_id}")
+                    assert unauthorized.status_code == 401
+                assert call_id in gateway.state.sidebands
+                # the call ends at the upstream: the sideband ends with it, the transcript stays
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{up}/v1") as http:
+                    hangup = await http.post(
+                        f"/realtime/calls/{call_id}/hangup",
+                        headers={"Authorization": f"Bearer {UPSTREAM_KEY}"},
+                    )
+                    assert hangup.status_code == 200
                 async with asyncio.timeout(10):
-                    while True:
-                        r = await http.get(f"/api/realtime/transcripts/{call_id}", headers=auth)
-                        assert r.status_code == 200, r.text
-                        entries = r.json()["entries"]
-                        if any(e["role"] == "assistant" for e in entries):
-                            break
+                    while call_id in gateway.state.sidebands:
                         await asyncio.sleep(0.1)
-                assert entries[0]["role"] == "user" and "paris" in entries[0]["text"].lower()
-                assert entries[0]["source"] == "sideband"
-                assert entries[-1]["text"]
-                unauthorized = await http.get(f"/api/realtime/transcripts/{call_id}")
-                assert unauthorized.status_code == 401
+                assert gateway.state.transcripts.get(call_id)
 
 
 async def test_client_transcripts_are_validated_and_kept():
