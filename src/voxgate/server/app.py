@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @app.get("/api/client-config")
     async def client_config() -> dict[str, Any]:
-        """What the web page needs before it connects: WebRTC on or off, ICE servers, agents."""
+        """What the web page needs before it connects: WebRTC, ICE servers, direct mode, agents."""
         return {
             "webrtc": {
                 "enabled": settings.webrtc_enabled,
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                     s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
                 ],
             },
+            "direct": {"enabled": settings.direct_mode_enabled},
             "agents": app.state.agent_names,
         }
 
