@@ -77,7 +77,11 @@ class RtcClient:
         self._notifying: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RtcClient:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -216,3 +216,32 @@ async def test_every_direct_endpoint_answers_404_when_the_mode_is_off():
         ]:
             r = await http.request(method, base + path, json=body, headers=auth)
             assert r.status_code == 404, (path, r.text)
+
+
+async def test_a_minted_key_opens_a_call_at_the_upstream_and_wrong_or_expired_keys_do_not(models):
+    upstream = upstream_app(models)
+    async with (
+        serve_app(upstream) as up,
+        serve_app(create_app(gateway_settings(up, direct_mode_enabled=True))) as port,
+        httpx.AsyncClient() as http,
+    ):
+        minted = await http.post(
+            f"http://127.0.0.1:{port}/api/realtime/client-secret",
+            headers={"Authorization": f"Bearer {USER_KEY}"},
+        )
+        key = minted.json()["value"]
+        async with RtcClient(f"http://127.0.0.1:{up}", mode="calls", api_key=key) as browser:
+            _, created = await browser.wait_for("session.created")
+            assert created["session"]["instructions"].startswith("You are the front desk")
+        for wrong in ("ek_made_up", key[:-2] + "xx"):
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                async with RtcClient(f"http://127.0.0.1:{up}", mode="calls", api_key=wrong):
+                    pass
+            assert refused.value.response.status_code == 401
+        expires_at = minted.json()["expires_at"]
+        upstream.state.client_secrets.clock = lambda: expires_at + 1.0
+        with pytest.raises(httpx.HTTPStatusError) as expired:
+            async with RtcClient(f"http://127.0.0.1:{up}", mode="calls", api_key=key):
+                pass
+        assert expired.value.response.status_code == 401
+        assert "expired" in expired.value.response.json()["error"]["message"]
