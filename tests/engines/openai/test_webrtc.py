@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import serve_app, silence
+from tests.conftest import free_port, serve_app, silence
 from tests.engines.openai.test_engine import assert_valid_ga, gateway_settings, upstream_app
 from voxgate.client import VoiceClient
 from voxgate.engines.openai.webrtc import Closed, open_webrtc_upstream
@@ -58,3 +58,43 @@ async def test_a_refused_call_is_a_connection_error(models):
         settings.openai_api_key = "sk-wrong"
         with pytest.raises(Closed, match="401"):
             await open_webrtc_upstream(settings)
+
+
+async def test_upstream_killed_mid_response_reconnects_over_webrtc(models):
+    port = free_port()
+    upstream = serve_app(upstream_app(models), port=port)
+    await upstream.__aenter__()
+    try:
+        gateway = create_app(gateway_settings(port, openai_transport="webrtc"))
+        async with (
+            serve_app(gateway) as gateway_port,
+            VoiceClient(f"ws://127.0.0.1:{gateway_port}/ws/{uuid.uuid4().hex}") as client,
+        ):
+            await client.send_json({"type": "text", "text": "Tell me a long story about a dragon."})
+            _, user_item = await client.wait_for(
+                lambda ev: ev["type"] == "conversation.item.added" and ev["item"]["role"] == "user"
+            )
+            index, created = await client.wait_for("response.created")
+            while not client.received.audio:  # the reply's voice is coming over the track
+                await asyncio.sleep(0.02)
+            await upstream.__aexit__(None, None, None)  # the upstream goes away mid-reply
+            index, failed = await client.wait_for("response.done", after=index)
+            assert failed["response"]["id"] == created["response"]["id"]
+            assert failed["response"]["status_details"]["error"]["code"] == "upstream_disconnected"
+            await asyncio.sleep(0.5)
+            upstream = serve_app(upstream_app(models), port=port)  # and comes back
+            await upstream.__aenter__()
+            _, again = await client.wait_for("response.created", after=index)
+            assert again["response"]["id"] != created["response"]["id"]
+            audio_before = len(client.received.audio)
+            index, done = await client.wait_for("response.done", after=index + 1)
+            assert done["response"]["status"] == "completed"
+            assert client.received.audio[audio_before:]  # a new call, its voice on a new track
+            await client.send_json(
+                {"type": "conversation.item.retrieve", "item_id": user_item["item"]["id"]}
+            )
+            _, retrieved = await client.wait_for("conversation.item.retrieved", after=index)
+            assert retrieved["item"]["content"][0]["text"] == "Tell me a long story about a dragon."
+            assert_valid_ga(client)
+    finally:
+        await upstream.__aexit__(None, None, None)
