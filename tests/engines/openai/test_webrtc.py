@@ -98,3 +98,37 @@ async def test_upstream_killed_mid_response_reconnects_over_webrtc(models):
             assert_valid_ga(client)
     finally:
         await upstream.__aexit__(None, None, None)
+
+
+async def test_barge_in_over_webrtc_cancels_the_reply_and_its_voice(models, speech):
+    async with serve_app(upstream_app(models)) as up:
+        gateway = create_app(gateway_settings(up, openai_transport="webrtc", agents="none"))
+        async with (
+            serve_app(gateway) as port,
+            VoiceClient(f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}") as client,
+        ):
+            await client.send_json(
+                {"type": "text", "text": "Tell me a long story about a brave knight and a dragon."}
+            )
+            while not client.received.audio:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
+            # the user speaks: the upstream hears it on the Opus track and stops its reply
+            await client.stream(speech("Stop, please wait a moment.") + silence(200))
+            await client.wait_for("input_audio_buffer.speech_started")
+            index, done = await client.wait_for("response.done")
+            assert done["response"]["status"] == "cancelled"
+            assert done["response"]["status_details"]["reason"] == "turn_detected"
+            _, truncated = await client.wait_for("conversation.item.truncated")
+            assert truncated["audio_end_ms"] > 0
+            done_at = client.received.events[index][0]
+            await asyncio.sleep(1.0)
+            # (the reply to "stop" may begin meanwhile: its audio follows its response.created)
+            next_at = next(
+                (t for t, ev in client.received.events[index:] if ev["type"] == "response.created"),
+                float("inf"),
+            )
+            late = sum(n for t, n in client.received.audio if done_at < t < next_at)
+            assert late == 0, f"{late} bytes of the cancelled reply after its end"
+            assert "output_audio_buffer.cleared" not in client.received.types()
+            assert_valid_ga(client)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import json
 import logging
@@ -58,14 +59,13 @@ class WebRTCUpstream:
         self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        # the upstream's reply being heard: where its audio goes
-        self._response_id = ""
-        self._item_id = ""
-        self._output_index = 0
-        self._content_index = 0
-        self._playing = False
+        # whose audio is arriving, and where it belongs
+        self._parts: dict[str, tuple[str, int, int]] = {}  # response id -> item, output, content
+        self._playing: str | None = None  # the response whose audio the track carries
+        self._ended: collections.deque[str] = collections.deque(maxlen=64)  # heard to the end
         self._held: list[str] | None = None  # events after output_audio.done, until heard
-        self._release: asyncio.TimerHandle | None = None
+        self._held_for: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     async def connect(self, url: str, headers: dict[str, str], session: Event) -> None:
         """Offer, ``POST`` it with the session as multipart, answer, wait for the channel."""
@@ -145,41 +145,53 @@ class WebRTCUpstream:
             self._deliver(message)  # the engine reports what it cannot read
             return
         if type_ in _BUFFER_EVENTS:
-            self._on_buffer(type_, ev)
+            self._on_buffer(type_, str(ev.get("response_id") or ""))
             return
-        if type_ == "response.output_item.added":
-            self._response_id = ev.get("response_id", "")
-            self._item_id = ev["item"].get("id", "")
-            self._output_index = ev.get("output_index", 0)
-        elif type_ == "response.content_part.added":
-            self._content_index = ev.get("content_index", 0)
+        if type_ == "response.content_part.added" and ev.get("response_id"):
+            self._parts[ev["response_id"]] = (
+                ev.get("item_id", ""),
+                ev.get("output_index", 0),
+                ev.get("content_index", 0),
+            )
         elif type_ == "response.output_audio.done" and self._held is None:
-            self._held = []
-            if not self._playing:  # its audio has not started (or there was none)
-                self._schedule_release(NO_AUDIO_S)
+            response_id = ev.get("response_id", "")
+            if response_id not in self._ended:  # some of its audio is still to come
+                self._held, self._held_for = [], response_id
+                if self._playing != response_id:  # not started yet (or there is none)
+                    self._set_timer(NO_AUDIO_S, response_id)
         self._deliver(message)
 
-    def _on_buffer(self, type_: str, ev: Event) -> None:
+    def _on_buffer(self, type_: str, response_id: str) -> None:
         if type_ == "output_audio_buffer.started":
-            self._playing = True
-            if self._release is not None:
-                self._release.cancel()
-                self._release = None
+            self._cancel_timer()
+            if self._held is not None and self._held_for != response_id:
+                self._audio_over(self._held_for or "")  # the held reply had no audio
+            self._playing = response_id
+            if response_id in self._ended:  # more of it after a gap longer than TAIL_S
+                self._ended.remove(response_id)
         elif type_ == "output_audio_buffer.stopped":
-            self._schedule_release(TAIL_S)  # what is still in flight is still the reply
-        else:  # cleared: the rest was never going to be heard
-            self._playing = False
-            self._release_held()
+            self._set_timer(TAIL_S, response_id)  # what is still in flight is still the reply
+        else:  # cleared: the rest will never be heard
+            self._cancel_timer()
+            self._audio_over(response_id)
 
-    def _schedule_release(self, delay: float) -> None:
-        if self._release is not None:
-            self._release.cancel()
-        self._release = asyncio.get_running_loop().call_later(delay, self._release_held)
+    def _set_timer(self, delay: float, response_id: str) -> None:
+        self._cancel_timer()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(delay, self._audio_over, response_id)
 
-    def _release_held(self) -> None:
-        self._release = None
-        self._playing = False
-        held, self._held = self._held or [], None
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _audio_over(self, response_id: str) -> None:
+        """A reply's audio has all arrived (or never will): its held events follow it."""
+        self._timer = None
+        self._playing = None
+        self._ended.append(response_id)
+        self._parts.pop(response_id, None)
+        held, self._held, self._held_for = self._held or [], None, None
         for text in held:
             self._inbox.put_nowait(text)
 
@@ -196,14 +208,16 @@ class WebRTCUpstream:
             task.add_done_callback(self._tasks.discard)
 
     async def _on_audio(self, pcm: bytes) -> None:
-        if not self._playing:
+        response_id = self._playing
+        if response_id is None:
             return  # silence between replies
+        item_id, output_index, content_index = self._parts.get(response_id, ("", 0, 0))
         delta = event(
             "response.output_audio.delta",
-            response_id=self._response_id,
-            item_id=self._item_id,
-            output_index=self._output_index,
-            content_index=self._content_index,
+            response_id=response_id,
+            item_id=item_id,
+            output_index=output_index,
+            content_index=content_index,
             delta=base64.b64encode(pcm).decode("ascii"),
         )
         self._inbox.put_nowait(json.dumps(delta))
@@ -216,8 +230,7 @@ class WebRTCUpstream:
         if not self._closed:
             self._closed = True
             log.info("upstream call %s ended: %s", self.call_id, reason)
-            if self._release is not None:
-                self._release.cancel()
+            self._cancel_timer()
             self._inbox.put_nowait(None)
 
 
