@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -11,7 +12,13 @@ import pytest
 from tests.conftest import free_port, serve_app, silence
 from tests.engines.openai.test_engine import assert_valid_ga, gateway_settings, upstream_app
 from voxgate.client import VoiceClient
-from voxgate.engines.openai.webrtc import Closed, open_webrtc_upstream
+from voxgate.engines.openai.webrtc import (
+    NO_AUDIO_S,
+    TAIL_S,
+    Closed,
+    WebRTCUpstream,
+    open_webrtc_upstream,
+)
 from voxgate.server.app import create_app
 
 pytestmark = pytest.mark.e2e
@@ -132,3 +139,56 @@ async def test_barge_in_over_webrtc_cancels_the_reply_and_its_voice(models, spee
             assert late == 0, f"{late} bytes of the cancelled reply after its end"
             assert "output_audio_buffer.cleared" not in client.received.types()
             assert_valid_ga(client)
+
+
+def _ev(type_: str, **fields) -> str:
+    return json.dumps({"type": type_, "event_id": "event_1", **fields})
+
+
+def _drain(upstream: WebRTCUpstream) -> list[str]:
+    out = []
+    while not upstream._inbox.empty():
+        text = upstream._inbox.get_nowait()
+        assert text is not None
+        out.append(json.loads(text)["type"])
+    return out
+
+
+async def test_a_replys_closing_events_wait_for_its_audio():
+    upstream = WebRTCUpstream()
+    try:
+        part = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0}
+        upstream._on_message(_ev("response.content_part.added", content_index=0, **part))
+        upstream._on_message(_ev("output_audio_buffer.started", response_id="resp_1"))
+        await upstream._on_audio(b"\1\0" * 960)
+        upstream._on_message(_ev("response.output_audio.done", content_index=0, **part))
+        upstream._on_message(_ev("response.done", response={"id": "resp_1"}))
+        await upstream._on_audio(b"\1\0" * 960)  # still playing: still this reply's audio
+        assert _drain(upstream) == [
+            "response.content_part.added",
+            "response.output_audio.delta",
+            "response.output_audio.delta",
+        ]
+        upstream._on_message(_ev("output_audio_buffer.stopped", response_id="resp_1"))
+        await upstream._on_audio(b"\1\0" * 960)  # in flight when the upstream stopped
+        await asyncio.sleep(TAIL_S + 0.1)
+        await upstream._on_audio(b"\0\0" * 960)  # silence between replies: no delta
+        assert _drain(upstream) == [
+            "response.output_audio.delta",
+            "response.output_audio.done",
+            "response.done",
+        ]
+        # cleared before its .done (a barge-in): nothing waits
+        upstream._on_message(_ev("output_audio_buffer.started", response_id="resp_2"))
+        upstream._on_message(_ev("output_audio_buffer.cleared", response_id="resp_2"))
+        await upstream._on_audio(b"\1\0" * 960)
+        upstream._on_message(_ev("response.output_audio.done", response_id="resp_2"))
+        upstream._on_message(_ev("response.done", response={"id": "resp_2"}))
+        assert _drain(upstream) == ["response.output_audio.done", "response.done"]
+        # a reply whose audio never starts: its events wait NO_AUDIO_S at most
+        upstream._on_message(_ev("response.output_audio.done", response_id="resp_3"))
+        assert _drain(upstream) == []
+        await asyncio.sleep(NO_AUDIO_S + 0.1)
+        assert _drain(upstream) == ["response.output_audio.done"]
+    finally:
+        await upstream.close()
