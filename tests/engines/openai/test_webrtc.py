@@ -192,3 +192,30 @@ async def test_a_replys_closing_events_wait_for_its_audio():
         assert _drain(upstream) == ["response.output_audio.done"]
     finally:
         await upstream.close()
+
+
+async def test_a_commit_covers_the_audio_sent_before_it(models, speech):
+    async with serve_app(upstream_app(models)) as up:
+        gateway = create_app(gateway_settings(up, openai_transport="webrtc", agents="none"))
+        async with (
+            serve_app(gateway) as port,
+            VoiceClient(f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}") as client,
+        ):
+            await client.send_json(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+                }
+            )
+            await client.wait_for("session.updated")
+            # all at once: the track carries it in real time, the commit must wait for it
+            await client.stream(speech("What is the capital of France?"), realtime=False)
+            await client.send_json({"type": "input_audio_buffer.commit"})
+            await client.send_json({"type": "response.create"})
+            _, heard = await client.wait_for(
+                "conversation.item.input_audio_transcription.completed"
+            )
+            assert "france" in heard["transcript"].lower()
+            _, done = await client.wait_for("response.done")
+            assert done["response"]["status"] == "completed"
+            assert "error" not in client.received.types()

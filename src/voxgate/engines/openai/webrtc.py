@@ -2,7 +2,8 @@
 
 The call is an ``Upstream`` like the SDK's WebSocket, so the engine (reconnects, replay, cost)
 does not know which one it drives. Client events go on the ``oai-events`` data channel, except
-``input_audio_buffer.append``, whose PCM goes out on the Opus track; the incoming track becomes
+``input_audio_buffer.append``, whose PCM goes out on the Opus track (in real time, so an
+``input_audio_buffer.commit`` waits until the audio before it has left); the incoming track becomes
 ``response.output_audio.delta`` events while the upstream says its audio buffer plays
 (``output_audio_buffer.started`` … ``stopped``). A response's closing events arrive on the data
 channel before its audio has been heard, so from ``response.output_audio.done`` on, events wait
@@ -109,7 +110,16 @@ class WebRTCUpstream:
             return
         if ev.get("type") == "input_audio_buffer.clear":
             self.mic.flush()
+        elif ev.get("type") == "input_audio_buffer.commit":
+            await self._mic_sent()  # a commit covers the audio appended before it
+            if self._closed or self.channel.readyState != "open":
+                raise Closed("the call has ended")
         self.channel.send(text)
+
+    async def _mic_sent(self) -> None:
+        """Wait until the audio queued now has left (the track paces it) and has arrived."""
+        if self.mic.queued_ms:
+            await asyncio.sleep(self.mic.queued_ms / 1000 + TAIL_S)
 
     async def recv_bytes(self) -> bytes:
         """The next server event; ``Closed`` when the call ends."""
