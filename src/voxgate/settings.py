@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         "Realtime service itself; off: 404.",
     )
 
+    direct_sessions_per_hour: int = Field(
+        0,
+        ge=0,
+        description="Browser-direct mode: sessions (client secrets minted, calls started) one "
+        "voxgate key may start per hour; 0: no limit.",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         [],
         description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "

@@ -23,15 +23,15 @@ USER_KEY = "sk-user"
 
 
 def gateway_settings(upstream_port: int, **extra) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        engine="openai",
-        openai_api_key=UPSTREAM_KEY,
-        openai_base_url=f"http://127.0.0.1:{upstream_port}/v1",
-        instructions="You are the front desk of a small hotel.",
-        api_keys=[USER_KEY],
+    fields = {
+        "engine": "openai",
+        "openai_api_key": UPSTREAM_KEY,
+        "openai_base_url": f"http://127.0.0.1:{upstream_port}/v1",
+        "instructions": "You are the front desk of a small hotel.",
+        "api_keys": [USER_KEY],
         **extra,
-    )
+    }
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
 
 
 async def test_minted_key_reaches_the_upstream_with_the_servers_session(models):
@@ -245,3 +245,38 @@ async def test_a_minted_key_opens_a_call_at_the_upstream_and_wrong_or_expired_ke
                 pass
         assert expired.value.response.status_code == 401
         assert "expired" in expired.value.response.json()["error"]["message"]
+
+
+async def test_usage_limit_per_key(models):
+    async with (
+        serve_app(upstream_app(models)) as up,
+        serve_app(
+            create_app(
+                gateway_settings(
+                    up,
+                    direct_mode_enabled=True,
+                    direct_sessions_per_hour=2,
+                    api_keys=[USER_KEY, "sk-other"],
+                )
+            )
+        ) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+
+        async def mint(key: str) -> httpx.Response:
+            return await http.post(
+                "/api/realtime/client-secret", headers={"Authorization": f"Bearer {key}"}
+            )
+
+        assert (await mint(USER_KEY)).status_code == 200
+        assert (await mint(USER_KEY)).status_code == 200
+        refused = await mint(USER_KEY)
+        assert refused.status_code == 429
+        assert "usage limit" in refused.json()["error"]["message"]
+        offer = await http.post(
+            "/api/realtime/webrtc-offer",
+            json={"sdp": "v=0"},
+            headers={"Authorization": f"Bearer {USER_KEY}"},
+        )
+        assert offer.status_code == 429  # calls count against the same limit
+        assert (await mint("sk-other")).status_code == 200

@@ -23,6 +23,7 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
+from voxgate.server.limits import SessionLimit
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports import (
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.agent_factory = agent_factory
     app.state.sidebands = {}
     app.state.transcripts = sideband.Transcripts()
+    app.state.session_limit = SessionLimit(settings.direct_sessions_per_hour)
     app.include_router(websocket.router)
     app.include_router(webrtc.router)
     app.include_router(calls.router)

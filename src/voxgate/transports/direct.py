@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
-from voxgate.server.auth import APIError, Grant, require_key
+from voxgate.server.auth import APIError, Grant, bearer_key, require_key
 from voxgate.settings import Settings
 from voxgate.transports.sideband import TranscriptEntry, Transcripts, attach
 
@@ -44,6 +44,7 @@ def _enabled(request: Request) -> Settings:
 
 @router.post("/api/realtime/client-secret")
 async def mint_client_secret(
+    request: Request,
     settings: Annotated[Settings, Depends(_enabled)],
     grant: Annotated[Grant, Depends(require_key)],
 ) -> dict[str, Any]:
@@ -52,6 +53,7 @@ async def mint_client_secret(
         raise APIError(
             403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
         )
+    request.app.state.session_limit.take(bearer_key(request))
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     try:
         secret = await realtime_client(settings).realtime.client_secrets.create(
@@ -100,6 +102,7 @@ async def webrtc_offer(
         raise APIError(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
+    request.app.state.session_limit.take(bearer_key(request))
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
     files = {"sdp": (None, offer.sdp), "session": (None, json.dumps(session))}
