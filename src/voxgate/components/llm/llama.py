@@ -76,7 +76,14 @@ class LlamaLLM:
         """Reply text token by token, or one ``ToolCall``; stops when the consumer stops."""
         async with self._lock:
             if tools and tool_choice != "none":
-                call = await asyncio.to_thread(self._decide, messages, tools, tool_choice)
+                deciding = asyncio.ensure_future(
+                    asyncio.to_thread(self._decide, messages, tools, tool_choice)
+                )
+                try:
+                    call = await asyncio.shield(deciding)
+                finally:
+                    # cancelled or not, llama.cpp is free only once the thread has left it
+                    await asyncio.shield(deciding)
                 if call is not None:
                     yield call
                     return
