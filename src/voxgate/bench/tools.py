@@ -179,6 +179,7 @@ class Outcome:
     tool: str | None
     arguments: dict[str, Any]
     decision_ms: float
+    first_audio_ms: float | None = None
 
     def passes(self, case: Case) -> tuple[bool, bool]:
         """(the right tool or none, and the arguments hold what they should)."""
@@ -189,8 +190,13 @@ class Outcome:
         return right_tool, right_tool and right_args
 
 
-async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outcome:
-    """One fresh session: declare the agent, type the request, see what the response does."""
+async def run_case(
+    models: LocalModels, settings: Settings, case: Case, *, audio: bool = False, tools: bool = True
+) -> Outcome:
+    """One fresh session: declare the agent, type the request, see what the response does.
+
+    The response is cancelled as soon as it has decided (first text, or first audio).
+    """
     agent = demo_agents()[case.agent]
     engine = LocalEngine(models, SessionConfig.from_settings(settings))
     events = engine.events()
@@ -201,9 +207,9 @@ async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outco
                 "session": {
                     "type": "realtime",
                     "instructions": agent.instructions,
-                    "tools": agent.tools,
+                    "tools": agent.tools if tools else [],
                     "tool_choice": "auto",
-                    "output_modalities": ["text"],
+                    "output_modalities": ["audio" if audio else "text"],
                     "audio": {"input": {"turn_detection": None}},
                 },
             }
@@ -225,13 +231,20 @@ async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outco
         async for ev in events:
             if ev["type"] == "error":
                 raise RuntimeError(ev["error"]["message"])
-            if ev["type"] == "response.output_text.delta" and not replying:
+            decided = ev["type"] in ("response.output_text.delta", "response.output_audio.delta")
+            if decided and not replying:
                 replying = True  # decided: words, not a tool; the rest is not needed
                 await engine.send({"type": "response.cancel"})
             elif ev["type"] == "response.function_call_arguments.done":
                 tool, arguments = ev["name"], json.loads(ev["arguments"])
             elif ev["type"] == "voxgate.metrics":
-                return Outcome(tool, arguments, ev["metrics"].get("llm_first_token_ms", 0.0))
+                metrics = ev["metrics"]
+                return Outcome(
+                    tool,
+                    arguments,
+                    metrics.get("llm_first_token_ms", 0.0),
+                    metrics.get("first_audio_ms"),
+                )
         raise RuntimeError("the engine closed before the response ended")
     finally:
         await engine.close()
@@ -256,13 +269,35 @@ async def _run(settings: Settings, cases: list[Case]) -> dict[str, Any]:
             f"{case.request!r:<58} want {case.tool or '(reply)'}  got {got}",
             flush=True,
         )
+    with_tools, without = await _first_audio(models, settings, [c for c in cases if not c.tool])
     return {
         "cases": len(cases),
         "accuracy": round(hits / len(cases), 3),
         "tool_choice_accuracy": round(tool_hits / len(cases), 3),
         "decision_ms_mean": round(statistics.fmean(decisions), 1),
         "decision_ms_p50": round(statistics.median(decisions), 1),
+        "reply_first_audio_ms_with_tools": with_tools,
+        "reply_first_audio_ms_without_tools": without,
     }
+
+
+async def _first_audio(
+    models: LocalModels, settings: Settings, cases: list[Case]
+) -> tuple[float, float]:
+    """Mean time from response start to first audio of spoken replies, with and without tools.
+
+    Interleaved, case by case, so both see the same machine load.
+    """
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for case in cases:
+        for tools in (True, False):
+            outcome = await run_case(models, settings, case, audio=True, tools=tools)
+            if outcome.first_audio_ms is not None:
+                times[tools].append(outcome.first_audio_ms)
+    return (
+        round(statistics.fmean(times[True]), 1) if times[True] else float("nan"),
+        round(statistics.fmean(times[False]), 1) if times[False] else float("nan"),
+    )
 
 
 def main(args: argparse.Namespace) -> int:
