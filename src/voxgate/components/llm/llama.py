@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,8 +59,6 @@ class LlamaLLM:
         self._lock = asyncio.Lock()
         self._n_threads = n_threads or os.cpu_count()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
-        self.last_decision_ms = 0.0
-        """How long the last routing step (and argument generation) took."""
 
     async def stream(
         self,
@@ -77,7 +74,7 @@ class LlamaLLM:
         async with self._lock:
             if tools and tool_choice != "none":
                 deciding = asyncio.ensure_future(
-                    asyncio.to_thread(self._decide, messages, tools, tool_choice)
+                    asyncio.to_thread(self._decide, messages, tools, tool_choice, usage)
                 )
                 try:
                     call = await asyncio.shield(deciding)
@@ -132,36 +129,34 @@ class LlamaLLM:
     # -- tools (called in a worker thread, under the lock) -----------------------------------
 
     def _decide(
-        self, messages: list[ChatMessage], tools: list[Tool], tool_choice: ToolChoice
+        self,
+        messages: list[ChatMessage],
+        tools: list[Tool],
+        tool_choice: ToolChoice,
+        usage: Usage | None,
     ) -> ToolCall | None:
         """The routing step: a tool call, or ``None`` to reply in words."""
-        started = time.monotonic()
-        try:
-            options = routing.options(tools, tool_choice)
-            request = routing.last_user_text(messages)
-            if request is None:  # a tool result came last: speak it (unless a call is forced)
-                if tool_choice == "auto":
-                    return None
-                request = ""
-            if len(options) == 1:
-                best = options[0]
-            else:
-                scores = self._score(
-                    [routing.option_context(o.description) for o in options], request
-                )
-                best = options[max(range(len(options)), key=scores.__getitem__)]
-            if best.tool is None:
+        options = routing.options(tools, tool_choice)
+        request = routing.last_user_text(messages)
+        if request is None:  # a tool result came last: speak it (unless a call is forced)
+            if tool_choice == "auto":
                 return None
-            return ToolCall(best.tool["name"], self._arguments(best.tool, request))
-        finally:
-            self.last_decision_ms = (time.monotonic() - started) * 1000
+            request = ""
+        if len(options) == 1:
+            best = options[0]
+        else:
+            scores = self._score([routing.option_context(o.description) for o in options], request)
+            best = options[max(range(len(options)), key=scores.__getitem__)]
+        if best.tool is None:
+            return None
+        return ToolCall(best.tool["name"], self._arguments(best.tool, request, usage))
 
     def _score(self, contexts: list[str], request: str) -> list[float]:
         if self._scorer is None:
             self._scorer = ChannelScorer(self._llama, n_threads=self._n_threads)
         return self._scorer.score(contexts, request)
 
-    def _arguments(self, tool: Tool, request: str) -> str:
+    def _arguments(self, tool: Tool, request: str, usage: Usage | None) -> str:
         if not routing.has_arguments(tool):
             return "{}"
         try:
@@ -176,6 +171,9 @@ class LlamaLLM:
             temperature=0.0,
         )
         text = completion["choices"][0]["text"]
+        if usage is not None:
+            usage.input_tokens = completion["usage"]["prompt_tokens"]
+            usage.output_tokens = completion["usage"]["completion_tokens"]
         try:
             return json.dumps(json.loads(text))
         except ValueError:  # cut off by max_tokens: the call still goes out, arguments empty
