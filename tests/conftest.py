@@ -12,6 +12,7 @@ import pytest_asyncio
 import uvicorn
 
 from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.components.tts.piper import PiperTTS
 from voxgate.engines.local import LocalModels, load_models
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
@@ -28,13 +29,14 @@ def models(settings: Settings) -> LocalModels:
 
 
 @pytest.fixture(scope="session")
-def speech(models: LocalModels) -> Callable[[str], bytes]:
-    """Text → PCM16 24 kHz spoken by Piper (cached)."""
+def speech() -> Callable[[str], bytes]:
+    """Text → PCM16 24 kHz spoken by Piper without its random noise: the same every run."""
+    voice = PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
 
     @functools.cache
     def say(text: str) -> bytes:
-        pcm = b"".join(models.tts.synthesize(text))
-        return resample(pcm, models.tts.sample_rate, SAMPLE_RATE)
+        pcm = b"".join(voice.synthesize(text))
+        return resample(pcm, voice.sample_rate, SAMPLE_RATE)
 
     return say
 

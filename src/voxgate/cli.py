@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from pydantic import ValidationError
+
 from voxgate.settings import Settings
 
 
@@ -14,8 +16,20 @@ def _serve(args: argparse.Namespace) -> int:
 
     from voxgate.server.app import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = Settings(**overrides)
+    overrides = {
+        k: v
+        for k, v in (("host", args.host), ("port", args.port), ("agents", args.agents))
+        if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VOXGATE_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        print(f"voxgate: invalid settings: {problems}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -60,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument(
+        "--agents",
+        metavar="FILE",
+        help="Python file defining `agent` or `starting_agent` (docs/agents.md); "
+        "`demo` (default): the bundled airline agents; `none`: no agents",
+    )
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
@@ -67,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     lat = kinds.add_parser("latency", help="voice-to-voice latency and WER over the WebSocket")
     lat.add_argument("--url", help="ws://host:port of a running voxgate (default: start one)")
     lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
+    lat.add_argument(
+        "--agents",
+        default="none",
+        help="agents of the server it starts (default none: the bare voice loop; demo: the "
+        "airline agents, whose tool routing runs every turn)",
+    )
     lat.set_defaults(run=_bench_latency)
     tools = kinds.add_parser(
         "tools", help="tool choice of the embedded LLM over typed requests to the demo agents"

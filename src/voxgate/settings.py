@@ -56,6 +56,21 @@ class Settings(BaseSettings):
 
     stt_threads: int = Field(0, ge=0, description="CPU threads for Whisper (0: CTranslate2's own).")
 
+    agents: str = Field(
+        "demo",
+        description="Python file whose `agent` or `starting_agent` takes each session "
+        "(docs/agents.md; `FILE:name` picks another); `demo`: the bundled airline agents; "
+        "`none`: no agents.",
+    )
+    tool_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a tool may run before the model gets a timeout error."
+    )
+    run_narration: Literal["every", "final", "summary"] = Field(
+        "final",
+        description="What of a background run the voice agent tells the user: `every` "
+        "message, the `final` one, or a `summary` at the end.",
+    )
+
     max_binary_frame_bytes: int = Field(
         256 * 1024, description="Largest binary audio frame a client may send."
     )

@@ -28,5 +28,14 @@ def test_phrases_skip_unspeakable_and_cut_run_ons():
     assert splitter.feed("... ") == []
     words = " ".join(["word"] * 40) + " "
     out = splitter.feed(words)
-    assert out and len(out[0].split()) == 30
-    assert splitter.flush() == [" ".join(["word"] * 10)]
+    assert [len(phrase.split()) for phrase in out] == [8, 30]
+    assert splitter.flush() == [" ".join(["word"] * 2)]
+
+
+def test_first_phrase_is_short_even_without_punctuation():
+    splitter = PhraseSplitter()
+    out = splitter.feed(
+        "The moon is approximately three hundred eighty four thousand kilometers away "
+    )
+    assert out == ["The moon is approximately three hundred eighty four"]
+    assert splitter.feed("from the earth. ") == ["thousand kilometers away from the earth."]

@@ -27,6 +27,7 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.client import FRAME_MS, VoiceClient
+from voxgate.protocol import Event
 
 UTTERANCES = [
     "What is the capital of France?",
@@ -56,6 +57,15 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def _spoken_response_done(ev: Event) -> bool:
+    if ev["type"] != "response.done":
+        return False
+    response = ev["response"]
+    return response["status"] != "completed" or any(
+        item.get("type") == "message" for item in response.get("output") or []
+    )
+
+
 def _normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
@@ -77,7 +87,8 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             sending = asyncio.create_task(client.stream(pcm))
             start = time.monotonic() + 0  # stream() starts at once
             speech_end = start + frames_to_end * FRAME_MS / 1000
-            _, done = await client.wait_for("response.done", after=mark, timeout=60)
+            # a tool call ends one response; the spoken answer comes in the next
+            _, done = await client.wait_for(_spoken_response_done, after=mark, timeout=60)
             await client.wait_for("voxgate.metrics", after=mark, timeout=5)
             await sending
             times = {ev["type"]: t for t, ev in client.received.events[mark:]}
@@ -94,7 +105,8 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
                 times["conversation.item.input_audio_transcription.completed"]
                 - times["input_audio_buffer.speech_stopped"]
             ) * 1000
-            v2v.append(turn_v2v)
+            if first_audio:
+                v2v.append(turn_v2v)
             finalize.append(turn_finalize)
             references.append(_normalize(text))
             hypotheses.append(_normalize(heard))
@@ -117,9 +129,10 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             await asyncio.sleep(0.5)
     return {
         "utterances": len(texts),
+        "no_audio": len(texts) - len(v2v),
         "v2v_p50_ms": round(_percentile(v2v, 50), 1),
         "v2v_p95_ms": round(_percentile(v2v, 95), 1),
-        "v2v_mean_ms": round(statistics.fmean(v2v), 1),
+        "v2v_mean_ms": round(statistics.fmean(v2v), 1) if v2v else float("nan"),
         "stt_finalize_p50_ms": round(_percentile(finalize, 50), 1),
         "stt_finalize_p95_ms": round(_percentile(finalize, 95), 1),
         "wer": round(float(jiwer.wer(references, hypotheses)), 4),
@@ -127,12 +140,12 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _server() -> Iterator[str]:
+def _server(agents: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port), "--agents", agents],
         env={**os.environ},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -159,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
     if args.url:
         figures = asyncio.run(_run(args.url.rstrip("/"), texts))
     else:
-        with _server() as url:
+        with _server(args.agents) as url:
             figures = asyncio.run(_run(url, texts))
     print(json.dumps(figures))
     return 0

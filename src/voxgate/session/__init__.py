@@ -1,7 +1,14 @@
 """Conversations, their participants, and the registry that finds them."""
 
 from voxgate.session.registry import SessionRegistry
-from voxgate.session.session import EngineFactory, Session
+from voxgate.session.session import AgentFactory, EngineFactory, Session, SessionAgent
 from voxgate.session.writer import EventWriter
 
-__all__ = ["EngineFactory", "EventWriter", "Session", "SessionRegistry"]
+__all__ = [
+    "AgentFactory",
+    "EngineFactory",
+    "EventWriter",
+    "Session",
+    "SessionAgent",
+    "SessionRegistry",
+]

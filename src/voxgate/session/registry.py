@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from voxgate.session.session import EngineFactory, Session
+from voxgate.session.session import AgentFactory, EngineFactory, Session
 
 
 class SessionRegistry:
     """In-process sessions by id; a session lives while it has participants."""
 
-    def __init__(self, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self, engine_factory: EngineFactory, agent_factory: AgentFactory | None = None
+    ) -> None:
         self._engine_factory = engine_factory
+        self._agent_factory = agent_factory
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -25,7 +28,9 @@ class SessionRegistry:
         """The session with this id, created if new."""
         session = self._sessions.get(session_id)
         if session is None:
-            session = self._sessions[session_id] = Session(session_id, self._engine_factory)
+            session = self._sessions[session_id] = Session(
+                session_id, self._engine_factory, self._agent_factory
+            )
         return session
 
     async def release(self, session: Session) -> None:

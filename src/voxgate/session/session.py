@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from voxgate.engines import Engine
 from voxgate.protocol import Event, new_id
@@ -17,6 +17,25 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 
 
+class SessionAgent(Protocol):
+    """The agent side of a session (``voxgate.agents.AgentRuntime``): it sees only events."""
+
+    def opening_events(self) -> list[Event]:
+        """Client events the engine gets first, before any participant's."""
+        ...
+
+    def observe(self, ev: Event) -> None:
+        """One engine event, after the participants got it."""
+        ...
+
+    async def close(self) -> None:
+        """The session ends: stop all work."""
+        ...
+
+
+AgentFactory = Callable[["Session"], SessionAgent]
+
+
 class Session:
     """Fans engine events out to every participant; participants' input goes to one engine.
 
@@ -24,7 +43,12 @@ class Session:
     progress, does the server detect turns), so the client shortcuts work for any engine.
     """
 
-    def __init__(self, session_id: str, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        engine_factory: EngineFactory,
+        agent_factory: AgentFactory | None = None,
+    ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
@@ -32,6 +56,8 @@ class Session:
         self.participants: set[EventWriter] = set()
         self._session_state: dict[str, Any] | None = None
         self.active_response_id: str | None = None
+        self._starting = asyncio.Lock()
+        self.agent = agent_factory(self) if agent_factory is not None else None
 
     @property
     def started(self) -> bool:
@@ -56,7 +82,13 @@ class Session:
 
     async def send(self, ev: Event) -> None:
         """One client event to the engine, starting it on first use."""
-        await self._ensure_engine().send(ev)
+        engine = self._engine or await self._start_engine()
+        await engine.send(ev)
+
+    def broadcast(self, ev: Event) -> None:
+        """An event of voxgate's own (``voxgate.*``) to every participant."""
+        for writer in list(self.participants):
+            writer.offer(ev)
 
     async def append_audio(self, pcm: bytes) -> None:
         """Microphone audio (PCM16 24 kHz) from any participant."""
@@ -91,6 +123,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop the engine; participants stay connected but hear nothing more."""
+        if self.agent is not None:
+            await self.agent.close()
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.close()
@@ -99,17 +133,26 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
 
-    def _ensure_engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._engine_factory()
-            self._pump = asyncio.create_task(self._fan_out(self._engine), name=f"session {self.id}")
-        return self._engine
+    async def _start_engine(self) -> Engine:
+        async with self._starting:  # the agent's opening events go first
+            if self._engine is None:
+                engine = self._engine_factory()
+                self._pump = asyncio.create_task(self._fan_out(engine), name=f"session {self.id}")
+                for ev in self.agent.opening_events() if self.agent is not None else []:
+                    await engine.send(ev)
+                self._engine = engine
+            return self._engine
 
     async def _fan_out(self, engine: Engine) -> None:
         async for ev in engine.events():
             self._observe(ev)
             for writer in list(self.participants):
                 writer.offer(ev)
+            if self.agent is not None:
+                try:
+                    self.agent.observe(ev)
+                except Exception:
+                    log.exception("session %s: the agent failed on %s", self.id, ev["type"])
 
     def _observe(self, ev: Event) -> None:
         type_ = ev["type"]

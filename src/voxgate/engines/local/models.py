@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voxgate.components.llm import LanguageModel
+from voxgate.components.priority import Foreground
 from voxgate.components.stt import SpeechToText
 from voxgate.components.tts import TextToSpeech
 from voxgate.components.vad import VoiceActivityDetector
@@ -14,12 +15,16 @@ from voxgate.settings import Settings
 
 @dataclass(frozen=True)
 class LocalModels:
-    """Shared models; ``new_vad`` makes the small per-stream detector each session needs."""
+    """Shared models; ``new_vad`` makes the small per-stream detector each session needs.
+
+    Transcription and synthesis run under ``foreground`` so that token generation yields to them.
+    """
 
     new_vad: Callable[[], VoiceActivityDetector]
     stt: SpeechToText
     llm: LanguageModel
     tts: TextToSpeech
+    foreground: Foreground = field(default_factory=Foreground)
 
 
 def load_models(settings: Settings) -> LocalModels:
@@ -28,6 +33,7 @@ def load_models(settings: Settings) -> LocalModels:
     from voxgate.components.tts.piper import PiperTTS
     from voxgate.components.vad.silero import SileroVAD
 
+    foreground = Foreground()
     llm: LanguageModel
     if settings.llm == "openai":
         from voxgate.components.llm.openai_chat import OpenAIChatLLM
@@ -38,10 +44,14 @@ def load_models(settings: Settings) -> LocalModels:
     else:
         from voxgate.components.llm.llama import LlamaLLM
 
-        llm = LlamaLLM(settings.llm_model_path, n_threads=settings.llm_threads)
-    return LocalModels(
-        new_vad=SileroVAD,
-        stt=WhisperSTT(cpu_threads=settings.stt_threads),
-        llm=llm,
-        tts=PiperTTS(),
-    )
+        llm = LlamaLLM(
+            settings.llm_model_path, n_threads=settings.llm_threads, foreground=foreground
+        )
+        llm.warm([{"role": "system", "content": settings.instructions}])
+    stt = WhisperSTT(cpu_threads=settings.stt_threads)
+    tts = PiperTTS()
+    # the first call of each runtime sets itself up: pay that here, not in the first turn
+    stt.transcribe(b"\0\0" * stt.sample_rate)
+    for _ in tts.synthesize("Hello."):
+        pass
+    return LocalModels(new_vad=SileroVAD, stt=stt, llm=llm, tts=tts, foreground=foreground)

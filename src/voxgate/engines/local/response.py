@@ -209,7 +209,8 @@ class ResponseRun:
 
     def _synthesize(self, phrase: str) -> bytes:
         tts = self.models.tts
-        pcm = b"".join(tts.synthesize(phrase))
+        with self.models.foreground.hold():
+            pcm = b"".join(tts.synthesize(phrase))
         return resample(pcm, tts.sample_rate, SAMPLE_RATE)
 
     async def _pace(self) -> None:

@@ -47,6 +47,22 @@ function el(tag, className, text) {
   return node;
 }
 
+/** A JSON string (tool arguments or output) shortened for one line of the transcript. */
+function compactJson(text, limit = 80) {
+  let shown = text ?? '';
+  try {
+    const value = JSON.parse(shown);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      shown = Object.entries(value)
+        .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ');
+    }
+  } catch {
+    // not JSON: show it as it is
+  }
+  return shown.length > limit ? `${shown.slice(0, limit - 1)}…` : shown;
+}
+
 function clockTime(date = new Date()) {
   return date.toTimeString().slice(0, 8) + '.' + String(date.getMilliseconds()).padStart(3, '0');
 }
@@ -390,6 +406,7 @@ class AudioEngine {
  */
 class TranscriptView {
   #items = new Map(); // item_id -> <li>
+  #notes = new Map(); // call_id / run_id -> <li>
 
   constructor(list) {
     this.list = list;
@@ -506,6 +523,24 @@ class TranscriptView {
   remove(itemId) {
     this.#items.get(itemId)?.remove();
     this.#items.delete(itemId);
+  }
+
+  /**
+   * A line about what the agent does rather than says (a tool call, a handoff, a background
+   * run); `key` lets a later event update it (a call's result replaces its "running" line).
+   */
+  note(key, kind, text, state = '') {
+    this.#update(() => {
+      let line = key ? this.#notes.get(key) : null;
+      if (!line) {
+        line = this.#append(el('li', 'note'));
+        line.dataset.testid = 'note';
+        if (key) this.#notes.set(key, line);
+      }
+      line.className = `note ${kind} ${state}`.trim();
+      line.dataset.kind = kind;
+      line.textContent = text;
+    });
   }
 
   #bubble(role, itemId, text = '', state = '') {
@@ -841,6 +876,24 @@ class App {
       'response.done': (e) => this.#onResponseDone(e.response ?? {}),
       'conversation.item.truncated': (e) => t.markInterrupted(e.item_id),
       'voxgate.metrics': (e) => this.metrics.show(e.metrics ?? {}),
+      'voxgate.tool.started': (e) => t.note(e.call_id, 'tool', `${e.name}(${compactJson(e.arguments)}) …`, 'running'),
+      'voxgate.tool.completed': (e) =>
+        t.note(
+          e.call_id,
+          'tool',
+          `${e.name}(${compactJson(e.arguments)}) → ${e.status === 'ok' ? compactJson(e.output) : e.status} · ${Math.round(e.duration_ms)} ms`,
+          e.status === 'ok' ? '' : 'failed',
+        ),
+      'voxgate.handoff': (e) => t.note(null, 'handoff', `${e.from} → ${e.to}`),
+      'voxgate.run.started': (e) => t.note(e.run_id, 'run', `${e.agent}: started “${e.task}”`, 'running'),
+      'voxgate.run.event': (e) => {
+        const data = e.event?.data ?? {};
+        if (e.event?.type === 'textmessage') t.note(null, 'run', `${data.source ?? e.agent}: ${data.content}`);
+        else if (e.event?.type === 'toolcallrequest')
+          t.note(null, 'run tool', `${data.source ?? e.agent} calls ${(data.calls ?? []).map((c) => c.name).join(', ')}`);
+      },
+      'voxgate.run.status': (e) =>
+        t.note(e.run_id, 'run', `${e.agent}: ${e.status}${e.error ? ` (${e.error})` : ''}`, e.status === 'failed' ? 'failed' : ''),
       error: (e) => this.errors.add(e.error?.message ?? 'unknown error', e.error?.code),
     };
   }

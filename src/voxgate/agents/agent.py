@@ -1,0 +1,111 @@
+"""``Agent``: instructions, tools and the agents it may hand the conversation to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxgate.agents.tool import Tool, function_tool
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(eq=False)
+class Agent:
+    """One persona of a voice session.
+
+    Its ``instructions``, ``tools`` and ``voice`` become the session's with a ``session.update``
+    when it takes over; each agent in ``handoffs`` adds a ``transfer_to_<name>`` tool. Agents
+    that hand off to each other are built first and linked after:
+    ``faq_agent.handoffs.append(triage_agent)``.
+    """
+
+    name: str
+    instructions: str
+    tools: list[Tool | Callable[..., Any]] = field(default_factory=list)
+    handoffs: list[Agent | Handoff] = field(default_factory=list)
+    voice: str | None = None
+    """The engine's voice for this agent; None keeps the session's."""
+    handoff_description: str = ""
+    """What this agent does: the ``transfer_to_<name>`` tools pointing here say it."""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"agent name {self.name!r}: use 1-64 letters, digits, '_' or '-' "
+                "(it becomes part of a tool name)"
+            )
+        self.tools = list(self.tools)
+        self.handoffs = list(self.handoffs)
+        self.all_tools()
+
+    def all_tools(self) -> list[Tool]:
+        """The agent's tools, then its handoffs, then run controls if it delegates."""
+        from voxgate.agents.runs.tools import DelegationTool, run_control_tools
+
+        self.tools = [t if isinstance(t, Tool) else function_tool(t) for t in self.tools]
+        tools: list[Tool] = [*self.tools]  # type: ignore[list-item]
+        tools += [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
+        if any(isinstance(t, DelegationTool) for t in tools):
+            own = {t.name for t in tools}
+            tools += [t for t in run_control_tools() if t.name not in own]
+        names = [t.name for t in tools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"agent {self.name!r} has several tools named {duplicates}")
+        return tools
+
+    def session_config(self) -> dict[str, Any]:
+        """The GA ``session`` fields this agent sets: instructions, tools, voice."""
+        config: dict[str, Any] = {
+            "type": "realtime",
+            "instructions": self.instructions,
+            "tools": [t.definition() for t in self.all_tools()],
+            "tool_choice": "auto",
+        }
+        if self.voice is not None:
+            config["audio"] = {"output": {"voice": self.voice}}
+        return config
+
+    def graph(self) -> Iterator[Agent]:
+        """Every agent reachable from this one through handoffs (itself first), each once."""
+        seen: set[int] = set()
+        stack: list[Agent] = [self]
+        while stack:
+            agent = stack.pop()
+            if id(agent) in seen:
+                continue
+            seen.add(id(agent))
+            yield agent
+            targets = [h.target if isinstance(h, Handoff) else h for h in agent.handoffs]
+            stack.extend(reversed(targets))
+
+
+@dataclass(eq=False)
+class Handoff(Tool):
+    """``transfer_to_<agent>``: the runtime switches agents instead of calling a function."""
+
+    target: Agent = field(default=None, kw_only=True)  # type: ignore[assignment]
+
+
+def handoff(target: Agent, *, description: str | None = None) -> Handoff:
+    """The tool that hands the conversation to ``target``; it takes no arguments.
+
+    ``description`` overrides the default, "Hand off to <name>: <its handoff_description>".
+    """
+    if description is None:
+        summary = target.handoff_description or f"continue the conversation as {target.name}."
+        description = f"Hand off to {target.name}: {summary}"
+    return Handoff(
+        name=f"transfer_to_{target.name}",
+        description=description,
+        parameters={"type": "object", "properties": {}},
+        fn=_performed_by_the_runtime,
+        target=target,
+    )
+
+
+def _performed_by_the_runtime() -> None:  # pragma: no cover - the runtime never calls it
+    raise RuntimeError("a handoff is performed by the runtime, not called")

@@ -1,0 +1,69 @@
+"""The process's runners, and the runs they are doing or did."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from voxgate.agents.runs.run import Run
+from voxgate.agents.runs.runner import Runner
+
+
+class UnknownRunner(LookupError):
+    """No runner by that name."""
+
+
+class RunManager:
+    """Starts runs by runner name, finds them by id; keeps the latest ``keep`` runs."""
+
+    def __init__(self, runners: Iterable[Runner] = (), *, keep: int = 200) -> None:
+        self.runners: dict[str, Runner] = {}
+        self.runs: OrderedDict[str, Run] = OrderedDict()
+        self.keep = keep
+        for runner in runners:
+            self.add_runner(runner)
+
+    def add_runner(self, runner: Runner) -> None:
+        """Make ``runner`` startable by name; one runner per name."""
+        known = self.runners.get(runner.name)
+        if known is not None and known is not runner:
+            raise ValueError(f"two runners are named {runner.name!r}")
+        self.runners[runner.name] = runner
+
+    def start(self, name: str, task: str = "", *, session_id: str | None = None) -> Run:
+        """A new run of runner ``name`` on ``task`` (empty: the runner's default task)."""
+        runner = self.runners.get(name)
+        if runner is None:
+            known = ", ".join(sorted(self.runners)) or "none"
+            raise UnknownRunner(f"no runner named {name!r} (known: {known})")
+        run = Run(runner, task, session_id=session_id)
+        self.runs[run.id] = run
+        self._forget_old()
+        run.start()
+        return run
+
+    def get(self, run_id: str) -> Run | None:
+        """The run with this id, if still kept."""
+        return self.runs.get(run_id)
+
+    def latest(self, *, session_id: str | None = None, active: bool = False) -> Run | None:
+        """The most recent run (of this session; not finished, with ``active``)."""
+        for run in reversed(self.runs.values()):
+            if session_id is not None and run.session_id != session_id:
+                continue
+            if active and run.finished:
+                continue
+            return run
+        return None
+
+    async def close(self) -> None:
+        """Cancel every unfinished run."""
+        await asyncio.gather(*(r.cancel() for r in self.runs.values()), return_exceptions=True)
+
+    def _forget_old(self) -> None:
+        for run_id in list(self.runs):
+            if len(self.runs) <= self.keep:
+                break
+            if self.runs[run_id].finished:
+                del self.runs[run_id]
