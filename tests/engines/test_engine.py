@@ -1,19 +1,48 @@
-"""The local engine's function calling, end to end: real models, a real /ws socket."""
+"""The local engine's function calling, end to end: real models, a real /ws socket.
+
+The server runs no agents here: the client declares the tools and answers the calls itself,
+so what is tested is the engine's side of the protocol alone.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
+import uvicorn
 
-from tests.conftest import silence
+from tests.conftest import free_port, silence
 from voxgate.bench.tools import demo_agents
 from voxgate.client import VoiceClient
+from voxgate.engines.local import LocalModels
 from voxgate.protocol import to_wire, validate_server_event
+from voxgate.server.app import create_app
+from voxgate.settings import Settings
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server_url(settings: Settings, models: LocalModels) -> AsyncIterator[str]:
+    """A server without agents on 127.0.0.1, sharing the test session's models."""
+    bare = settings.model_copy(update={"agents": "none"})
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(bare, models=models), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"ws://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
 
 TRIAGE = demo_agents()["triage_agent"]
 CALL_SEQUENCE = [
