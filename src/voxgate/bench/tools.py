@@ -29,61 +29,13 @@ class Agent:
     tools: list[Tool]
 
 
-def _function(name: str, description: str, *strings: str) -> Tool:
-    return {
-        "type": "function",
-        "name": name,
-        "description": description,
-        "parameters": {
-            "type": "object",
-            "properties": {key: {"type": "string"} for key in strings},
-            **({"required": list(strings)} if strings else {}),
-        },
-    }
-
-
 def demo_agents() -> dict[str, Agent]:
-    """The default demo graph's agents (names and descriptions as in the shared contract)."""
-    to_triage = "Hand off to triage_agent for anything that is not {}."
+    """The shipped demo graph (``voxgate.agents.demo``), as an engine sees each agent."""
+    from voxgate.agents.demo import build
+
     return {
-        "triage_agent": Agent(
-            "You are a helpful triaging agent for an airline. Use your tools: answer weather "
-            "questions with get_weather, hand FAQ questions to the FAQ agent, seat changes to "
-            "the seat booking agent.",
-            [
-                _function("get_weather", "Get the current weather for a city.", "city"),
-                _function(
-                    "transfer_to_faq_agent",
-                    "Hand off to faq_agent: answers questions about the airline (baggage, "
-                    "carry-on, wifi, aircraft, food, pets, check-in).",
-                ),
-                _function(
-                    "transfer_to_seat_booking_agent",
-                    "Hand off to seat_booking_agent: changes the seat on a flight booking.",
-                ),
-            ],
-        ),
-        "faq_agent": Agent(
-            "You are the FAQ agent of an airline. Answer questions about the airline with "
-            "faq_lookup_tool.",
-            [
-                _function("faq_lookup_tool", "Look up an answer in the airline FAQ.", "question"),
-                _function("transfer_to_triage_agent", to_triage.format("an airline FAQ")),
-            ],
-        ),
-        "seat_booking_agent": Agent(
-            "You are the seat booking agent of an airline. Ask for the confirmation number "
-            "and the new seat, then change the seat with update_seat.",
-            [
-                _function(
-                    "update_seat",
-                    "Change the seat for a booking.",
-                    "confirmation_number",
-                    "new_seat",
-                ),
-                _function("transfer_to_triage_agent", to_triage.format("a seat change")),
-            ],
-        ),
+        agent.name: Agent(agent.instructions, agent.session_config()["tools"])
+        for agent in build().graph()
     }
 
 
