@@ -6,10 +6,12 @@ import asyncio
 import functools
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
 import uvicorn
+from fastapi import FastAPI
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.components.tts.piper import PiperTTS
@@ -51,17 +53,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest_asyncio.fixture(scope="session")
-async def server_url(settings: Settings, models: LocalModels) -> AsyncIterator[str]:
-    """A voxgate server on a real 127.0.0.1 socket, sharing the test session's models."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, models=models), host="127.0.0.1", port=port, log_level="warning"
-    )
+@asynccontextmanager
+async def serve_app(app: FastAPI, port: int | None = None) -> AsyncIterator[int]:
+    """Serve ``app`` on 127.0.0.1 (a free port unless given) while the block runs."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("the server did not start")
         await asyncio.sleep(0.05)
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest_asyncio.fixture(scope="session")
+async def server_url(settings: Settings, models: LocalModels) -> AsyncIterator[str]:
+    """A voxgate server on a real 127.0.0.1 socket, sharing the test session's models."""
+    async with serve_app(create_app(settings, models=models)) as port:
+        yield f"ws://127.0.0.1:{port}"

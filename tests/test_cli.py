@@ -45,6 +45,13 @@ def test_invalid_setting_is_a_clear_error():
     assert "VOXGATE_VAD_SILENCE_DURATION_MS" in out and "Traceback" not in out
 
 
+def test_engine_openai_without_a_key_is_a_clear_error():
+    proc = run_voxgate("serve", VOXGATE_ENGINE="openai", VOXGATE_OPENAI_API_KEY="")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "VOXGATE_OPENAI_API_KEY" in out and "Traceback" not in out
+
+
 async def test_serve_answers_health_and_a_session():
     port = free_port()
     proc = run_voxgate("serve", "--port", str(port))

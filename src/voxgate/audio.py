@@ -17,13 +17,13 @@ def duration_ms(pcm16: bytes | bytearray, sample_rate: int = SAMPLE_RATE) -> flo
 class Resampler:
     """Streaming PCM16 resampler (soxr) that keeps its filter state across chunks."""
 
-    def __init__(self, in_rate: int, out_rate: int) -> None:
+    def __init__(self, in_rate: int, out_rate: int, *, quality: str = "HQ") -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
         self._stream = (
             None
             if in_rate == out_rate
-            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality="HQ")
+            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
         )
 
     def process(self, pcm16: bytes, *, last: bool = False) -> bytes:

@@ -129,6 +129,19 @@ def to_wire(ev: Event) -> Event:
     return ev
 
 
+def from_wire(ev: Event) -> Event:
+    """The in-process form of a wire event: base64 audio becomes bytes (as ``to_wire`` undoes)."""
+    field = _AUDIO_FIELDS.get(ev.get("type", ""))
+    if field is not None and isinstance(ev.get(field), str):
+        try:
+            return {**ev, field: base64.b64decode(ev[field], validate=True)}
+        except (binascii.Error, ValueError):
+            raise ProtocolError(
+                f"{field!r} must be base64", code="invalid_value", param=field
+            ) from None
+    return ev
+
+
 def validate_server_event(ev: Event) -> BaseModel:
     """Strictly check a wire-form server event against the SDK's model for its type."""
     model = SERVER_EVENT_MODELS.get(ev["type"])

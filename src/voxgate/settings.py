@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -18,8 +18,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `voxgate serve` listens on.")
     data_dir: Path = Field(Path("data"), description="Where voxgate keeps its files.")
 
-    engine: Literal["local"] = Field(
-        "local", description="Speech engine behind sessions: `local` runs fully offline."
+    engine: Literal["local", "openai"] = Field(
+        "local",
+        description="Speech engine behind sessions: `local` runs fully offline; `openai` drives "
+        "OpenAI Realtime (or Azure OpenAI, or any server of the protocol, voxgate included).",
     )
     instructions: str = Field(
         "You are a helpful voice assistant. Answer in one or two short sentences.",
@@ -71,9 +73,77 @@ class Settings(BaseSettings):
         "message, the `final` one, or a `summary` at the end.",
     )
 
+    openai_api_key: str | None = Field(None, description="API key for engine `openai`.")
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1", description="HTTP base URL of the Realtime API (`openai`)."
+    )
+    openai_websocket_base_url: str | None = Field(
+        None, description="WebSocket base URL (default: openai_base_url with ws/wss)."
+    )
+    openai_model: str = Field(
+        "gpt-realtime", description="Realtime model (`openai`); also keys the price table."
+    )
+    openai_voice: str | None = Field(
+        None, description="Voice for engine `openai` (e.g. `marin`); default: the model's own."
+    )
+    openai_voice_provider: Literal["model", "piper"] = Field(
+        "model",
+        description="Who speaks for engine `openai`: `model` (the realtime model's own voice) or "
+        "`piper` (the model answers in text; Piper voices it offline with `voice`).",
+    )
+    openai_reconnect_attempts: int = Field(
+        6, ge=0, description="Reconnects to try (with backoff) when the upstream connection drops."
+    )
+    azure_openai_endpoint: str | None = Field(
+        None,
+        description="Azure OpenAI resource URL (`https://<name>.openai.azure.com`); when set, "
+        "engine `openai` talks to Azure with the `api-key` header.",
+    )
+    azure_openai_api_key: str | None = Field(None, description="Azure OpenAI `api-key`.")
+    azure_openai_deployment: str | None = Field(
+        None, description="Azure deployment of the realtime model (default: openai_model)."
+    )
+    azure_openai_api_version: str = Field(
+        "2025-08-28", description="Azure OpenAI `api-version` of the Realtime API."
+    )
+
+    direct_mode_enabled: bool = Field(
+        False,
+        description="Browser-direct mode: `POST /api/realtime/client-secret` mints an upstream "
+        "ephemeral key (with the openai_* / azure_* credentials) so a browser talks to the "
+        "Realtime service itself; off: 404.",
+    )
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
+        "accepts, comma-separated. None set: any bearer is accepted (offline development).",
+    )
+    client_secret_ttl_s: int = Field(
+        600, ge=10, le=7200, description="Default lifetime of an ephemeral `ek_` client secret."
+    )
+
     max_binary_frame_bytes: int = Field(
         256 * 1024, description="Largest binary audio frame a client may send."
     )
     client_queue_size: int = Field(
         256, ge=8, description="Pending events per client before deltas are dropped."
     )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _engine_has_credentials(self) -> Settings:
+        if self.engine == "openai" or self.direct_mode_enabled:
+            if self.azure_openai_endpoint and not self.azure_openai_api_key:
+                raise ValueError(
+                    "engine 'openai' / direct mode on Azure need VOXGATE_AZURE_OPENAI_API_KEY"
+                )
+            if not self.azure_openai_endpoint and not self.openai_api_key:
+                raise ValueError("engine 'openai' / direct mode need VOXGATE_OPENAI_API_KEY")
+        return self

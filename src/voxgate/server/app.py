@@ -16,11 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.agents import runs as agent_runs
 from voxgate.agents.runs.api import router as runs_router
+from voxgate.components.tts import TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
+from voxgate.engines.openai import OpenAIEngine, describe_session
+from voxgate.protocol import Event
+from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import websocket
+from voxgate.transports import client_secrets, direct, realtime, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -40,12 +44,35 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = models if models is not None else await asyncio.to_thread(load_models, settings)
+        if settings.engine == "openai":
+            tts: TextToSpeech | None = None
+            if settings.openai_voice_provider == "piper":
+                from voxgate.components.tts.piper import PiperTTS
 
-        def new_engine() -> Engine:
-            return LocalEngine(loaded, SessionConfig.from_settings(settings))
+                tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
+            def new_engine(session: Event | None = None) -> Engine:
+                return OpenAIEngine(settings, session, tts=tts)
+
+            app.state.describe_session = lambda session: describe_session(settings, session)
+        else:
+            loaded: LocalModels = (
+                models if models is not None else await asyncio.to_thread(load_models, settings)
+            )
+
+            def local_config(session: Event | None) -> SessionConfig:
+                config = SessionConfig.from_settings(settings)
+                if session is not None:
+                    config.update(session)
+                return config
+
+            def new_engine(session: Event | None = None) -> Engine:
+                return LocalEngine(loaded, local_config(session))
+
+            app.state.describe_session = lambda session: local_config(session).to_session()
         app.state.registry = SessionRegistry(new_engine, agent_factory)
+        if not settings.api_keys:
+            log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await app.state.registry.close()
@@ -57,8 +84,13 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.settings = settings
     app.state.spawn = spawn
     app.state.runs = runs
+    app.state.client_secrets = ClientSecrets()
+    app.add_exception_handler(APIError, api_error_handler)
     app.include_router(websocket.router)
     app.include_router(runs_router)
+    app.include_router(realtime.router)
+    app.include_router(client_secrets.router)
+    app.include_router(direct.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

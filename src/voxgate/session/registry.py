@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from voxgate.protocol import Event
 from voxgate.session.session import AgentFactory, EngineFactory, Session
 
 
@@ -24,12 +25,19 @@ class SessionRegistry:
         """The live session with this id, if any."""
         return self._sessions.get(session_id)
 
-    def open(self, session_id: str) -> Session:
-        """The session with this id, created if new."""
+    def open(self, session_id: str, *, config: Event | None = None, agent: bool = True) -> Session:
+        """The session with this id, created if new.
+
+        Its engine starts configured with ``config``; it has the server's agent unless ``agent``
+        is False (a plain model session, as ``/v1/realtime`` serves).
+        """
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = Session(
-                session_id, self._engine_factory, self._agent_factory
+                session_id,
+                self._engine_factory,
+                self._agent_factory if agent else None,
+                config=config,
             )
         return session
 

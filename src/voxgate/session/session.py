@@ -14,7 +14,8 @@ from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], Engine]
+EngineFactory = Callable[[Event | None], Engine]
+"""Makes a session's engine, given the session configuration it starts with (or defaults)."""
 
 
 class SessionAgent(Protocol):
@@ -48,9 +49,12 @@ class Session:
         session_id: str,
         engine_factory: EngineFactory,
         agent_factory: AgentFactory | None = None,
+        *,
+        config: Event | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
+        self._config = config
         self._engine: Engine | None = None
         self._pump: asyncio.Task[None] | None = None
         self.participants: set[EventWriter] = set()
@@ -63,6 +67,11 @@ class Session:
     def started(self) -> bool:
         """Whether the engine runs."""
         return self._engine is not None
+
+    async def start(self) -> None:
+        """Start the engine now (it otherwise starts on the first client event)."""
+        if self._engine is None:
+            await self._start_engine()
 
     def join(self, writer: EventWriter) -> None:
         """Add a client; a late joiner first gets the session's current configuration."""
@@ -136,7 +145,7 @@ class Session:
     async def _start_engine(self) -> Engine:
         async with self._starting:  # the agent's opening events go first
             if self._engine is None:
-                engine = self._engine_factory()
+                engine = self._engine_factory(self._config)
                 self._pump = asyncio.create_task(self._fan_out(engine), name=f"session {self.id}")
                 for ev in self.agent.opening_events() if self.agent is not None else []:
                     await engine.send(ev)

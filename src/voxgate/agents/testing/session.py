@@ -48,7 +48,7 @@ class ScriptedSession:
         self.timeout = timeout
         self.session = Session(
             "scripted",
-            lambda: self.engine,
+            lambda _config: self.engine,
             lambda session: AgentRuntime(session, agent, **runtime_options),
         )
         self.runtime: AgentRuntime = self.session.agent  # type: ignore[assignment]

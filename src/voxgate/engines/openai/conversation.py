@@ -1,0 +1,125 @@
+"""The conversation as the upstream built it, kept so a new connection can be given it again.
+
+Items are followed from the server events (added, done, deleted, transcribed) and replayed
+with ``conversation.item.create``: audio can't be resent, so a spoken turn comes back as its
+transcript (``input_text`` for the user, ``output_text`` for the assistant), under its own id.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from voxgate.protocol import Event
+
+
+def _text_of(part: dict[str, Any]) -> str:
+    return str(part.get("text") or part.get("transcript") or "")
+
+
+class Conversation:
+    """Ordered items of one upstream conversation."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def observe(self, ev: Event) -> None:
+        """Follow one upstream server event."""
+        type_ = ev["type"]
+        if type_ == "conversation.item.added":
+            self._add(ev["item"], ev.get("previous_item_id"))
+        elif type_ == "conversation.item.done":
+            index = self._index(ev["item"].get("id"))
+            if index is None:
+                self._add(ev["item"], ev.get("previous_item_id"))
+            else:
+                self.items[index] = copy.deepcopy(ev["item"])
+        elif type_ == "conversation.item.deleted":
+            self.remove(ev["item_id"])
+        elif type_ == "conversation.item.input_audio_transcription.completed":
+            index = self._index(ev["item_id"])
+            if index is not None:
+                content = self.items[index].get("content") or []
+                position = ev.get("content_index", 0)
+                if position < len(content):
+                    content[position]["transcript"] = ev["transcript"]
+
+    def remove(self, item_id: str) -> None:
+        """Forget one item."""
+        self.items = [it for it in self.items if it.get("id") != item_id]
+
+    def cut(self, item_id: str, heard: str) -> list[Event]:
+        """Client events that replace an assistant reply by the words of it that were heard."""
+        index = self._index(item_id)
+        if index is None:
+            return []
+        events: list[Event] = [{"type": "conversation.item.delete", "item_id": item_id}]
+        if heard:
+            previous = self.items[index - 1]["id"] if index else "root"
+            item = {
+                "id": item_id,
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": heard}],
+            }
+            events.append(
+                {"type": "conversation.item.create", "previous_item_id": previous, "item": item}
+            )
+        return events
+
+    def replay(self) -> list[Event]:
+        """``conversation.item.create`` events that rebuild the conversation upstream."""
+        events: list[Event] = []
+        previous = "root"
+        for item in self.items:
+            created = replayable(item)
+            if created is None:
+                continue
+            events.append(
+                {"type": "conversation.item.create", "previous_item_id": previous, "item": created}
+            )
+            previous = created["id"]
+        return events
+
+    def _add(self, item: dict[str, Any], previous: str | None) -> None:
+        if self._index(item.get("id")) is not None:
+            return
+        after = self._index(previous) if previous else None
+        position = len(self.items) if after is None else after + 1
+        self.items.insert(position, copy.deepcopy(item))
+
+    def _index(self, item_id: str | None) -> int | None:
+        return next((i for i, it in enumerate(self.items) if it.get("id") == item_id), None)
+
+
+def replayable(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``item`` for ``conversation.item.create``, or None if there's nothing to resend."""
+    type_ = item.get("type")
+    if type_ == "message":
+        role = item.get("role")
+        text = " ".join(_text_of(p) for p in item.get("content") or []).strip()
+        if not text or role not in ("user", "assistant", "system"):
+            return None
+        kind = "output_text" if role == "assistant" else "input_text"
+        return {
+            "id": item["id"],
+            "type": "message",
+            "role": role,
+            "content": [{"type": kind, "text": text}],
+        }
+    if type_ == "function_call" and item.get("status", "completed") == "completed":
+        return {
+            "id": item["id"],
+            "type": "function_call",
+            "call_id": item.get("call_id"),
+            "name": item.get("name"),
+            "arguments": item.get("arguments") or "",
+        }
+    if type_ == "function_call_output":
+        return {
+            "id": item["id"],
+            "type": "function_call_output",
+            "call_id": item.get("call_id"),
+            "output": item.get("output") or "",
+        }
+    return None

@@ -1,0 +1,383 @@
+"""Engine ``openai``: a backend-owned OpenAI Realtime session (OpenAI, Azure, or any server).
+
+Client events go upstream as they are; upstream events come back with their audio decoded.
+When the connection drops, the engine reconnects with backoff, sends the session
+configuration again and replays the conversation's items (the user hears a pause); a response
+cut off by the drop ends ``failed`` (its partial items are deleted) and is asked for again.
+Each ``response.done`` is followed by a ``voxgate.metrics`` event with its usage and cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import copy
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+
+from voxgate.components.tts import TextToSpeech
+from voxgate.engines.openai.connect import Upstream, open_upstream
+from voxgate.engines.openai.conversation import Conversation
+from voxgate.engines.openai.pricing import cost_usd, price_for
+from voxgate.engines.openai.voicing import CustomVoice
+from voxgate.protocol import Event, ProtocolError, error_event, event, from_wire, new_id, to_wire
+from voxgate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PCM = {"type": "audio/pcm", "rate": 24000}
+MAX_PENDING = 3000
+"""Client events held while the upstream reconnects (~60 s of 20 ms audio appends)."""
+_OWN = "event_vxg"  # event_id prefix of what the engine itself sends upstream
+_ITEM_ECHOES = {"conversation.item.added", "conversation.item.created", "conversation.item.done"}
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` deep-merged into ``base`` (in place); non-dict values replace."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def initial_session(settings: Settings, session: Event | None) -> Event:
+    """The session configuration the engine (re)sends upstream on every connection."""
+    config: Event = {
+        "type": "realtime",
+        "instructions": settings.instructions,
+        "audio": {"input": {"format": dict(PCM)}, "output": {"format": dict(PCM)}},
+    }
+    if settings.openai_voice:
+        config["audio"]["output"]["voice"] = settings.openai_voice
+    merge(config, session or {})
+    config["audio"]["input"]["format"] = dict(PCM)  # formats are converted at the edges
+    config["audio"]["output"]["format"] = dict(PCM)
+    return config
+
+
+def describe_session(settings: Settings, session: Event | None) -> Event:
+    """What a session would start as (for client secrets), before any connection."""
+    return {
+        "object": "realtime.session",
+        "id": new_id("sess"),
+        "model": settings.openai_model,
+        **initial_session(settings, session),
+    }
+
+
+@dataclass
+class _Response:
+    id: str
+    started: float = field(default_factory=time.monotonic)
+    first_audio: float | None = None
+    items: list[str] = field(default_factory=list)
+
+
+class OpenAIEngine:
+    """One upstream Realtime conversation that survives dropped connections."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: Event | None = None,
+        *,
+        connect: Callable[[], Awaitable[Upstream]] | None = None,
+        tts: TextToSpeech | None = None,
+    ) -> None:
+        self._settings = settings
+        self._connect = connect or (lambda: open_upstream(settings))
+        self._session = initial_session(settings, session)
+        self._conversation = Conversation()
+        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._pending: collections.deque[Event] = collections.deque()
+        self._upstream: Upstream | None = None
+        self._ready = False
+        self._announced = False  # the client has had its session.created
+        self._upstream_created: Event | None = None
+        self._own_update: str | None = None  # event_id of the session.update being answered
+        self._echoes: set[str] = set()  # replayed item ids whose echoes are swallowed
+        self._response: _Response | None = None
+        self._resume_response = False
+        self._price = price_for(settings.openai_model)
+        self._closed = False
+        self.reconnects = 0
+        self._voice: CustomVoice | None = None
+        if tts is not None:  # the upstream answers in text and ``tts`` speaks
+            self._voice = CustomVoice(
+                tts,
+                settings.voice,
+                self._session.get("output_modalities") or ["audio"],
+                put=self._put,
+                metrics=self._metrics,
+                cut=self._cut_to_heard,
+            )
+            self._session["output_modalities"] = ["text"]
+        self._quiet_deletes: set[str] = set()
+        self._fixes: set[asyncio.Task[None]] = set()
+        self._task = asyncio.create_task(self._run(), name="openai engine")
+
+    # -- Engine protocol -------------------------------------------------------------------
+
+    async def send(self, ev: Event) -> None:
+        """Forward one client event (held while the upstream reconnects)."""
+        if self._voice is not None:
+            voiced = self._voice.client_event(ev)
+            if voiced is None:
+                return
+            ev = voiced
+        if ev["type"] == "session.update":
+            merge(self._session, ev["session"])
+        if self._ready and self._upstream is not None:
+            with contextlib.suppress(ConnectionClosed, OSError):  # the reader reconnects
+                await self._send(self._upstream, ev)
+                return
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft()
+            log.warning("upstream away too long: dropping the oldest held client event")
+        self._pending.append(ev)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Server events until ``close()`` (or until the upstream is lost for good)."""
+        while (ev := await self._out.get()) is not None:
+            yield ev
+
+    async def close(self) -> None:
+        """Close the upstream connection; ``events()`` ends."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._voice is not None:
+            self._voice.close()
+        if self._upstream is not None:
+            with contextlib.suppress(Exception):
+                await self._upstream.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        self._out.put_nowait(None)
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closed:
+            try:
+                upstream = await self._connect()
+            except Exception as exc:
+                if attempt >= self._settings.openai_reconnect_attempts:
+                    self._give_up(exc)
+                    return
+                delay = min(0.2 * 2**attempt, 5.0)
+                attempt += 1
+                log.warning("upstream connect failed (%r); retry %d in %.1fs", exc, attempt, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._upstream = upstream
+            try:
+                await self._begin(upstream)
+                while True:
+                    raw = await upstream.recv_bytes()
+                    try:
+                        self._on_upstream(json.loads(raw))
+                    except Exception:  # one bad frame must not end the conversation
+                        log.exception("upstream frame not handled: %.200r", raw)
+                    attempt = 0
+            except (ConnectionClosed, OSError) as exc:
+                log.warning("upstream connection dropped: %s", exc)
+            finally:
+                self._upstream, self._ready = None, False
+            if not self._closed:
+                self._on_drop()
+
+    async def _begin(self, upstream: Upstream) -> None:
+        """Configure a fresh connection, rebuild the conversation, then pass client events."""
+        resumed = self._announced
+        self._own_update = new_id(_OWN)
+        update = {"type": "session.update", "event_id": self._own_update, "session": self._session}
+        await self._send(upstream, update)
+        if resumed:
+            self.reconnects += 1
+            for create in self._conversation.replay():
+                self._echoes.add(create["item"]["id"])
+                await self._send(upstream, {**create, "event_id": new_id(_OWN)})
+            if self._resume_response:
+                self._resume_response = False
+                await self._send(upstream, {"type": "response.create", "event_id": new_id(_OWN)})
+        while self._pending:  # an event leaves the queue only once it has been sent
+            await self._send(upstream, self._pending[0])
+            self._pending.popleft()
+        self._ready = True
+
+    async def _send(self, upstream: Upstream, ev: Event) -> None:
+        await upstream.send_raw(json.dumps(to_wire(ev)))
+
+    def _give_up(self, exc: Exception) -> None:
+        log.error("upstream unreachable, giving up: %r", exc)
+        self._put(
+            error_event(
+                f"the realtime upstream is unreachable: {exc}",
+                code="upstream_unavailable",
+                type_="server_error",
+            )
+        )
+        self._out.put_nowait(None)
+
+    def _on_drop(self) -> None:
+        """End what the dropped connection was doing, so the client's view stays consistent."""
+        self._echoes.clear()
+        self._own_update = None
+        if self._voice is not None:
+            self._voice.on_drop()  # a reply cut mid-text fails, as below
+        response, self._response = self._response, None
+        if response is None:
+            return
+        self._resume_response = True
+        details = {
+            "type": "failed",
+            "error": {
+                "type": "server_error",
+                "code": "upstream_disconnected",
+                "message": "the upstream connection dropped; reconnecting and asking again",
+            },
+        }
+        self._put(
+            event(
+                "response.done",
+                response={
+                    "id": response.id,
+                    "object": "realtime.response",
+                    "status": "failed",
+                    "status_details": details,
+                    "output": [],
+                    "usage": None,
+                },
+            )
+        )
+        for item_id in response.items:
+            self._conversation.remove(item_id)
+            self._put(event("conversation.item.deleted", item_id=item_id))
+
+    # -- upstream events -------------------------------------------------------------------
+
+    def _on_upstream(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            log.warning("upstream sent a frame that is not an event: %.200r", data)
+            return
+        try:
+            ev = from_wire(data)
+        except ProtocolError as exc:
+            log.warning("upstream sent a bad event: %s", exc)
+            return
+        type_ = ev["type"]
+        if type_ == "session.created":
+            self._upstream_created = ev  # the client is told via our own session.update
+            return
+        if type_ == "session.updated" and self._own_update is not None:
+            self._own_update = None
+            if not self._announced:
+                self._announce(ev["session"])
+            return
+        if type_ == "session.updated":
+            ev = {**ev, "session": self._client_session(ev["session"])}
+        if type_ == "conversation.item.deleted" and ev["item_id"] in self._quiet_deletes:
+            self._quiet_deletes.discard(ev["item_id"])
+            self._conversation.observe(ev)
+            return
+        if type_ == "error" and str(ev["error"].get("event_id") or "").startswith(_OWN):
+            self._on_own_error(ev)
+            return
+        item_id = (ev.get("item") or {}).get("id")
+        if type_ in _ITEM_ECHOES and item_id in self._echoes:
+            self._conversation.observe(ev)
+            if type_ == "conversation.item.done":
+                self._echoes.discard(item_id)
+            return
+        self._conversation.observe(ev)
+        self._follow_response(ev)
+        if self._voice is not None and self._voice.route(ev):
+            if type_ == "response.done":
+                self._response = None  # the upstream's part is over; the voice goes on
+            return
+        self._put(ev)
+        if type_ == "response.done":
+            current, self._response = self._response, None
+            if current is not None and current.id == ev["response"].get("id"):
+                self._metrics(ev["response"], current.started, current.first_audio)
+            else:
+                self._metrics(ev["response"], None, None)
+
+    def _announce(self, session: Event) -> None:
+        self._announced = True
+        self._put(event("session.created", session=self._client_session(session)))
+
+    def _client_session(self, session: Event) -> Event:
+        return session if self._voice is None else self._voice.client_session(session)
+
+    def _on_own_error(self, ev: Event) -> None:
+        if ev["error"].get("event_id") == self._own_update:
+            self._own_update = None
+            self._put(ev)  # the session configuration was refused: the client must know
+            if not self._announced and self._upstream_created is not None:
+                self._announce(self._upstream_created["session"])
+        else:
+            log.warning("upstream refused a replayed event: %s", ev["error"].get("message"))
+
+    def _follow_response(self, ev: Event) -> None:
+        type_ = ev["type"]
+        if type_ == "response.created":
+            self._response = _Response(ev["response"]["id"])
+        elif self._response is None:
+            return
+        elif type_ == "response.output_item.added":
+            self._response.items.append(ev["item"]["id"])
+        elif type_ == "response.output_audio.delta" and self._response.first_audio is None:
+            self._response.first_audio = time.monotonic()
+
+    def _metrics(self, response: Event, started: float | None, first_audio: float | None) -> None:
+        usage = response.get("usage") or {}
+        metrics: dict[str, float] = {}
+        if started is not None:
+            metrics["response_ms"] = (time.monotonic() - started) * 1000
+            if first_audio is not None:
+                metrics["first_audio_ms"] = (first_audio - started) * 1000
+        self._put(
+            event(
+                "voxgate.metrics",
+                response_id=response.get("id"),
+                metrics=metrics,
+                model=self._settings.openai_model,
+                usage=usage,
+                cost_usd=cost_usd(usage, self._price) if self._price and usage else None,
+            )
+        )
+
+    def _cut_to_heard(self, item_id: str, heard: str) -> None:
+        """Make the upstream remember only the words the user heard of its reply."""
+        events = self._conversation.cut(item_id, heard)
+        for ev in events:
+            ev["event_id"] = new_id(_OWN)
+            if ev["type"] == "conversation.item.delete":
+                self._quiet_deletes.add(item_id)
+            else:
+                self._echoes.add(item_id)
+
+        async def send_all() -> None:
+            for ev in events:
+                await self.send(ev)
+
+        task = asyncio.create_task(send_all())
+        self._fixes.add(task)
+        task.add_done_callback(self._fixes.discard)
+
+    def _put(self, ev: Event) -> None:
+        if not self._closed:
+            self._out.put_nowait(ev)

@@ -1,0 +1,80 @@
+"""``POST /v1/realtime/client_secrets``: ephemeral ``ek_`` keys scoped to a session config.
+
+The request and response have OpenAI's shape, so ``client.realtime.client_secrets.create``
+works against voxgate. A connection made with the key starts with that session configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from openai.types.realtime import RealtimeSessionCreateRequest
+from pydantic import BaseModel, Field, ValidationError
+
+from voxgate.protocol import ProtocolError
+from voxgate.server.auth import APIError, Grant, require_key
+from voxgate.transports.realtime import EdgeAudio
+
+router = APIRouter()
+
+
+class ExpiresAfter(BaseModel):
+    """When the key stops admitting new connections (a session already open goes on)."""
+
+    anchor: Literal["created_at"] = "created_at"
+    seconds: int = Field(600, ge=10, le=7200)
+
+
+class ClientSecretRequest(BaseModel):
+    """The request body: ``{"expires_after": {...}, "session": {...}}``."""
+
+    expires_after: ExpiresAfter | None = None
+    session: dict[str, Any] = Field(default_factory=lambda: {"type": "realtime"})
+
+
+def _invalid(exc: ValidationError, prefix: str) -> APIError:
+    first = exc.errors()[0]
+    where = ".".join([prefix, *(str(p) for p in first["loc"])]).strip(".")
+    return APIError(400, f"invalid {where}: {first['msg']}", code="invalid_value", param=where)
+
+
+@router.post("/v1/realtime/client_secrets")
+async def create_client_secret(
+    request: Request, grant: Annotated[Grant, Depends(require_key)]
+) -> dict[str, Any]:
+    """Mint an ephemeral key carrying the given session configuration."""
+    if grant.kind == "client_secret":
+        raise APIError(
+            403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
+        )
+    try:
+        body = ClientSecretRequest.model_validate(await request.json())
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            raise _invalid(exc, "") from None
+        raise APIError(400, "the body must be JSON", code="invalid_json") from None
+    session = body.session
+    if session.get("type") != "realtime":
+        raise APIError(
+            400,
+            "only session.type 'realtime' is served (transcription sessions are not)",
+            code="invalid_value",
+            param="session.type",
+        )
+    try:
+        RealtimeSessionCreateRequest.model_validate(session)
+        edge = EdgeAudio()
+        effective = edge.to_client(request.app.state.describe_session(edge.to_engine(session)))
+    except ValidationError as exc:
+        raise _invalid(exc, "session") from None
+    except ProtocolError as exc:
+        raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
+    settings = request.app.state.settings
+    ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
+    secret = request.app.state.client_secrets.mint(session, ttl_s=ttl)
+    return {
+        "value": secret.value,
+        "expires_at": secret.expires_at,
+        "session": {**effective, "expires_at": secret.expires_at},
+    }

@@ -1,0 +1,184 @@
+"""``WS /v1/realtime``: the OpenAI Realtime GA protocol, served — JSON text frames only.
+
+Apps and SDKs written for OpenAI connect here unchanged (``websocket_base_url``), backed by
+whatever engine the gateway runs. One connection is one session; ``?call_id=`` instead joins a
+live session (a WebRTC call's sideband). Audio is base64 in ``input_audio_buffer.append`` and
+``response.output_audio.delta``, in the format the client chose (``audio/pcm`` 24 kHz,
+``audio/pcmu``, ``audio/pcma``); it is converted here, once, so engines see only PCM16 24 kHz,
+and ``session.created`` / ``session.updated`` report the client's formats back.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
+from voxgate.protocol import (
+    SERVER_EVENT_MODELS,
+    Event,
+    ProtocolError,
+    new_id,
+    parse_client_event,
+    to_wire,
+)
+from voxgate.server.auth import APIError, authenticate
+from voxgate.session import EventWriter, Session, SessionRegistry
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+SUBPROTOCOL = "realtime"
+"""What a browser offers (with ``openai-insecure-api-key.<key>``); the server selects it."""
+
+
+class EdgeAudio:
+    """One client's audio formats and the codecs that convert them at this edge."""
+
+    def __init__(self) -> None:
+        self.decoder = AudioDecoder(PCM)
+        self.encoder = AudioEncoder(PCM)
+
+    def to_engine(self, session: Event) -> Event:
+        """Take the client's formats from a session config; the engine gets PCM16 24 kHz."""
+        session = copy.deepcopy(session)
+        audio = session.get("audio")
+        if not isinstance(audio, dict):
+            return session
+        for key in ("input", "output"):
+            part = audio.get(key)
+            if isinstance(part, dict) and part.get("format") is not None:
+                fmt = AudioFormat.from_spec(part["format"], param=f"session.audio.{key}.format")
+                if key == "input" and fmt != self.decoder.format:
+                    self.decoder = AudioDecoder(fmt)
+                elif key == "output" and fmt != self.encoder.format:
+                    self.encoder = AudioEncoder(fmt)
+                part["format"] = PCM.to_spec()
+        return session
+
+    def to_client(self, session: Event) -> Event:
+        """A session object as the client configured it: its own formats."""
+        session = copy.deepcopy(session)
+        audio = session.setdefault("audio", {})
+        audio.setdefault("input", {})["format"] = self.decoder.format.to_spec()
+        audio.setdefault("output", {})["format"] = self.encoder.format.to_spec()
+        return session
+
+
+def _subprotocol(websocket: WebSocket) -> str | None:
+    offered = websocket.headers.get("sec-websocket-protocol", "")
+    return SUBPROTOCOL if SUBPROTOCOL in [p.strip() for p in offered.split(",")] else None
+
+
+@router.websocket("/v1/realtime")
+async def realtime_socket(
+    websocket: WebSocket, model: str | None = None, call_id: str | None = None
+) -> None:
+    """One Realtime connection: a new session (``?model=``) or a live one (``?call_id=``)."""
+    app = websocket.app
+    registry: SessionRegistry = app.state.registry
+    edge = EdgeAudio()
+    try:
+        grant = authenticate(websocket)
+        if call_id is not None:
+            found = registry.get(call_id)
+            if found is None:
+                raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
+            session = found
+        elif model is None:
+            raise APIError(
+                400, "add ?model=<model> to the URL (or ?call_id=<call>)", code="missing_model"
+            )
+        else:
+            config = edge.to_engine(grant.session) if grant.session else None
+            # a plain model session, as with OpenAI: the client brings its own tools
+            session = registry.open(new_id("sess"), config=config, agent=False)
+    except ProtocolError as exc:
+        await websocket.send_denial_response(
+            APIError(400, str(exc), code=exc.code, param=exc.param).response()
+        )
+        return
+    except APIError as exc:
+        await websocket.send_denial_response(exc.response())
+        return
+    await websocket.accept(subprotocol=_subprotocol(websocket))
+
+    async def deliver(ev: Event) -> None:
+        wire = _for_client(ev, edge)
+        if wire is not None:
+            await websocket.send_text(json.dumps(wire))
+
+    writer = EventWriter(deliver, max_pending=app.state.settings.client_queue_size)
+    session.join(writer)
+    writing = app.state.spawn(writer.run())
+    try:
+        try:
+            await session.start()
+        except ProtocolError as exc:  # the engine refused the secret's session config
+            await websocket.send_text(json.dumps(exc.to_event()))
+            await websocket.close(code=1008)
+            return
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            try:
+                await _on_message(session, edge, message)
+            except ProtocolError as exc:
+                writer.offer(exc.to_event())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.close()
+        writing.cancel()
+        session.leave(writer)
+        await registry.release(session)
+
+
+async def _on_message(session: Session, edge: EdgeAudio, message: Mapping[str, Any]) -> None:
+    text = message.get("text")
+    if text is None:
+        raise ProtocolError(
+            "binary frames are not part of the Realtime protocol: send JSON text frames "
+            "(audio as base64 in input_audio_buffer.append)",
+            code="invalid_event",
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"text frame is not valid JSON: {exc}", code="invalid_json") from None
+    ev = parse_client_event(data)
+    if ev["type"] == "input_audio_buffer.append":
+        try:
+            ev["audio"] = edge.decoder.decode(ev["audio"])
+        except ProtocolError as exc:
+            exc.event_id = ev.get("event_id")
+            raise
+        if not ev["audio"]:
+            return
+    elif ev["type"] == "session.update":
+        try:
+            ev["session"] = edge.to_engine(ev["session"])
+        except ProtocolError as exc:
+            exc.event_id = ev.get("event_id")
+            raise
+    await session.send(ev)
+
+
+def _for_client(ev: Event, edge: EdgeAudio) -> Event | None:
+    """The wire form of ``ev`` for this client; None for events outside the GA protocol."""
+    type_ = ev["type"]
+    if type_ == "response.output_audio.delta":
+        audio = edge.encoder.encode(ev["delta"])
+        return {**ev, "delta": base64.b64encode(audio).decode("ascii")}
+    if type_ in ("session.created", "session.updated"):
+        return {**ev, "session": edge.to_client(ev["session"])}
+    if type_ not in SERVER_EVENT_MODELS:
+        return None  # voxgate.* events (metrics, tools) have no place in the OpenAI protocol
+    return to_wire(ev)
