@@ -6,7 +6,6 @@ so what is tested is the engine's side of the protocol alone.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -14,9 +13,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
-from tests.conftest import free_port, silence
+from tests.conftest import serve_app, silence
 from voxgate.bench.tools import demo_agents
 from voxgate.client import VoiceClient
 from voxgate.engines.local import LocalModels
@@ -31,17 +29,8 @@ pytestmark = pytest.mark.e2e
 async def server_url(settings: Settings, models: LocalModels) -> AsyncIterator[str]:
     """A server without agents on 127.0.0.1, sharing the test session's models."""
     bare = settings.model_copy(update={"agents": "none"})
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(bare, models=models), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_app(create_app(bare, models=models)) as port:
+        yield f"ws://127.0.0.1:{port}"
 
 
 TRIAGE = demo_agents()["triage_agent"]
