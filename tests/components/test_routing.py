@@ -126,3 +126,20 @@ def test_plain_history_spells_out_calls_and_results():
 def test_chatml_ends_ready_for_the_assistant():
     text = routing.chatml([{"role": "user", "content": "hi"}])
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_one_value_for_two_slots_is_ungrounded():
+    seat = {
+        "name": "update_seat",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "confirmation_number": {"type": "string"},
+                "new_seat": {"type": "string"},
+            },
+        },
+    }
+    assert routing.ungrounded(seat, '{"confirmation_number": "22F", "new_seat": "22F"}')
+    assert not routing.ungrounded(seat, '{"confirmation_number": "QW5T7Z", "new_seat": "22F"}')
+    assert not routing.ungrounded(WEATHER, '{"city": "Paris"}')
+    assert routing.ungrounded(WEATHER, "not json")

@@ -165,7 +165,10 @@ class LlamaLLM:
             best = options[max(range(len(options)), key=scores.__getitem__)]
         if best.tool is None:
             return None
-        return ToolCall(best.tool["name"], self._arguments(best.tool, request, usage))
+        arguments = self._arguments(best.tool, request, usage)
+        if tool_choice == "auto" and routing.ungrounded(best.tool, arguments):
+            return None  # the request lacks what the call needs: answer (and ask) instead
+        return ToolCall(best.tool["name"], arguments)
 
     def _score(self, contexts: list[str], request: str) -> list[float]:
         if self._scorer is None:
