@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev run test lint typecheck pytest bench clean
+.PHONY: install dev run test lint typecheck pytest bench bench-webrtc clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/voxgate bench latency
+
+bench-webrtc: install
+	$(BIN)/voxgate bench webrtc --sessions 30
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -43,6 +43,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_webrtc(args: argparse.Namespace) -> int:
+    from voxgate.bench import webrtc
+
+    return webrtc.main(args)
+
+
 def _bench_latency(args: argparse.Namespace) -> int:
     from voxgate.bench import latency
 
@@ -58,7 +64,8 @@ def _bench_tools(args: argparse.Namespace) -> int:
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
-        lines.append(f"  VOXGATE_{name.upper():<28} {field.description} (default: {field.default})")
+        default = field.get_default(call_default_factory=True)
+        lines.append(f"  VOXGATE_{name.upper():<28} {field.description} (default: {default})")
     return "\n".join(lines)
 
 
@@ -103,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this agent's cases",
     )
     tools.set_defaults(run=_bench_tools)
+    rtc = kinds.add_parser(
+        "webrtc", help="WebRTC sessions per core and frame loss (loopback engine, aiortc peers)"
+    )
+    rtc.add_argument("--url", help="http://host:port of a voxgate serving VOXGATE_ENGINE=loopback")
+    rtc.add_argument("-n", "--sessions", type=int, default=50, help="concurrent peers")
+    rtc.add_argument("--seconds", type=float, default=20, help="length of the measured window")
+    rtc.add_argument(
+        "--procs", type=int, default=1, help="processes to spread the peers over (default 1)"
+    )
+    rtc.add_argument("--start-at", type=float, help=argparse.SUPPRESS)  # peer process: common start
+    rtc.add_argument("--label", default="", help=argparse.SUPPRESS)
+    rtc.set_defaults(run=_bench_webrtc)
     return parser
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server, as in the browser's ``RTCIceServer``."""
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
 
 
 class Settings(BaseSettings):
@@ -18,10 +26,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `voxgate serve` listens on.")
     data_dir: Path = Field(Path("data"), description="Where voxgate keeps its files.")
 
-    engine: Literal["local", "openai"] = Field(
+    engine: Literal["local", "openai", "loopback"] = Field(
         "local",
         description="Speech engine behind sessions: `local` runs fully offline; `openai` drives "
-        "OpenAI Realtime (or Azure OpenAI, or any server of the protocol, voxgate included).",
+        "OpenAI Realtime (or Azure OpenAI, or any server of the protocol, voxgate included); "
+        "`loopback` echoes input audio (transport benchmarks, no models loaded).",
     )
     instructions: str = Field(
         "You are a helpful voice assistant. Answer in one or two short sentences.",
@@ -128,6 +137,23 @@ class Settings(BaseSettings):
     )
     client_queue_size: int = Field(
         256, ge=8, description="Pending events per client before deltas are dropped."
+    )
+
+    webrtc_enabled: bool = Field(
+        True,
+        description="Serve WebRTC (`/api/webrtc/offer`, `/v1/realtime/calls`); off: they answer "
+        "404 and the web page uses the WebSocket.",
+    )
+    webrtc_ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example.org"}]; '
+        "none: host candidates only (LAN, localhost).",
+    )
+    webrtc_park_seconds: float = Field(
+        30.0,
+        ge=0.0,
+        description="How long a WebRTC session outlives its last peer, so a reconnecting client "
+        "resumes it with its `session_id`.",
     )
 
     @field_validator("api_keys", mode="before")

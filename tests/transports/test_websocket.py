@@ -199,3 +199,14 @@ async def test_a_bad_session_id_is_refused_with_a_message(server_url):
     async with VoiceClient(f"{server_url}/ws/{'x' * 200}") as client:
         _, error = await client.wait_for("error", timeout=5)
         assert error["error"]["code"] == "invalid_session_id"
+
+
+async def test_agent_query_parameter_chooses_the_starting_agent(server_url):
+    async with VoiceClient(url(server_url) + "?agent=seat_booking_agent") as client:
+        await client.send_json({"type": "text", "text": "Hello."})
+        _, updated = await client.wait_for("session.updated")
+        assert updated["session"]["instructions"].startswith("You are a seat booking agent")
+    async with VoiceClient(url(server_url) + "?agent=pilot") as client:
+        _, error = await client.wait_for("error")
+        assert error["error"]["code"] == "unknown_agent"
+        assert "triage_agent" in error["error"]["message"]

@@ -19,12 +19,13 @@ from voxgate.agents.runs.api import router as runs_router
 from voxgate.components.tts import TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
+from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import client_secrets, direct, realtime, websocket
+from voxgate.transports import calls, client_secrets, direct, realtime, webrtc, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     """The app; models load at start-up unless given (tests share one set)."""
     settings = settings or Settings()
     tasks: set[asyncio.Task[Any]] = set()
-    agent_factory, runs = _agents(settings)
+    agent_requests: dict[str, str] = {}  # session id -> the agent a new session starts with
+    agent_factory, runs, agent_names = _agents(settings, agent_requests)
 
     def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -44,7 +46,13 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.engine == "openai":
+        if settings.engine == "loopback":
+
+            def new_engine(session: Event | None = None) -> Engine:
+                return LoopbackEngine()
+
+            app.state.describe_session = lambda session: session or {}
+        elif settings.engine == "openai":
             tts: TextToSpeech | None = None
             if settings.openai_voice_provider == "piper":
                 from voxgate.components.tts.piper import PiperTTS
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
+        await webrtc.close_peers(app)
         await app.state.registry.close()
         await runs.close()
         for task in list(tasks):
@@ -86,7 +95,12 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.runs = runs
     app.state.client_secrets = ClientSecrets()
     app.add_exception_handler(APIError, api_error_handler)
+    app.state.agent_names = agent_names
+    app.state.agent_requests = agent_requests
+    app.state.peers = {}
     app.include_router(websocket.router)
+    app.include_router(webrtc.router)
+    app.include_router(calls.router)
     app.include_router(runs_router)
     app.include_router(realtime.router)
     app.include_router(client_secrets.router)
@@ -97,6 +111,19 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         """Liveness: the models are loaded and the server takes sessions."""
         return {"status": "ok", "version": __version__, "sessions": len(app.state.registry)}
 
+    @app.get("/api/client-config")
+    async def client_config() -> dict[str, Any]:
+        """What the web page needs before it connects: WebRTC on or off, ICE servers, agents."""
+        return {
+            "webrtc": {
+                "enabled": settings.webrtc_enabled,
+                "ice_servers": [
+                    s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
+                ],
+            },
+            "agents": app.state.agent_names,
+        }
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
@@ -105,15 +132,21 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     return app
 
 
-def _agents(settings: Settings) -> tuple[AgentFactory | None, agent_runs.RunManager]:
-    """The agent runtime for each session (from ``settings.agents``) and the runs they start."""
+def _agents(
+    settings: Settings, requests: dict[str, str]
+) -> tuple[AgentFactory | None, agent_runs.RunManager, list[str]]:
+    """The agent runtime for each session (``settings.agents``), its runs, the agents' names.
+
+    A new session starts with the agent ``requests`` names for it, if any.
+    """
     from voxgate.agents import AgentRuntime
     from voxgate.agents.loader import load_agent
 
     runs = agent_runs.RunManager()
     if settings.agents == "none":
-        return None, runs
+        return None, runs, []
     starting = load_agent(settings.agents)
+    by_name = {agent.name: agent for agent in starting.graph()}
     for agent in starting.graph():
         for tool in agent.all_tools():
             if isinstance(tool, agent_runs.DelegationTool):
@@ -122,10 +155,10 @@ def _agents(settings: Settings) -> tuple[AgentFactory | None, agent_runs.RunMana
     def runtime(session: Session) -> SessionAgent:
         return AgentRuntime(
             session,
-            starting,
+            by_name.get(requests.pop(session.id, ""), starting),
             tool_timeout=settings.tool_timeout_s,
             runs=runs,
             narration=settings.run_narration,
         )
 
-    return runtime, runs
+    return runtime, runs, [starting.name, *(n for n in by_name if n != starting.name)]

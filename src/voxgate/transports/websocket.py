@@ -4,48 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ValidationError
 
-from voxgate.protocol import Event, ProtocolError, error_event, parse_client_event, to_wire
+from voxgate.protocol import Event, ProtocolError, error_event, to_wire
 from voxgate.session import EventWriter, Session, SessionRegistry
+from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-class TextTurn(BaseModel):
-    """``{"type": "text", "text": ...}``: a typed user turn."""
-
-    type: str
-    text: str
-
-
-async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
-    """Run a voxgate shortcut; False when ``data`` is not one."""
-    type_ = data.get("type")
-    if type_ == "text":
-        try:
-            turn = TextTurn.model_validate(data)
-        except ValidationError:
-            raise ProtocolError(
-                "'text' needs a string field 'text'", code="invalid_value", param="text"
-            ) from None
-        if not turn.text.strip():
-            raise ProtocolError("'text' is empty", code="invalid_value", param="text")
-        await session.say(turn.text)
-    elif type_ == "commit_audio":
-        await session.commit_audio()
-    elif type_ == "interrupt":
-        await session.interrupt()
-    else:
-        return False
-    return True
 
 
 @router.websocket("/ws/{session_id}")
@@ -58,7 +25,7 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
     if not SESSION_ID.match(session_id):
         await websocket.send_json(
             error_event(
-                "session id must be 1-128 letters, digits, '_', '-' or '.'",
+                SESSION_ID_RULE,
                 code="invalid_session_id",
             )
         )
@@ -72,6 +39,12 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
             await websocket.send_text(json.dumps(to_wire(ev)))
 
     writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    try:
+        request_agent(app, session_id, websocket.query_params.get("agent"))
+    except ValueError as exc:
+        await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
+        await websocket.close(code=1008)
+        return
     session = registry.open(session_id)
     session.join(writer)
     writing = app.state.spawn(writer.run())
@@ -84,7 +57,7 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
                 if (data := message.get("bytes")) is not None:
                     await _on_audio(session, data, settings.max_binary_frame_bytes)
                 elif (text := message.get("text")) is not None:
-                    await _on_text(session, text)
+                    await handle_text(session, text)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:
@@ -111,13 +84,3 @@ async def _on_audio(session: Session, data: bytes, limit: int) -> None:
         )
     if data:
         await session.append_audio(data)
-
-
-async def _on_text(session: Session, text: str) -> None:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"text frame is not valid JSON: {exc}", code="invalid_json") from None
-    if isinstance(data, dict) and await _shortcut(session, data):
-        return
-    await session.send(parse_client_event(data))

@@ -1,0 +1,58 @@
+"""An engine that speaks back what it hears: a known audio stream for transport benchmarks.
+
+``VOXGATE_ENGINE=loopback`` serves it: every ``input_audio_buffer.append`` returns at once as a
+``response.output_audio.delta``, so a benchmark measures the transports, not the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from voxgate.protocol import Event, event, new_id
+
+_PCM = {"type": "audio/pcm", "rate": 24000}
+PREBUFFER_BYTES = 24000 * 2 * 100 // 1000
+"""The echo starts after 100 ms of input: a jitter buffer, so playback never runs dry."""
+
+
+class LoopbackEngine:
+    """Echoes input audio as output audio; accepts ``session.update``, ignores the rest."""
+
+    def __init__(self) -> None:
+        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._session: dict[str, Any] = {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": new_id("sess"),
+            "model": "voxgate-loopback",
+            "output_modalities": ["audio"],
+            "audio": {"input": {"format": _PCM}, "output": {"format": _PCM}},
+        }
+        self._ids = {
+            "response_id": new_id("resp"),
+            "item_id": new_id("item"),
+            "output_index": 0,
+            "content_index": 0,
+        }
+        self._held: bytearray | None = bytearray()
+        self._out.put_nowait(event("session.created", session=self._session))
+
+    async def send(self, ev: Event) -> None:
+        """Echo audio; acknowledge session updates."""
+        if ev["type"] == "input_audio_buffer.append":
+            self._out.put_nowait(
+                event("response.output_audio.delta", **self._ids, delta=ev["audio"])
+            )
+        elif ev["type"] == "session.update":
+            self._out.put_nowait(event("session.updated", session=self._session))
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Server events until ``close()``."""
+        while (ev := await self._out.get()) is not None:
+            yield ev
+
+    async def close(self) -> None:
+        """End ``events()``."""
+        self._out.put_nowait(None)

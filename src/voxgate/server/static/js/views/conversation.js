@@ -1,0 +1,178 @@
+// The conversation pane: user and agent bubbles, one per conversation item (keyed by item_id).
+import { el } from '../util.js';
+
+
+/**
+ * Conversation bubbles, one per conversation item (keyed by item_id). Typed user messages are
+ * shown at once without an id and adopt it when the server echoes the item back.
+ */
+export class ConversationView {
+  #items = new Map(); // item_id -> <li>
+  #notes = new Map(); // call_id / run_id -> <li>
+
+  constructor(list) {
+    this.list = list;
+  }
+
+  clear() {
+    this.#items.clear();
+    this.#notes.clear();
+    this.list.replaceChildren();
+  }
+
+  /** The user started speaking: a "…" placeholder until the transcript arrives. */
+  userSpeaking(itemId) {
+    if (!itemId || this.#items.has(itemId)) return;
+    this.#append(this.#bubble('user', itemId, '…', 'pending'));
+  }
+
+  userCommitted(itemId) {
+    this.userSpeaking(itemId); // manual commits come without speech_started
+    this.#items.get(itemId)?.setAttribute('data-committed', '');
+  }
+
+  userTranscript(itemId, transcript) {
+    // an empty transcript: VAD heard noise, not words
+    this.#finalize('user', itemId, (transcript ?? '').trim(), 'pending');
+  }
+
+  userTranscriptionFailed(itemId) {
+    const bubble = this.#items.get(itemId);
+    if (!bubble) return;
+    this.#setText(bubble, 'transcription failed');
+    bubble.classList.remove('pending');
+    bubble.classList.add('failed');
+  }
+
+  /** Shown immediately; adopted by the matching conversation.item.added. */
+  userTyped(text) {
+    const bubble = this.#bubble('user', null, text, 'sending');
+    bubble.dataset.local = 'pending';
+    this.#append(bubble);
+  }
+
+  /** A user item from conversation.item.added / .done (typed here, by another client, or audio). */
+  userItem(item) {
+    const typed = item.content?.find((part) => part.type === 'input_text');
+    if (typed) {
+      const existing = this.#items.get(item.id) ?? this.#adoptTyped(item.id, typed.text);
+      if (existing) this.#setText(existing, typed.text);
+      else this.#append(this.#bubble('user', item.id, typed.text));
+      return;
+    }
+    // transcript is null until transcribed; a string (maybe empty) once it is.
+    const audio = item.content?.find((part) => part.type === 'input_audio');
+    if (typeof audio?.transcript === 'string') this.userTranscript(item.id, audio.transcript);
+    else if (audio) this.userSpeaking(item.id);
+  }
+
+  #adoptTyped(itemId, text) {
+    const bubble = [...this.list.querySelectorAll('[data-local="pending"]')].find(
+      (b) => b.querySelector('.bubble-text').textContent === text,
+    );
+    if (!bubble) return null;
+    delete bubble.dataset.local;
+    bubble.classList.remove('sending');
+    bubble.dataset.itemId = itemId;
+    this.#items.set(itemId, bubble);
+    return bubble;
+  }
+
+  /** Drop "…" placeholders of speech that was never committed (input buffer cleared). */
+  dropUncommitted() {
+    for (const [itemId, bubble] of this.#items) {
+      if (bubble.classList.contains('pending') && !bubble.hasAttribute('data-committed')) this.remove(itemId);
+    }
+  }
+
+  agentDelta(itemId, delta) {
+    if (!itemId || !delta) return;
+    this.#update(() => {
+      const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble('agent', itemId, '', 'streaming'));
+      bubble.querySelector('.bubble-text').append(delta);
+    });
+  }
+
+  /**
+   * Final text of an agent item. After a barge-in it is cut to the words the user heard,
+   * which is what the model remembers; nothing heard means no bubble.
+   */
+  agentDone(itemId, text) {
+    if (typeof text !== 'string') return;
+    this.#finalize('agent', itemId, text, 'streaming');
+  }
+
+  /** Final text of an item's bubble (made if missing); empty text removes the bubble. */
+  #finalize(role, itemId, text, liveClass) {
+    if (!text.trim()) {
+      this.remove(itemId);
+      return;
+    }
+    this.#update(() => {
+      const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble(role, itemId));
+      this.#setText(bubble, text);
+      bubble.classList.remove(liveClass);
+    });
+  }
+
+  markInterrupted(itemId) {
+    const bubble = this.#items.get(itemId);
+    if (!bubble || bubble.classList.contains('interrupted')) return;
+    bubble.classList.remove('streaming');
+    bubble.classList.add('interrupted');
+    bubble.append(el('span', 'badge', 'interrupted'));
+  }
+
+  /**
+   * A line about what the agent does rather than says (a tool call, a handoff, a background
+   * run, a reconnect); `key` lets a later event update it (a call's result replaces its
+   * "running" line).
+   */
+  note(key, kind, text, state = '') {
+    this.#update(() => {
+      let line = key ? this.#notes.get(key) : null;
+      if (!line) {
+        line = this.#append(el('li', 'note'));
+        line.dataset.testid = 'note';
+        line.dataset.role = 'note';
+        if (key) this.#notes.set(key, line);
+      }
+      line.className = `note ${kind} ${state}`.trim();
+      line.dataset.kind = kind;
+      line.textContent = text;
+    });
+  }
+
+  remove(itemId) {
+    this.#items.get(itemId)?.remove();
+    this.#items.delete(itemId);
+  }
+
+  #bubble(role, itemId, text = '', state = '') {
+    const bubble = el('li', `bubble ${role} ${state}`.trim());
+    bubble.dataset.role = role;
+    if (itemId) {
+      bubble.dataset.itemId = itemId;
+      this.#items.set(itemId, bubble);
+    }
+    bubble.append(el('span', 'bubble-who', role === 'user' ? 'You' : 'Agent'), el('p', 'bubble-text', text));
+    return bubble;
+  }
+
+  #setText(bubble, text) {
+    bubble.querySelector('.bubble-text').textContent = text;
+  }
+
+  #append(bubble) {
+    this.#update(() => this.list.append(bubble));
+    return bubble;
+  }
+
+  /** Apply a change, keeping the view pinned to the bottom if the reader was there. */
+  #update(change) {
+    const list = this.list;
+    const pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+    change();
+    if (pinned) list.scrollTop = list.scrollHeight;
+  }
+}

@@ -1,0 +1,75 @@
+// The raw event stream: newest first, filterable by type, each row expandable to its JSON.
+import { clockTime, el } from '../util.js';
+
+const LIMIT = 400;
+
+function isDelta(type) {
+  return type.endsWith('.delta');
+}
+
+/** Long base64 audio would swamp the view: show its size instead. */
+function readable(event) {
+  return JSON.stringify(
+    event,
+    (key, value) => (typeof value === 'string' && value.length > 160 && (key === 'delta' || key === 'audio') ? `<${value.length} base64 chars>` : value),
+    2,
+  );
+}
+
+export class EventsView {
+  #rows = [];
+
+  constructor(list, { filter, hideDeltas, count }) {
+    this.list = list;
+    this.filter = filter;
+    this.hideDeltas = hideDeltas;
+    this.count = count;
+    filter.addEventListener('input', () => this.#applyFilter());
+    hideDeltas.addEventListener('change', () => this.#applyFilter());
+  }
+
+  add(event, direction = 'in') {
+    const type = String(event.type);
+    const row = el('li', 'event');
+    row.dataset.type = type;
+    row.dataset.direction = direction;
+    if (type === 'error') row.classList.add('error');
+    else if (type.startsWith('voxgate.')) row.classList.add('voxgate');
+    const head = el('button', 'event-head');
+    head.type = 'button';
+    head.append(el('time', null, clockTime()), el('span', 'event-dir', direction === 'in' ? '↓' : '↑'), el('code', null, type));
+    head.addEventListener('click', () => {
+      const open = row.classList.toggle('open');
+      if (open && !row.querySelector('pre')) row.append(el('pre', 'event-json', readable(event)));
+    });
+    row.append(head);
+    row.hidden = !this.#matches(row);
+    this.list.prepend(row);
+    this.#rows.push(row);
+    while (this.#rows.length > LIMIT) this.#rows.shift().remove();
+    this.#renderCount();
+  }
+
+  clear() {
+    this.#rows = [];
+    this.list.replaceChildren();
+    this.#renderCount();
+  }
+
+  #matches(row) {
+    const type = row.dataset.type;
+    if (this.hideDeltas.checked && isDelta(type)) return false;
+    const terms = this.filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    return terms.every((term) => (term.startsWith('-') ? !type.includes(term.slice(1)) : type.includes(term)));
+  }
+
+  #applyFilter() {
+    for (const row of this.#rows) row.hidden = !this.#matches(row);
+    this.#renderCount();
+  }
+
+  #renderCount() {
+    const shown = this.#rows.filter((r) => !r.hidden).length;
+    this.count.textContent = shown === this.#rows.length ? String(shown) : `${shown}/${this.#rows.length}`;
+  }
+}

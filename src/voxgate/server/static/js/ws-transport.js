@@ -1,0 +1,77 @@
+// The WebSocket transport: `/ws/{session}`, JSON events and binary PCM16 24 kHz frames.
+import { Emitter } from './util.js';
+
+function socketUrl(sessionId, agent) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const query = agent ? `?agent=${encodeURIComponent(agent)}` : '';
+  return `${scheme}//${location.host}/ws/${encodeURIComponent(sessionId)}${query}`;
+}
+
+/**
+ * Emits 'open', 'event' (parsed JSON), 'audio' (ArrayBuffer), 'bad-frame' (unparsable text) and
+ * 'close' ({code, reason, opened}). The page's AudioEngine captures and plays the audio.
+ */
+export class WebSocketTransport extends Emitter {
+  kind = 'websocket';
+  carriesAudio = true; // audio flows through send/receive, not a media track
+  #ws = null;
+  #opened = false;
+
+  constructor(sessionId, { agent = null } = {}) {
+    super();
+    this.sessionId = sessionId;
+    this.agent = agent;
+  }
+
+  async connect() {
+    const ws = new WebSocket(socketUrl(this.sessionId, this.agent));
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      this.#opened = true;
+      this.emit('open');
+    };
+    ws.onmessage = (msg) => this.#receive(msg.data);
+    ws.onerror = () => {}; // no detail is given; 'close' follows with a code
+    ws.onclose = (e) => this.emit('close', { code: e.code, reason: e.reason, opened: this.#opened });
+    this.#ws = ws;
+  }
+
+  #receive(data) {
+    if (typeof data !== 'string') {
+      this.emit('audio', data);
+      return;
+    }
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      this.emit('bad-frame', data);
+      return;
+    }
+    this.emit('event', event);
+  }
+
+  get isOpen() {
+    return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  send(event) {
+    if (!this.isOpen) return false;
+    this.#ws.send(JSON.stringify(event));
+    return true;
+  }
+
+  sendAudio(buffer) {
+    if (!this.isOpen) return false;
+    this.#ws.send(buffer);
+    return true;
+  }
+
+  close() {
+    const ws = this.#ws;
+    this.#ws = null;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(1000, 'client disconnect');
+  }
+}
