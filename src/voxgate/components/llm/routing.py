@@ -104,6 +104,25 @@ def arguments_schema(tool: Tool, request: str) -> dict[str, Any]:
     return schema
 
 
+def ungrounded(tool: Tool, arguments: str) -> bool:
+    """Whether two of the tool's string properties got the same value.
+
+    Distinct slots filled with one value (both the seat and the booking code "14C", or both the
+    whole sentence) mean the request did not hold them: better to ask than to call.
+    """
+    properties = (tool.get("parameters") or {}).get("properties") or {}
+    try:
+        values = json.loads(arguments)
+    except ValueError:
+        return True
+    strings = [
+        values.get(key)
+        for key, prop in properties.items()
+        if prop.get("type") == "string" and isinstance(values.get(key), str)
+    ]
+    return len(strings) != len(set(strings))
+
+
 def spans(text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """Runs of up to ``max_words`` words of ``text`` (edge punctuation off), and ``text``."""
     words = [w.strip(_EDGE_PUNCTUATION) for w in text.split()]
