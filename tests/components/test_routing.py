@@ -96,6 +96,36 @@ def test_last_user_text_is_none_after_a_tool_result():
     assert routing.last_user_text(messages) is None
 
 
+def test_after_a_handoff_the_new_agent_routes_the_request():
+    def call(call_id, name):
+        return [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": "{}"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": call_id, "content": "ok"},
+        ]
+
+    faq_tools = [{"type": "function", "name": "faq_lookup_tool"}]
+    triage_tools = [{"type": "function", "name": "transfer_to_faq_agent"}]
+    messages = [{"role": "user", "content": "How many bags can I check?"}]
+    messages += call("c1", "transfer_to_faq_agent")
+    # triage's call: the FAQ agent now routes the user's question itself
+    assert routing.last_user_text(messages, faq_tools) == "How many bags can I check?"
+    # its own tool's result: speak it
+    assert routing.last_user_text([*messages, *call("c2", "faq_lookup_tool")], faq_tools) is None
+    # handed back: triage does not route the same request again
+    back = [*messages, *call("c2", "transfer_to_triage_agent")]
+    assert routing.last_user_text(back, triage_tools) is None
+
+
 def test_plain_history_spells_out_calls_and_results():
     messages = [
         {"role": "user", "content": "Weather in Paris?"},

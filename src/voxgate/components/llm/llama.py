@@ -153,7 +153,7 @@ class LlamaLLM:
     ) -> ToolCall | None:
         """The routing step: a tool call, or ``None`` to reply in words."""
         options = routing.options(tools, tool_choice)
-        request = routing.last_user_text(messages)
+        request = routing.last_user_text(messages, tools)
         if request is None:  # a tool result came last: speak it (unless a call is forced)
             if tool_choice == "auto":
                 return None
