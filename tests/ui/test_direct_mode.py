@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -79,3 +80,24 @@ async def test_direct_mode_is_offered_only_when_on(open_page):  # noqa: F811
     assert await page.locator("[data-testid='transport'] option[value='direct']").count() == 0
     page = await open_page("direct")
     assert await page.testid("transport").input_value() == "webrtc"
+
+
+async def test_direct_mode_interrupt_stops_the_upstreams_voice(open_page, direct_gateway):  # noqa: F811
+    page = await open_page("direct", base=direct_gateway)
+    await connect(page, "direct")
+    await page.testid("mute").click()  # before the fake mic's question
+    await page.testid("text-input").fill("Tell me a long story about a knight and a dragon.")
+    await page.testid("send").click()
+    await page.wait_debug("agentAudioChunks > 5")
+    await page.testid("interrupt").click()
+    await page.wait_for_function(
+        "window.voxgate.events.some(e => e.type === 'output_audio_buffer.cleared')",
+        timeout=10000,
+    )
+    await asyncio.sleep(1.0)  # packets in flight drain
+    heard = await page.debug("agentAudioChunks")
+    await asyncio.sleep(1.5)
+    assert await page.debug("agentAudioChunks") == heard, "the voice went on after interrupt"
+    sent = await page.evaluate("window.voxgate.events.map(e => e.type)")
+    assert "error" not in sent
+    assert not page.console_errors, page.console_errors

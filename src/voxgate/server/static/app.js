@@ -304,7 +304,9 @@ class App {
 
   interrupt() {
     if (this.transport?.ga) {
+      // as with OpenAI over WebRTC: stop the response, and the audio already queued on the track
       if (this.#responseId) this.#send({ type: 'response.cancel' });
+      this.#send({ type: 'output_audio_buffer.clear' });
     } else this.#send({ type: 'interrupt' });
     this.audio?.flush();
   }
