@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     openai_websocket_base_url: str | None = Field(
         None, description="WebSocket base URL (default: openai_base_url with ws/wss)."
     )
+    openai_transport: Literal["websocket", "webrtc"] = Field(
+        "websocket",
+        description="How engine `openai` reaches the upstream: `websocket` (the SDK's realtime "
+        "connection) or `webrtc` (aiortc, `POST {openai_base_url}/realtime/calls`, Opus audio).",
+    )
     openai_model: str = Field(
         "gpt-realtime", description="Realtime model (`openai`); also keys the price table."
     )
@@ -123,6 +128,12 @@ class Settings(BaseSettings):
         "Realtime service itself; off: 404.",
     )
 
+    direct_sessions_per_hour: int = Field(
+        0,
+        ge=0,
+        description="Browser-direct mode: sessions (client secrets minted, calls started) one "
+        "voxgate key may start per hour; 0: no limit.",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         [],
         description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "

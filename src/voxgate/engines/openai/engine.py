@@ -74,6 +74,14 @@ def describe_session(settings: Settings, session: Event | None) -> Event:
     }
 
 
+def _opener(settings: Settings) -> Callable[[], Awaitable[Upstream]]:
+    if settings.openai_transport == "webrtc":
+        from voxgate.engines.openai.webrtc import open_webrtc_upstream
+
+        return lambda: open_webrtc_upstream(settings)
+    return lambda: open_upstream(settings)
+
+
 @dataclass
 class _Response:
     id: str
@@ -94,7 +102,7 @@ class OpenAIEngine:
         tts: TextToSpeech | None = None,
     ) -> None:
         self._settings = settings
-        self._connect = connect or (lambda: open_upstream(settings))
+        self._connect = connect or _opener(settings)
         self._session = initial_session(settings, session)
         self._conversation = Conversation()
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
