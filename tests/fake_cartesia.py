@@ -24,7 +24,7 @@ from tests.conftest import free_port
 from voxgate.audio import SAMPLE_RATE
 
 API_KEY = "ck-test-key"
-STALE = b"\x7f\x7f" * 480  # what a misbehaving server sends after a cancel
+STALE = b"\x7f\x7f" * SAMPLE_RATE  # 1 s a lagging server sends after a cancel
 
 
 class FakeCartesia:
