@@ -85,6 +85,12 @@ async def test_barge_in_cuts_the_spoken_reply_and_the_upstream_memory(models, sp
         assert_valid_ga(client)
 
 
+def spoken_reply(ev: dict) -> bool:
+    """A ``response.done`` with an assistant message (the local model may call a tool first)."""
+    output = ev.get("response", {}).get("output") or []
+    return ev["type"] == "response.done" and any(i["type"] == "message" for i in output)
+
+
 @contextlib.asynccontextmanager
 async def cartesia_gateway(models, fake: FakeCartesia, **extra) -> AsyncIterator[str]:
     async with serve_app(upstream_app(models)) as up:
@@ -107,7 +113,7 @@ async def test_a_text_reply_is_spoken_by_cartesia(models, speech):
         VoiceClient(url) as client,
     ):
         await client.send_json({"type": "text", "text": "Say hello to me."})
-        index, done = await client.wait_for("response.done")
+        index, done = await client.wait_for(spoken_reply)
         assert done["response"]["status"] == "completed"
         content = done["response"]["output"][0]["content"][0]
         assert content["type"] == "output_audio" and content["transcript"].strip()
@@ -137,14 +143,14 @@ async def test_barge_in_cancels_the_cartesia_context(models, speech):
         cartesia_gateway(models, fake) as url,
         VoiceClient(url) as client,
     ):
+        fake.hold.clear()  # each phrase stops after its first chunk: the reply is still speaking
         await client.send_json(
             {"type": "text", "text": "Tell me a long story about a brave knight and a dragon."}
         )
         while not client.received.audio:
             await asyncio.sleep(0.02)
-        fake.hold.clear()  # the next phrase stops after its first chunk: still speaking
-        await client.stream(speech("Stop, please wait a moment.") + silence(200))
-        index, done = await client.wait_for("response.done")
+        await client.stream(speech("Stop, please wait a moment.") + silence(1200))
+        index, done = await client.wait_for(spoken_reply)
         assert done["response"]["status"] == "cancelled"
         for _ in range(100):
             if fake.cancelled:
@@ -153,7 +159,7 @@ async def test_barge_in_cancels_the_cartesia_context(models, speech):
         (context_id,) = fake.cancelled
         assert {"context_id": context_id, "cancel": True} in fake.received
         fake.hold.set()
-        _, nxt = await client.wait_for("response.done", after=index + 1)
+        _, nxt = await client.wait_for(spoken_reply, after=index + 1, timeout=60)
         assert nxt["response"]["status"] == "completed"  # the reply to "Stop, please wait"
         assert len(fake.sent_audio) == 2
         received = sum(n for _, n in client.received.audio)
@@ -171,7 +177,7 @@ async def test_a_bad_cartesia_key_is_an_error_and_the_session_goes_on(models, sp
         await client.send_json({"type": "text", "text": "Say hello to me."})
         _, error = await client.wait_for("error")
         assert error["error"]["code"] == "tts_failed" and "HTTP 401" in error["error"]["message"]
-        _, done = await client.wait_for("response.done")
+        _, done = await client.wait_for(spoken_reply)
         assert done["response"]["status"] == "completed"
         assert done["response"]["output"][0]["content"][0]["transcript"].strip()
         assert not client.received.audio
