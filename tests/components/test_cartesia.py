@@ -130,3 +130,16 @@ async def test_a_drop_mid_phrase_is_an_error(speech):
                 pass
         fake.hold.set()
         await tts.aclose()
+
+
+async def test_a_phrase_after_a_long_pause_opens_a_new_context(speech):
+    async with FakeCartesia(speech) as fake:
+        tts = provider(fake)
+        tts.context_idle_s = 0.0  # every pause counts as long
+        reply = tts.context()
+        await spoken(reply, "One.")
+        await asyncio.sleep(0.01)
+        assert await spoken(reply, "Two.") == speech("Two.")
+        first, second = (r["context_id"] for r in fake.requests() if r["transcript"])
+        assert first != second
+        await tts.aclose()

@@ -15,6 +15,10 @@ The wire shape follows Cartesia's WebSocket API reference (docs.cartesia.ai: "Te
 - the server answers ``chunk`` (base64 ``data``), ``flush_done``, ``done``, ``timestamps`` and
   ``error``, each with the ``context_id`` it belongs to. Messages of a context that is no
   longer listened to (cancelled or ended) are dropped, so no stale audio reaches a later reply.
+
+Cartesia expires a context 1 s after its last audio went out, and phrases are paced to playback,
+so a phrase that comes after a longer pause opens a fresh context (prosody restarts after a pause
+anyway).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -52,13 +57,19 @@ class _Context:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._started = False
         self._over = False  # cancelled or ended: nothing more is sent or heard
+        self._heard_at = 0.0  # when the server last said something on this context
 
     def deliver(self, msg: dict[str, Any]) -> None:
+        self._heard_at = time.monotonic()
         self._queue.put_nowait(msg)
 
     async def speak(self, text: str) -> AsyncIterator[bytes]:
         if self._over or not text.strip():
             return
+        if self._started and time.monotonic() - self._heard_at > self._tts.context_idle_s:
+            self._tts.forget(self)  # expired at Cartesia by now: go on under a new id
+            self.id = f"voxgate-{uuid.uuid4().hex}"
+            self._started = False
         self._tts.listen(self)
         self._started = True
         await self._tts.send(self._tts.request(self.id, text))
@@ -137,6 +148,7 @@ class CartesiaTTS:
         self._contexts: dict[str, _Context] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.connects = 0
+        self.context_idle_s = 0.8  # a context quiet this long is taken as expired (Cartesia: 1 s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CartesiaTTS:
