@@ -165,7 +165,20 @@ class CartesiaTTS:
     # -- StreamingTextToSpeech -------------------------------------------------------------
 
     def context(self) -> SpeechContext:
-        """A new context (a reply); nothing is sent until its first phrase."""
+        """A new context (a reply); nothing is sent until its first phrase.
+
+        The connection opens now if it is not open: Cartesia advises setting the WebSocket up
+        before the generation.
+        """
+        if self._ws is None or self._ws.state is not State.OPEN:
+
+            async def warm() -> None:
+                with contextlib.suppress(TTSError):  # the first phrase tries again and reports
+                    await self._connection()
+
+            task = asyncio.create_task(warm())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return _Context(self)
 
     async def aclose(self) -> None:

@@ -82,7 +82,7 @@ class VoicedResponse:
         self.upstream_done = False  # the upstream has sent its response.done
         self.closed = False  # ended here (barge-in or drop): later upstream events are dropped
         self._tts = tts
-        self._speech: SpeechContext | None = None  # the reply's TTS context, from its 1st phrase
+        self._speech: SpeechContext = tts.context()  # the reply's speech
         self._tts_failed = False
         self._emit = emit
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -129,8 +129,7 @@ class VoicedResponse:
             return None
         self.closed = True
         self._task.cancel()
-        if self._speech is not None:
-            self._speech.cancel()
+        self._speech.cancel()
         heard_ms = self.heard_ms()
         heard = self._heard_text(heard_ms)
         item = self._item
@@ -152,8 +151,7 @@ class VoicedResponse:
         """Stop without a word (the upstream is gone and the engine reports it)."""
         self.closed = True
         self._task.cancel()
-        if self._speech is not None:
-            self._speech.cancel()
+        self._speech.cancel()
 
     # -- the ordered stream ----------------------------------------------------------------
 
@@ -176,8 +174,7 @@ class VoicedResponse:
                 self._pass(ev)
             if type_ == "response.done":
                 self._done = True
-                if self._speech is not None:
-                    self._speech.end()
+                self._speech.end()
                 return
 
     def _pass(self, ev: Event) -> None:
@@ -198,8 +195,6 @@ class VoicedResponse:
         said = _Phrase(text, self._sent_ms, self._sent_ms)
         self._phrases.append(said)
         if not self._tts_failed:
-            if self._speech is None:
-                self._speech = self._tts.context()
             resampler = Resampler(self._tts.sample_rate, SAMPLE_RATE)
             try:
                 async for chunk in self._speech.speak(phrase):
