@@ -117,8 +117,8 @@ async def test_a_text_reply_is_spoken_by_cartesia(models, speech):
         assert done["response"]["status"] == "completed"
         content = done["response"]["output"][0]["content"][0]
         assert content["type"] == "output_audio" and content["transcript"].strip()
-        (context_id,) = fake.sent_audio
-        sent = len(fake.sent_audio[context_id])
+        first_contexts = set(fake.sent_audio)  # one, or more if the upstream paused a while
+        sent = sum(len(audio) for audio in fake.sent_audio.values())
         assert sent > 12000 and sum(n for _, n in client.received.audio) == sent
         phrases = [r["transcript"] for r in fake.requests() if r["transcript"]]
         assert " ".join(phrases) == content["transcript"].strip()
@@ -127,14 +127,8 @@ async def test_a_text_reply_is_spoken_by_cartesia(models, speech):
         assert_valid_ga(client)
         # a second reply: a new context on the same connection
         await client.send_json({"type": "text", "text": "Say hello to me again."})
-        await client.wait_for(
-            lambda ev: (
-                ev["type"] == "response.done"
-                and any(i["type"] == "message" for i in ev["response"]["output"])
-            ),
-            after=index + 1,
-        )
-        assert len(fake.sent_audio) == 2 and len(fake.connections) == 1
+        await client.wait_for(spoken_reply, after=index + 1, timeout=60)
+        assert set(fake.sent_audio) > first_contexts and len(fake.connections) == 1
 
 
 async def test_barge_in_cancels_the_cartesia_context(models, speech):
@@ -161,7 +155,7 @@ async def test_barge_in_cancels_the_cartesia_context(models, speech):
         fake.hold.set()
         _, nxt = await client.wait_for(spoken_reply, after=index + 1, timeout=60)
         assert nxt["response"]["status"] == "completed"  # the reply to "Stop, please wait"
-        assert len(fake.sent_audio) == 2
+        assert len(fake.sent_audio) >= 2
         received = sum(n for _, n in client.received.audio)
         sent = sum(len(audio) for audio in fake.sent_audio.values())
         assert received <= sent  # the 1 s the server sent after the cancel never arrived
