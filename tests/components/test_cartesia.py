@@ -143,3 +143,26 @@ async def test_a_phrase_after_a_long_pause_opens_a_new_context(speech):
         first, second = (r["context_id"] for r in fake.requests() if r["transcript"])
         assert first != second
         await tts.aclose()
+
+
+def test_settings_need_a_key_and_a_voice_and_describe_the_provider():
+    from pydantic import ValidationError
+
+    from voxgate.settings import Settings
+
+    base = {"_env_file": None, "engine": "openai", "openai_api_key": "sk-x"}
+    with pytest.raises(ValidationError, match="VOXGATE_CARTESIA_API_KEY"):
+        Settings(**base, openai_voice_provider="cartesia", cartesia_voice_id="v")
+    settings = Settings(
+        **base,
+        openai_voice_provider="cartesia",
+        cartesia_api_key="ck",
+        cartesia_voice_id="v",
+        cartesia_base_url="ws://127.0.0.1:1/",
+    )
+    tts = CartesiaTTS.from_settings(settings)
+    request = tts.request("ctx", "Hi.")
+    assert request["voice"] == {"mode": "id", "id": "v"}
+    assert request["model_id"] == "sonic-3.5" and request["continue"] is True
+    assert request["output_format"]["sample_rate"] == tts.sample_rate == 24000
+    assert "language" not in request
