@@ -258,7 +258,7 @@ class CartesiaTTS:
             try:
                 ws = await connect(url, open_timeout=10, max_size=None)
             except InvalidStatus as exc:
-                body = exc.response.body.decode(errors="replace").strip()[:200]
+                body = (exc.response.body or b"").decode(errors="replace").strip()[:200]
                 raise TTSError(
                     f"Cartesia refused the connection (HTTP {exc.response.status_code}"
                     + (f": {body})" if body else ")")
