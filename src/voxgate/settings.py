@@ -100,10 +100,30 @@ class Settings(BaseSettings):
     openai_voice: str | None = Field(
         None, description="Voice for engine `openai` (e.g. `marin`); default: the model's own."
     )
-    openai_voice_provider: Literal["model", "piper"] = Field(
+    openai_voice_provider: Literal["model", "piper", "cartesia"] = Field(
         "model",
-        description="Who speaks for engine `openai`: `model` (the realtime model's own voice) or "
-        "`piper` (the model answers in text; Piper voices it offline with `voice`).",
+        description="Who speaks for engine `openai`: `model` (the realtime model's own voice), "
+        "`piper` (the model answers in text; Piper voices it offline with `voice`) or "
+        "`cartesia` (the model answers in text; Cartesia's streaming WebSocket TTS voices it "
+        "with `cartesia_voice_id`, one connection per session).",
+    )
+    cartesia_api_key: str | None = Field(
+        None, description="Cartesia API key (`openai_voice_provider=cartesia`)."
+    )
+    cartesia_voice_id: str | None = Field(
+        None, description="Cartesia voice id (sent as `voice: {mode: id, id}`)."
+    )
+    cartesia_model_id: str = Field("sonic-3.5", description="Cartesia TTS model (`model_id`).")
+    cartesia_base_url: str = Field(
+        "wss://api.cartesia.ai",
+        description="Cartesia WebSocket base URL; voxgate connects to `{base}/tts/websocket`.",
+    )
+    cartesia_version: str = Field(
+        "2026-03-01", description="Cartesia API version (the `cartesia_version` query parameter)."
+    )
+    cartesia_language: str | None = Field(
+        None,
+        description="Language of the Cartesia voice (`language`, e.g. `en`); default: the model's.",
     )
     openai_reconnect_attempts: int = Field(
         6, ge=0, description="Reconnects to try (with backoff) when the upstream connection drops."
@@ -183,4 +203,10 @@ class Settings(BaseSettings):
                 )
             if not self.azure_openai_endpoint and not self.openai_api_key:
                 raise ValueError("engine 'openai' / direct mode need VOXGATE_OPENAI_API_KEY")
+        cartesia = self.engine == "openai" and self.openai_voice_provider == "cartesia"
+        if cartesia and not (self.cartesia_api_key and self.cartesia_voice_id):
+            raise ValueError(
+                "openai_voice_provider 'cartesia' needs VOXGATE_CARTESIA_API_KEY and "
+                "VOXGATE_CARTESIA_VOICE_ID"
+            )
         return self

@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
             def new_engine(session: Event | None = None) -> Engine:
+                if settings.openai_voice_provider == "cartesia":  # a connection per session
+                    from voxgate.components.tts.cartesia import CartesiaTTS
+
+                    return OpenAIEngine(settings, session, tts=CartesiaTTS.from_settings(settings))
                 return OpenAIEngine(settings, session, tts=tts)
 
             app.state.describe_session = lambda session: describe_session(settings, session)

@@ -22,7 +22,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from voxgate.components.tts import TextToSpeech
+from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech, streaming
 from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
@@ -99,7 +99,7 @@ class OpenAIEngine:
         session: Event | None = None,
         *,
         connect: Callable[[], Awaitable[Upstream]] | None = None,
-        tts: TextToSpeech | None = None,
+        tts: TextToSpeech | StreamingTextToSpeech | None = None,
     ) -> None:
         self._settings = settings
         self._connect = connect or _opener(settings)
@@ -119,9 +119,10 @@ class OpenAIEngine:
         self._closed = False
         self.reconnects = 0
         self._voice: CustomVoice | None = None
-        if tts is not None:  # the upstream answers in text and ``tts`` speaks
+        self._tts = streaming(tts) if tts is not None else None
+        if self._tts is not None:  # the upstream answers in text and ``tts`` speaks
             self._voice = CustomVoice(
-                tts,
+                self._tts,
                 settings.voice,
                 self._session.get("output_modalities") or ["audio"],
                 put=self._put,
@@ -165,6 +166,8 @@ class OpenAIEngine:
         self._closed = True
         if self._voice is not None:
             self._voice.close()
+        if self._tts is not None:
+            await self._tts.aclose()
         if self._upstream is not None:
             with contextlib.suppress(Exception):
                 await self._upstream.close()
