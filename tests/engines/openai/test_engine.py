@@ -32,13 +32,17 @@ def upstream_app(models):
 
 
 def gateway_settings(port: int, **extra) -> Settings:
+    """A gateway on engine openai; no server agent unless asked (its tools make replies vary)."""
     return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        engine="openai",
-        openai_api_key=UPSTREAM_KEY,
-        openai_base_url=f"http://127.0.0.1:{port}/v1",
-        openai_model="gpt-realtime",
-        **extra,
+        **{
+            "_env_file": None,
+            "engine": "openai",
+            "openai_api_key": UPSTREAM_KEY,
+            "openai_base_url": f"http://127.0.0.1:{port}/v1",
+            "openai_model": "gpt-realtime",
+            "agents": "none",
+            **extra,
+        }
     )
 
 
