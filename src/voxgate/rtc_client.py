@@ -21,7 +21,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voxgate.protocol import Event
+from voxgate.transports import rtc_decode
 from voxgate.transports.rtc_media import AgentAudioTrack
+
+rtc_decode.install()
 
 SPEECH_RMS = 200
 """A received frame louder than this (PCM16 RMS) counts as speech, not silence."""
