@@ -5,12 +5,14 @@ frame back with ``run_coroutine_threadsafe`` (a coroutine, a future and a loop w
 frame). Audio needs none of that: decoding 40 ms of Opus takes tens of microseconds, less than
 the hop, while tens of such threads contend with the event loop for the GIL and make it miss
 its deadlines. ``install()`` makes audio receivers decode inline, in the order packets leave
-the jitter buffer; video keeps aiortc's thread.
+the jitter buffer; video keeps aiortc's thread. Opus is decoded to mono (voxgate's audio is mono,
+and a stereo decode costs half as much again, then a downmix).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fractions
 import logging
 import threading
 from typing import Any
@@ -18,12 +20,33 @@ from typing import Any
 import av
 from aiortc import rtcrtpreceiver
 from aiortc.codecs import get_decoder
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 
 log = logging.getLogger(__name__)
 
 _thread_worker = rtcrtpreceiver.decoder_worker
 _receive = rtcrtpreceiver.RTCRtpReceiver.receive
+
+OPUS_RATE = 48000
+_OPUS_TIME_BASE = fractions.Fraction(1, OPUS_RATE)
+
+
+class MonoOpusDecoder:
+    """Opus RTP payloads to 48 kHz mono PCM16 frames (libopus via PyAV)."""
+
+    def __init__(self) -> None:
+        self.codec = av.CodecContext.create("libopus", "r")
+        self.codec.format = "s16"
+        self.codec.layout = "mono"
+        self.codec.sample_rate = OPUS_RATE
+
+    def decode(self, encoded_frame: JitterFrame) -> list[av.AudioFrame]:
+        """The frames of one Opus packet (pts: its RTP timestamp)."""
+        packet = av.Packet(encoded_frame.data)
+        packet.pts = encoded_frame.timestamp
+        packet.time_base = _OPUS_TIME_BASE
+        return self.codec.decode(packet)  # type: ignore[return-value]
 
 
 class InlineDecoder:
@@ -42,7 +65,7 @@ class InlineDecoder:
             return
         codec, encoded_frame = task
         if codec.name != self._codec_name:
-            self._decoder = get_decoder(codec)
+            self._decoder = MonoOpusDecoder() if codec.name == "opus" else get_decoder(codec)
             self._codec_name = codec.name
         try:
             frames = self._decoder.decode(encoded_frame)
