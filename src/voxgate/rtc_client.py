@@ -135,6 +135,10 @@ class RtcClient:
         """Queue PCM16 24 kHz; it leaves in real time, then silence follows."""
         self.mic.push(pcm)
 
+    def speak_opus(self, packets: list[bytes]) -> None:
+        """Queue speech already encoded with ``rtc_media.encode_opus`` (40 ms packets)."""
+        self.mic.push_opus(packets)
+
     @property
     def speaking(self) -> bool:
         """Whether queued speech is still being sent."""

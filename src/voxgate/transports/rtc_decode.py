@@ -46,7 +46,7 @@ class MonoOpusDecoder:
         packet = av.Packet(encoded_frame.data)
         packet.pts = encoded_frame.timestamp
         packet.time_base = _OPUS_TIME_BASE
-        return self.codec.decode(packet)  # type: ignore[return-value]
+        return self.codec.decode(packet)
 
 
 class InlineDecoder:
@@ -94,7 +94,7 @@ async def _inline_receive(
     track = self._track
     if not self._RTCRtpReceiver__started and track is not None and track.kind == "audio":  # type: ignore[attr-defined]
         self._RTCRtpReceiver__decoder_queue = InlineDecoder(  # type: ignore[attr-defined]
-            track._queue,  # type: ignore[attr-defined]
+            track._queue,
             self._RTCRtpReceiver__decoder_error,  # type: ignore[attr-defined]
         )
     await _receive(self, parameters)
