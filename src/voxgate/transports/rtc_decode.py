@@ -42,7 +42,9 @@ class MonoOpusDecoder:
         self.codec.sample_rate = OPUS_RATE
 
     def decode(self, encoded_frame: JitterFrame) -> list[av.AudioFrame]:
-        """The frames of one Opus packet (pts: its RTP timestamp)."""
+        """The frames of one Opus packet (pts: its RTP timestamp); none for an empty one."""
+        if not encoded_frame.data:
+            return []  # an empty packet would put the codec in draining mode for good
         packet = av.Packet(encoded_frame.data)
         packet.pts = encoded_frame.timestamp
         packet.time_base = _OPUS_TIME_BASE
