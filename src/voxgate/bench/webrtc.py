@@ -2,10 +2,11 @@
 
 What it measures: the WebRTC transport alone. A ``voxgate serve`` is spawned with the
 ``loopback`` engine (no models: every mic chunk comes straight back as agent audio). N aiortc
-peers on 127.0.0.1 each send a 440 Hz tone on their Opus track; the server decodes it, resamples
-48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing track (40 ms
-Opus frames). Over a steady window each peer measures how much tone comes back against the
-window's length: the shortfall is the loss (late audio counts as lost, as it does to a
+peers on 127.0.0.1 each send a 440 Hz tone on their Opus track (encoded once, replayed by every
+peer, on uvloop: the load generator should cost less than what it measures); the server decodes
+it, resamples 48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing
+track (40 ms Opus frames). Over a steady window each peer measures how much tone comes back
+against the window's length: the shortfall is the loss (late audio counts as lost, as it does to a
 listener). CPU is the server process's user+system time over the window (``/proc``), per
 session; the peers' own CPU (this process) is shown apart. Both share the machine, so the
 figures are a floor.

@@ -93,12 +93,21 @@ def _decoder_worker(
 async def _inline_receive(
     self: rtcrtpreceiver.RTCRtpReceiver, parameters: RTCRtpReceiveParameters
 ) -> None:
+    # aiortc's private names (checked by tests/transports/test_rtc_decode.py): when one is
+    # missing, the receiver keeps aiortc's own thread rather than breaking.
     track = self._track
-    if not self._RTCRtpReceiver__started and track is not None and track.kind == "audio":  # type: ignore[attr-defined]
-        self._RTCRtpReceiver__decoder_queue = InlineDecoder(  # type: ignore[attr-defined]
-            track._queue,
-            self._RTCRtpReceiver__decoder_error,  # type: ignore[attr-defined]
-        )
+    queue = getattr(track, "_queue", None)
+    error = getattr(self, "_RTCRtpReceiver__decoder_error", None)
+    started = getattr(self, "_RTCRtpReceiver__started", True)
+    if (
+        not started
+        and track is not None
+        and track.kind == "audio"
+        and isinstance(queue, asyncio.Queue)
+        and isinstance(error, threading.Event)
+        and hasattr(self, "_RTCRtpReceiver__decoder_queue")
+    ):
+        self._RTCRtpReceiver__decoder_queue = InlineDecoder(queue, error)
     await _receive(self, parameters)
 
 
