@@ -199,6 +199,8 @@ class RtcClient:
             if self.record_rtp and frame.pts is not None:
                 self.heard.rtp_timestamps.append(int(frame.pts))
             samples = frame.to_ndarray().astype(np.float32)
+            if frame.format.name.startswith("flt"):  # float audio: [-1, 1]
+                samples *= 32768
             if float(np.sqrt(np.mean(samples * samples))) > SPEECH_RMS:
                 self.heard.speech.append(time.monotonic())
                 self.heard.speech_ms += duration_ms

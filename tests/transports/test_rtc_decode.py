@@ -45,8 +45,8 @@ def test_inline_decoder_keeps_order_and_skips_bad_packets():
     assert len(frames) == len(packets)
     assert [f.pts for f in frames] == [0, 1920, 4 * 1920, 5 * 1920, 6 * 1920]
     assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {(48000, "mono", 1920)}
-    loud = np.concatenate([f.to_ndarray()[0] for f in frames[1:]]).astype(np.float32)
-    assert np.sqrt(np.mean(loud**2)) > 3000  # the tone, not silence
+    loud = np.concatenate([f.to_ndarray()[0] for f in frames[1:]]) * 32768
+    assert np.sqrt(np.mean(loud**2)) > 3000  # the tone (amplitude 8000), not silence
 
 
 def test_mono_decoder_decodes_the_track_packets():
