@@ -1,8 +1,9 @@
 """Audio at the WebRTC edge: the agent's voice as a paced track, the caller's mic as PCM16.
 
 Opus on the wire is 48 kHz; voxgate runs at 24 kHz PCM16 mono. The conversion happens here, once
-per direction: PyAV's resampler after aiortc's decoder on the way in; on the way out the track
-encodes 24 kHz mono itself (libopus via PyAV; Opus takes 24 kHz natively).
+per direction: PyAV's resampler after the receiver's decoder (48 kHz mono float, see
+``rtc_decode``) on the way in; on the way out the track encodes 24 kHz mono itself (libopus via
+PyAV; Opus takes 24 kHz natively).
 """
 
 from __future__ import annotations
