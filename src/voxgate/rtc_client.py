@@ -1,8 +1,9 @@
 """A WebRTC client of voxgate (aiortc): speaks PCM on a real Opus track, records what it hears.
 
 Used by ``voxgate bench webrtc`` and the tests; also a small example of the WebRTC transport.
-Connects through ``POST /api/webrtc/offer`` (voxgate's events) or ``POST /v1/realtime/calls``
-(OpenAI's GA interface).
+Connects through ``POST /api/webrtc/offer`` (voxgate's events), ``POST /v1/realtime/calls``
+(OpenAI's GA interface) or ``POST /api/realtime/webrtc-offer`` (browser-direct mode: voxgate
+starts the call at its upstream).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class RtcClient:
         self,
         base_url: str,
         *,
-        mode: Literal["offer", "calls"] = "offer",
+        mode: Literal["offer", "calls", "direct"] = "offer",
         session_id: str | None = None,
         session: dict[str, Any] | None = None,
         api_key: str | None = None,
@@ -79,7 +80,11 @@ class RtcClient:
         self._notifying: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RtcClient:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -109,6 +114,12 @@ class RtcClient:
                 r.raise_for_status()
                 answer = r.json()["sdp"]
                 self.session_id = r.json()["session_id"]
+            elif self.mode == "direct":
+                body = {"sdp": offer, "type": "offer"}
+                r = await http.post("/api/realtime/webrtc-offer", json=body, headers=headers)
+                r.raise_for_status()
+                answer = r.json()["sdp"]
+                self.session_id = r.json()["call_id"]
             else:
                 if self.session is None:
                     r = await http.post(

@@ -89,16 +89,41 @@ class Settings(BaseSettings):
     openai_websocket_base_url: str | None = Field(
         None, description="WebSocket base URL (default: openai_base_url with ws/wss)."
     )
+    openai_transport: Literal["websocket", "webrtc"] = Field(
+        "websocket",
+        description="How engine `openai` reaches the upstream: `websocket` (the SDK's realtime "
+        "connection) or `webrtc` (aiortc, `POST {openai_base_url}/realtime/calls`, Opus audio).",
+    )
     openai_model: str = Field(
         "gpt-realtime", description="Realtime model (`openai`); also keys the price table."
     )
     openai_voice: str | None = Field(
         None, description="Voice for engine `openai` (e.g. `marin`); default: the model's own."
     )
-    openai_voice_provider: Literal["model", "piper"] = Field(
+    openai_voice_provider: Literal["model", "piper", "cartesia"] = Field(
         "model",
-        description="Who speaks for engine `openai`: `model` (the realtime model's own voice) or "
-        "`piper` (the model answers in text; Piper voices it offline with `voice`).",
+        description="Who speaks for engine `openai`: `model` (the realtime model's own voice), "
+        "`piper` (the model answers in text; Piper voices it offline with `voice`) or "
+        "`cartesia` (the model answers in text; Cartesia's streaming WebSocket TTS voices it "
+        "with `cartesia_voice_id`, one connection per session).",
+    )
+    cartesia_api_key: str | None = Field(
+        None, description="Cartesia API key (`openai_voice_provider=cartesia`)."
+    )
+    cartesia_voice_id: str | None = Field(
+        None, description="Cartesia voice id (sent as `voice: {mode: id, id}`)."
+    )
+    cartesia_model_id: str = Field("sonic-3.5", description="Cartesia TTS model (`model_id`).")
+    cartesia_base_url: str = Field(
+        "wss://api.cartesia.ai",
+        description="Cartesia WebSocket base URL; voxgate connects to `{base}/tts/websocket`.",
+    )
+    cartesia_version: str = Field(
+        "2026-03-01", description="Cartesia API version (the `cartesia_version` query parameter)."
+    )
+    cartesia_language: str | None = Field(
+        None,
+        description="Language of the Cartesia voice (`language`, e.g. `en`); default: the model's.",
     )
     openai_reconnect_attempts: int = Field(
         6, ge=0, description="Reconnects to try (with backoff) when the upstream connection drops."
@@ -123,6 +148,12 @@ class Settings(BaseSettings):
         "Realtime service itself; off: 404.",
     )
 
+    direct_sessions_per_hour: int = Field(
+        0,
+        ge=0,
+        description="Browser-direct mode: sessions (client secrets minted, calls started) one "
+        "voxgate key may start per hour; 0: no limit.",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         [],
         description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
@@ -172,4 +203,10 @@ class Settings(BaseSettings):
                 )
             if not self.azure_openai_endpoint and not self.openai_api_key:
                 raise ValueError("engine 'openai' / direct mode need VOXGATE_OPENAI_API_KEY")
+        cartesia = self.engine == "openai" and self.openai_voice_provider == "cartesia"
+        if cartesia and not (self.cartesia_api_key and self.cartesia_voice_id):
+            raise ValueError(
+                "openai_voice_provider 'cartesia' needs VOXGATE_CARTESIA_API_KEY and "
+                "VOXGATE_CARTESIA_VOICE_ID"
+            )
         return self

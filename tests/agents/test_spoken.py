@@ -73,8 +73,19 @@ async def test_spoken_faq_question_hands_off_on_the_same_connection(server_url, 
             timeout=30,
         )
         assert output["item"]["call_id"] == called["call_id"]  # the call is answered
-        # the FAQ agent takes the turn (what it says is the model's business)
-        _, done = await client.wait_for("response.done", after=index, timeout=60)
+        # the FAQ agent takes the user's question and looks it up
+        _, lookup = await client.wait_for(
+            "response.function_call_arguments.done", after=index, timeout=60
+        )
+        assert lookup["name"] == "faq_lookup_tool"
+        _, done = await client.wait_for(
+            lambda ev: (
+                ev["type"] == "response.done"
+                and any(o.get("type") == "message" for o in ev["response"]["output"])
+            ),
+            after=index,
+            timeout=60,
+        )
         assert done["response"]["status"] == "completed"
         created = [ev for ev in client.received.types() if ev == "session.created"]
         assert len(created) == 1  # one engine connection throughout

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from voxgate.components.llm import Usage
+from voxgate.components.llm import ToolCall, Usage
 from voxgate.components.llm.llama import bundled_model
 
 
@@ -52,3 +54,66 @@ async def test_max_tokens_bounds_the_reply(models, max_tokens):
     ):
         pass
     assert usage.output_tokens <= max_tokens
+
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+HELLO = [{"role": "system", "content": "You are a helpful assistant."}]
+
+
+async def reply(models, messages, **kwargs):
+    return [p async for p in models.llm.stream(messages, max_tokens=24, temperature=0.0, **kwargs)]
+
+
+async def test_a_weather_question_becomes_a_tool_call(models):
+    pieces = await reply(
+        models,
+        [*HELLO, {"role": "user", "content": "What's the weather in Berlin?"}],
+        tools=[WEATHER],
+    )
+    assert pieces == [ToolCall("get_weather", '{"city": "Berlin"}')]
+
+
+async def test_chit_chat_with_tools_is_answered_in_words(models):
+    pieces = await reply(
+        models, [*HELLO, {"role": "user", "content": "Hello, how are you?"}], tools=[WEATHER]
+    )
+    assert pieces and all(isinstance(p, str) for p in pieces)
+
+
+async def test_tool_choice_none_and_forced(models):
+    question = [*HELLO, {"role": "user", "content": "What's the weather in Berlin?"}]
+    words = await reply(models, question, tools=[WEATHER], tool_choice="none")
+    assert words and all(isinstance(p, str) for p in words)
+    hello = [*HELLO, {"role": "user", "content": "Hello there, my friend in Rome."}]
+    forced = await reply(
+        models, hello, tools=[WEATHER], tool_choice={"type": "function", "name": "get_weather"}
+    )
+    assert len(forced) == 1 and forced[0].name == "get_weather"
+    assert set(json.loads(forced[0].arguments)) == {"city"}
+
+
+async def test_a_tool_result_is_answered_in_words(models):
+    messages = [
+        *HELLO,
+        {"role": "user", "content": "What's the weather in Berlin?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Berlin"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"forecast": "rain, 12 degrees"}'},
+    ]
+    pieces = await reply(models, messages, tools=[WEATHER])
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip()

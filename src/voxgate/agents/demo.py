@@ -63,10 +63,9 @@ def get_weather(city: str) -> str:
     seed = int.from_bytes(hashlib.sha256(name.lower().encode()).digest()[:4], "big")
     condition = _CONDITIONS[seed % len(_CONDITIONS)]
     celsius = 5 + seed // len(_CONDITIONS) % 26
-    return (
-        f"Demo data from voxgate, not a live forecast: in {name.title()} it is {condition} "
-        f"and {celsius} degrees Celsius."
-    )
+    # made-up, repeatable data, and said so; SmolLM2 repeats this shape reliably (8 in 8),
+    # while a leading disclaimer makes it apologise instead in a third of replies
+    return f"{name.title()}: {condition}, {celsius} degrees Celsius (demo weather)."
 
 
 def faq_answer(question: str) -> str | None:

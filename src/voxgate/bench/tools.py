@@ -29,61 +29,13 @@ class Agent:
     tools: list[Tool]
 
 
-def _function(name: str, description: str, *strings: str) -> Tool:
-    return {
-        "type": "function",
-        "name": name,
-        "description": description,
-        "parameters": {
-            "type": "object",
-            "properties": {key: {"type": "string"} for key in strings},
-            **({"required": list(strings)} if strings else {}),
-        },
-    }
-
-
 def demo_agents() -> dict[str, Agent]:
-    """The default demo graph's agents (names and descriptions as in the shared contract)."""
-    to_triage = "Hand off to triage_agent for anything that is not {}."
+    """The shipped demo graph (``voxgate.agents.demo``), as an engine sees each agent."""
+    from voxgate.agents.demo import build
+
     return {
-        "triage_agent": Agent(
-            "You are a helpful triaging agent for an airline. Use your tools: answer weather "
-            "questions with get_weather, hand FAQ questions to the FAQ agent, seat changes to "
-            "the seat booking agent.",
-            [
-                _function("get_weather", "Get the current weather for a city.", "city"),
-                _function(
-                    "transfer_to_faq_agent",
-                    "Hand off to faq_agent: answers questions about the airline (baggage, "
-                    "carry-on, wifi, aircraft, food, pets, check-in).",
-                ),
-                _function(
-                    "transfer_to_seat_booking_agent",
-                    "Hand off to seat_booking_agent: changes the seat on a flight booking.",
-                ),
-            ],
-        ),
-        "faq_agent": Agent(
-            "You are the FAQ agent of an airline. Answer questions about the airline with "
-            "faq_lookup_tool.",
-            [
-                _function("faq_lookup_tool", "Look up an answer in the airline FAQ.", "question"),
-                _function("transfer_to_triage_agent", to_triage.format("an airline FAQ")),
-            ],
-        ),
-        "seat_booking_agent": Agent(
-            "You are the seat booking agent of an airline. Ask for the confirmation number "
-            "and the new seat, then change the seat with update_seat.",
-            [
-                _function(
-                    "update_seat",
-                    "Change the seat for a booking.",
-                    "confirmation_number",
-                    "new_seat",
-                ),
-                _function("transfer_to_triage_agent", to_triage.format("a seat change")),
-            ],
-        ),
+        agent.name: Agent(agent.instructions, agent.session_config()["tools"])
+        for agent in build().graph()
     }
 
 
@@ -179,6 +131,7 @@ class Outcome:
     tool: str | None
     arguments: dict[str, Any]
     decision_ms: float
+    first_audio_ms: float | None = None
 
     def passes(self, case: Case) -> tuple[bool, bool]:
         """(the right tool or none, and the arguments hold what they should)."""
@@ -189,8 +142,13 @@ class Outcome:
         return right_tool, right_tool and right_args
 
 
-async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outcome:
-    """One fresh session: declare the agent, type the request, see what the response does."""
+async def run_case(
+    models: LocalModels, settings: Settings, case: Case, *, audio: bool = False, tools: bool = True
+) -> Outcome:
+    """One fresh session: declare the agent, type the request, see what the response does.
+
+    The response is cancelled as soon as it has decided (first text, or first audio).
+    """
     agent = demo_agents()[case.agent]
     engine = LocalEngine(models, SessionConfig.from_settings(settings))
     events = engine.events()
@@ -201,9 +159,9 @@ async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outco
                 "session": {
                     "type": "realtime",
                     "instructions": agent.instructions,
-                    "tools": agent.tools,
+                    "tools": agent.tools if tools else [],
                     "tool_choice": "auto",
-                    "output_modalities": ["text"],
+                    "output_modalities": ["audio" if audio else "text"],
                     "audio": {"input": {"turn_detection": None}},
                 },
             }
@@ -225,13 +183,20 @@ async def run_case(models: LocalModels, settings: Settings, case: Case) -> Outco
         async for ev in events:
             if ev["type"] == "error":
                 raise RuntimeError(ev["error"]["message"])
-            if ev["type"] == "response.output_text.delta" and not replying:
+            decided = ev["type"] in ("response.output_text.delta", "response.output_audio.delta")
+            if decided and not replying:
                 replying = True  # decided: words, not a tool; the rest is not needed
                 await engine.send({"type": "response.cancel"})
             elif ev["type"] == "response.function_call_arguments.done":
                 tool, arguments = ev["name"], json.loads(ev["arguments"])
             elif ev["type"] == "voxgate.metrics":
-                return Outcome(tool, arguments, ev["metrics"].get("llm_first_token_ms", 0.0))
+                metrics = ev["metrics"]
+                return Outcome(
+                    tool,
+                    arguments,
+                    metrics.get("llm_first_token_ms", 0.0),
+                    metrics.get("first_audio_ms"),
+                )
         raise RuntimeError("the engine closed before the response ended")
     finally:
         await engine.close()
@@ -256,13 +221,35 @@ async def _run(settings: Settings, cases: list[Case]) -> dict[str, Any]:
             f"{case.request!r:<58} want {case.tool or '(reply)'}  got {got}",
             flush=True,
         )
+    with_tools, without = await _first_audio(models, settings, [c for c in cases if not c.tool])
     return {
         "cases": len(cases),
         "accuracy": round(hits / len(cases), 3),
         "tool_choice_accuracy": round(tool_hits / len(cases), 3),
         "decision_ms_mean": round(statistics.fmean(decisions), 1),
         "decision_ms_p50": round(statistics.median(decisions), 1),
+        "reply_first_audio_ms_with_tools": with_tools,
+        "reply_first_audio_ms_without_tools": without,
     }
+
+
+async def _first_audio(
+    models: LocalModels, settings: Settings, cases: list[Case]
+) -> tuple[float, float]:
+    """Mean time from response start to first audio of spoken replies, with and without tools.
+
+    Interleaved, case by case, so both see the same machine load.
+    """
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for case in cases:
+        for tools in (True, False):
+            outcome = await run_case(models, settings, case, audio=True, tools=tools)
+            if outcome.first_audio_ms is not None:
+                times[tools].append(outcome.first_audio_ms)
+    return (
+        round(statistics.fmean(times[True]), 1) if times[True] else float("nan"),
+        round(statistics.fmean(times[False]), 1) if times[False] else float("nan"),
+    )
 
 
 def main(args: argparse.Namespace) -> int:

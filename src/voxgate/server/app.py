@@ -23,9 +23,18 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.protocol import Event
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
+from voxgate.server.limits import SessionLimit
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import calls, client_secrets, direct, realtime, webrtc, websocket
+from voxgate.transports import (
+    calls,
+    client_secrets,
+    direct,
+    realtime,
+    sideband,
+    webrtc,
+    websocket,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +69,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
             def new_engine(session: Event | None = None) -> Engine:
+                if settings.openai_voice_provider == "cartesia":  # a connection per session
+                    from voxgate.components.tts.cartesia import CartesiaTTS
+
+                    return OpenAIEngine(settings, session, tts=CartesiaTTS.from_settings(settings))
                 return OpenAIEngine(settings, session, tts=tts)
 
             app.state.describe_session = lambda session: describe_session(settings, session)
@@ -83,6 +96,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
+        await sideband.close_sidebands(app)
         await webrtc.close_peers(app)
         await app.state.registry.close()
         await runs.close()
@@ -98,6 +112,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.agent_names = agent_names
     app.state.agent_requests = agent_requests
     app.state.peers = {}
+    app.state.agent_factory = agent_factory
+    app.state.sidebands = {}
+    app.state.transcripts = sideband.Transcripts()
+    app.state.session_limit = SessionLimit(settings.direct_sessions_per_hour)
     app.include_router(websocket.router)
     app.include_router(webrtc.router)
     app.include_router(calls.router)
@@ -113,7 +131,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @app.get("/api/client-config")
     async def client_config() -> dict[str, Any]:
-        """What the web page needs before it connects: WebRTC on or off, ICE servers, agents."""
+        """What the web page needs before it connects: WebRTC, ICE servers, direct mode, agents."""
         return {
             "webrtc": {
                 "enabled": settings.webrtc_enabled,
@@ -121,6 +139,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                     s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
                 ],
             },
+            "direct": {"enabled": settings.direct_mode_enabled},
             "agents": app.state.agent_names,
         }
 

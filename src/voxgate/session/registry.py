@@ -42,8 +42,8 @@ class SessionRegistry:
         return session
 
     async def release(self, session: Session) -> None:
-        """Close the session once its last participant has left."""
-        if not session.participants and self._sessions.get(session.id) is session:
+        """Close the session once its last participant (sidebands aside) has left."""
+        if not session.callers and self._sessions.get(session.id) is session:
             del self._sessions[session.id]
             await session.close()
 

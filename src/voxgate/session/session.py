@@ -58,9 +58,12 @@ class Session:
         self._engine: Engine | None = None
         self._pump: asyncio.Task[None] | None = None
         self.participants: set[EventWriter] = set()
+        self._sidebands: set[EventWriter] = set()
         self._session_state: dict[str, Any] | None = None
         self.active_response_id: str | None = None
         self._starting = asyncio.Lock()
+        self.ended = asyncio.Event()
+        """Set once the session has closed (a sideband of a call leaves then)."""
         self.agent = agent_factory(self) if agent_factory is not None else None
 
     @property
@@ -73,9 +76,19 @@ class Session:
         if self._engine is None:
             await self._start_engine()
 
-    def join(self, writer: EventWriter) -> None:
-        """Add a client; a late joiner first gets the session's current configuration."""
+    @property
+    def callers(self) -> set[EventWriter]:
+        """The participants that keep the session alive (all but sidebands)."""
+        return self.participants - self._sidebands
+
+    def join(self, writer: EventWriter, *, sideband: bool = False) -> None:
+        """Add a client; a late joiner first gets the session's current configuration.
+
+        A ``sideband`` (``/v1/realtime?call_id=``) follows a call; it does not keep it alive.
+        """
         self.participants.add(writer)
+        if sideband:
+            self._sidebands.add(writer)
         if self._session_state is not None:
             writer.offer(
                 {
@@ -88,6 +101,7 @@ class Session:
     def leave(self, writer: EventWriter) -> None:
         """Remove a client."""
         self.participants.discard(writer)
+        self._sidebands.discard(writer)
 
     async def send(self, ev: Event) -> None:
         """One client event to the engine, starting it on first use."""
@@ -132,6 +146,7 @@ class Session:
 
     async def close(self) -> None:
         """Stop the engine; participants stay connected but hear nothing more."""
+        self.ended.set()
         if self.agent is not None:
             await self.agent.close()
         engine, self._engine = self._engine, None

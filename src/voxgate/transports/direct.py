@@ -2,21 +2,33 @@
 
 ``POST /api/realtime/client-secret`` mints an upstream ephemeral key carrying the server's
 session configuration (instructions, voice, model), so the provider key never reaches a browser
-and the browser cannot choose another configuration. Off unless ``direct_mode_enabled``: then
-the mode's endpoints answer 404.
+and the browser cannot choose another configuration. ``POST /api/realtime/webrtc-offer`` instead
+passes the browser's SDP offer to the upstream's ``/realtime/calls`` with the server's key, and
+joins the call with a sideband (``transports.sideband``: the agent's tools, the transcript);
+``GET /api/realtime/transcripts/{call_id}`` reads a transcript and ``POST
+/api/realtime/transcripts`` takes one from a client that keeps its own. Off unless
+``direct_mode_enabled``: then the mode's endpoints answer 404.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import logging
+from typing import Annotated, Any, Literal
 
+import httpx
 import openai
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
-from voxgate.server.auth import APIError, Grant, require_key
+from voxgate.server.auth import APIError, Grant, bearer_key, require_key
 from voxgate.settings import Settings
+from voxgate.transports.sideband import TranscriptEntry, Transcripts, attach
+
+log = logging.getLogger(__name__)
+CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 router = APIRouter()
 
@@ -32,6 +44,7 @@ def _enabled(request: Request) -> Settings:
 
 @router.post("/api/realtime/client-secret")
 async def mint_client_secret(
+    request: Request,
     settings: Annotated[Settings, Depends(_enabled)],
     grant: Annotated[Grant, Depends(require_key)],
 ) -> dict[str, Any]:
@@ -40,6 +53,7 @@ async def mint_client_secret(
         raise APIError(
             403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
         )
+    request.app.state.session_limit.take(bearer_key(request))
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     try:
         secret = await realtime_client(settings).realtime.client_secrets.create(
@@ -54,3 +68,126 @@ async def mint_client_secret(
             type_="server_error",
         ) from None
     return secret.model_dump(mode="json", exclude_none=True)
+
+
+class DirectOffer(BaseModel):
+    """The browser's SDP offer for a call straight to the upstream."""
+
+    model_config = ConfigDict(extra="forbid")
+    sdp: str = Field(min_length=1, max_length=100_000)
+    type: Literal["offer"] = "offer"
+
+
+class DirectAnswer(BaseModel):
+    """The upstream's SDP answer and the call's id (its transcript's key)."""
+
+    sdp: str
+    type: Literal["answer"] = "answer"
+    call_id: str
+
+
+@router.post("/api/realtime/webrtc-offer")
+async def webrtc_offer(
+    offer: DirectOffer,
+    request: Request,
+    settings: Annotated[Settings, Depends(_enabled)],
+    grant: Annotated[Grant, Depends(require_key)],
+) -> DirectAnswer:
+    """Start a call at the upstream with the server's key; a sideband joins it."""
+    if grant.kind == "client_secret":
+        raise APIError(
+            403, "an ephemeral key cannot start direct calls", code="insufficient_permissions"
+        )
+    if settings.azure_openai_endpoint:
+        raise APIError(
+            501, "direct WebRTC calls are not supported with Azure", code="not_supported"
+        )
+    request.app.state.session_limit.take(bearer_key(request))
+    session = {"model": settings.openai_model, **initial_session(settings, None)}
+    url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
+    files = {"sdp": (None, offer.sdp), "session": (None, json.dumps(session))}
+    headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(url, files=files, headers=headers)
+    except httpx.HTTPError as exc:
+        raise APIError(
+            502,
+            f"the realtime upstream is unreachable: {exc}",
+            code="upstream_error",
+            type_="server_error",
+        ) from None
+    if r.status_code not in (200, 201):
+        message = _upstream_message(r)
+        if r.status_code == 400:  # the offer itself was refused: the browser's to fix
+            raise APIError(400, f"the upstream refused the offer: {message}", code="invalid_sdp")
+        raise APIError(
+            502,
+            f"the realtime upstream refused ({r.status_code}): {message}",
+            code="upstream_error",
+            type_="server_error",
+        )
+    call_id = (r.headers.get("location") or "").rstrip("/").rsplit("/", 1)[-1]
+    if not call_id:
+        raise APIError(
+            502,
+            "the upstream answered without a call id (Location)",
+            code="upstream_error",
+            type_="server_error",
+        )
+    await attach(request.app, call_id)
+    return DirectAnswer(sdp=r.text, call_id=call_id)
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
+class TranscriptTurn(BaseModel):
+    """One turn a client heard."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    text: str = Field(min_length=1, max_length=20_000)
+    item_id: str | None = Field(None, pattern=CALL_ID)
+
+
+class ClientTranscript(BaseModel):
+    """Turns of a call, from a client that records its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    call_id: str = Field(pattern=CALL_ID)
+    entries: list[TranscriptTurn] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/api/realtime/transcripts", status_code=201)
+async def add_transcript(
+    body: ClientTranscript,
+    request: Request,
+    settings: Annotated[Settings, Depends(_enabled)],
+    grant: Annotated[Grant, Depends(require_key)],
+) -> dict[str, Any]:
+    """Keep a client's transcript of a call (a turn with a known ``item_id`` replaces it)."""
+    transcripts: Transcripts = request.app.state.transcripts
+    for turn in body.entries:
+        transcripts.add(
+            body.call_id, TranscriptEntry(turn.role, turn.text, turn.item_id, source="client")
+        )
+    return {"call_id": body.call_id, "accepted": len(body.entries)}
+
+
+@router.get("/api/realtime/transcripts/{call_id}")
+async def get_transcript(
+    call_id: str,
+    request: Request,
+    settings: Annotated[Settings, Depends(_enabled)],
+    grant: Annotated[Grant, Depends(require_key)],
+) -> dict[str, Any]:
+    """A call's transcript so far."""
+    entries = request.app.state.transcripts.get(call_id)
+    if entries is None:
+        raise APIError(404, f"no transcript for call {call_id!r}", code="not_found")
+    return {"call_id": call_id, "entries": [e.to_json() for e in entries]}

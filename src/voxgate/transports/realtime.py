@@ -11,6 +11,7 @@ and ``session.created`` / ``session.updated`` report the client's formats back.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import logging
@@ -115,8 +116,9 @@ async def realtime_socket(
             await websocket.send_text(json.dumps(wire))
 
     writer = EventWriter(deliver, max_pending=app.state.settings.client_queue_size)
-    session.join(writer)
+    session.join(writer, sideband=call_id is not None)
     writing = app.state.spawn(writer.run())
+    watching = app.state.spawn(_close_when_over(websocket, session)) if call_id else None
     try:
         try:
             await session.start()
@@ -137,8 +139,17 @@ async def realtime_socket(
     finally:
         writer.close()
         writing.cancel()
+        if watching is not None:
+            watching.cancel()
         session.leave(writer)
         await registry.release(session)
+
+
+async def _close_when_over(websocket: WebSocket, session: Session) -> None:
+    """A sideband ends with its call."""
+    await session.ended.wait()
+    with contextlib.suppress(Exception):
+        await websocket.close(code=1000, reason="the call has ended")
 
 
 async def _on_message(session: Session, edge: EdgeAudio, message: Mapping[str, Any]) -> None:

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -68,8 +67,6 @@ class LlamaLLM:
         self._lock = asyncio.Lock()
         self._foreground = foreground or Foreground()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
-        self.last_decision_ms = 0.0
-        """How long the last routing step (and argument generation) took."""
 
     def warm(self, messages: list[ChatMessage]) -> None:
         """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
@@ -91,7 +88,14 @@ class LlamaLLM:
         """Reply text token by token, or one ``ToolCall``; stops when the consumer stops."""
         async with self._lock:
             if tools and tool_choice != "none":
-                call = await asyncio.to_thread(self._decide, messages, tools, tool_choice)
+                deciding = asyncio.ensure_future(
+                    asyncio.to_thread(self._decide, messages, tools, tool_choice, usage)
+                )
+                try:
+                    call = await asyncio.shield(deciding)
+                finally:
+                    # cancelled or not, llama.cpp is free only once the thread has left it
+                    await asyncio.shield(deciding)
                 if call is not None:
                     yield call
                     return
@@ -141,36 +145,37 @@ class LlamaLLM:
     # -- tools (called in a worker thread, under the lock) -----------------------------------
 
     def _decide(
-        self, messages: list[ChatMessage], tools: list[Tool], tool_choice: ToolChoice
+        self,
+        messages: list[ChatMessage],
+        tools: list[Tool],
+        tool_choice: ToolChoice,
+        usage: Usage | None,
     ) -> ToolCall | None:
         """The routing step: a tool call, or ``None`` to reply in words."""
-        started = time.monotonic()
-        try:
-            options = routing.options(tools, tool_choice)
-            request = routing.last_user_text(messages)
-            if request is None:  # a tool result came last: speak it (unless a call is forced)
-                if tool_choice == "auto":
-                    return None
-                request = ""
-            if len(options) == 1:
-                best = options[0]
-            else:
-                scores = self._score(
-                    [routing.option_context(o.description) for o in options], request
-                )
-                best = options[max(range(len(options)), key=scores.__getitem__)]
-            if best.tool is None:
+        options = routing.options(tools, tool_choice)
+        request = routing.last_user_text(messages, tools)
+        if request is None:  # a tool result came last: speak it (unless a call is forced)
+            if tool_choice == "auto":
                 return None
-            return ToolCall(best.tool["name"], self._arguments(best.tool, request))
-        finally:
-            self.last_decision_ms = (time.monotonic() - started) * 1000
+            request = ""
+        if len(options) == 1:
+            best = options[0]
+        else:
+            scores = self._score([routing.option_context(o.description) for o in options], request)
+            best = options[max(range(len(options)), key=scores.__getitem__)]
+        if best.tool is None:
+            return None
+        arguments = self._arguments(best.tool, request, usage)
+        if tool_choice == "auto" and routing.ungrounded(best.tool, arguments):
+            return None  # the request lacks what the call needs: answer (and ask) instead
+        return ToolCall(best.tool["name"], arguments)
 
     def _score(self, contexts: list[str], request: str) -> list[float]:
         if self._scorer is None:
             self._scorer = ChannelScorer(self._llama, n_threads=self._n_threads)
         return self._scorer.score(contexts, request)
 
-    def _arguments(self, tool: Tool, request: str) -> str:
+    def _arguments(self, tool: Tool, request: str, usage: Usage | None) -> str:
         if not routing.has_arguments(tool):
             return "{}"
         try:
@@ -185,6 +190,9 @@ class LlamaLLM:
             temperature=0.0,
         )
         text = completion["choices"][0]["text"]
+        if usage is not None:
+            usage.input_tokens = completion["usage"]["prompt_tokens"]
+            usage.output_tokens = completion["usage"]["completion_tokens"]
         try:
             return json.dumps(json.loads(text))
         except ValueError:  # cut off by max_tokens: the call still goes out, arguments empty

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,12 +68,27 @@ def option_context(description: str) -> str:
     return f'The customer needs this: {description}\nThe customer says: "'
 
 
-def last_user_text(messages: list[ChatMessage]) -> str | None:
-    """The latest user message, unless a tool result came after it (then: speak the result)."""
+def last_user_text(messages: list[ChatMessage], tools: Sequence[Tool] = ()) -> str | None:
+    """The latest user message still to be routed, or None: a tool result came after it.
+
+    One exception: a result of a tool that is not among ``tools`` answered another agent's
+    call (a handoff), so the user's request is this agent's to route. Only one such result
+    is passed over, so two agents never hand a request back and forth.
+    """
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in messages
+        if message["role"] == "assistant"
+        for call in message.get("tool_calls") or []
+    }
+    current = {tool["name"] for tool in tools}
+    passed_over = 0
     for message in reversed(messages):
         if message["role"] == "tool":
-            return None
-        if message["role"] == "user" and isinstance(message.get("content"), str):
+            if names.get(message.get("tool_call_id", "")) in current or passed_over or not current:
+                return None
+            passed_over += 1
+        elif message["role"] == "user" and isinstance(message.get("content"), str):
             return str(message["content"])
     return None
 
@@ -102,6 +118,25 @@ def arguments_schema(tool: Tool, request: str) -> dict[str, Any]:
             else:
                 prop.setdefault("maxLength", MAX_ARGUMENT_CHARS)
     return schema
+
+
+def ungrounded(tool: Tool, arguments: str) -> bool:
+    """Whether two of the tool's string properties got the same value.
+
+    Distinct slots filled with one value (both the seat and the booking code "14C", or both the
+    whole sentence) mean the request did not hold them: better to ask than to call.
+    """
+    properties = (tool.get("parameters") or {}).get("properties") or {}
+    try:
+        values = json.loads(arguments)
+    except ValueError:
+        return True
+    strings = [
+        values.get(key)
+        for key, prop in properties.items()
+        if prop.get("type") == "string" and isinstance(values.get(key), str)
+    ]
+    return len(strings) != len(set(strings))
 
 
 def spans(text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:

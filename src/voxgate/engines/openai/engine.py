@@ -22,7 +22,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from voxgate.components.tts import TextToSpeech
+from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech, streaming
 from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
@@ -74,6 +74,14 @@ def describe_session(settings: Settings, session: Event | None) -> Event:
     }
 
 
+def _opener(settings: Settings) -> Callable[[], Awaitable[Upstream]]:
+    if settings.openai_transport == "webrtc":
+        from voxgate.engines.openai.webrtc import open_webrtc_upstream
+
+        return lambda: open_webrtc_upstream(settings)
+    return lambda: open_upstream(settings)
+
+
 @dataclass
 class _Response:
     id: str
@@ -91,10 +99,10 @@ class OpenAIEngine:
         session: Event | None = None,
         *,
         connect: Callable[[], Awaitable[Upstream]] | None = None,
-        tts: TextToSpeech | None = None,
+        tts: TextToSpeech | StreamingTextToSpeech | None = None,
     ) -> None:
         self._settings = settings
-        self._connect = connect or (lambda: open_upstream(settings))
+        self._connect = connect or _opener(settings)
         self._session = initial_session(settings, session)
         self._conversation = Conversation()
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -111,9 +119,10 @@ class OpenAIEngine:
         self._closed = False
         self.reconnects = 0
         self._voice: CustomVoice | None = None
-        if tts is not None:  # the upstream answers in text and ``tts`` speaks
+        self._tts = streaming(tts) if tts is not None else None
+        if self._tts is not None:  # the upstream answers in text and ``tts`` speaks
             self._voice = CustomVoice(
-                tts,
+                self._tts,
                 settings.voice,
                 self._session.get("output_modalities") or ["audio"],
                 put=self._put,
@@ -157,6 +166,8 @@ class OpenAIEngine:
         self._closed = True
         if self._voice is not None:
             self._voice.close()
+        if self._tts is not None:
+            await self._tts.aclose()
         if self._upstream is not None:
             with contextlib.suppress(Exception):
                 await self._upstream.close()

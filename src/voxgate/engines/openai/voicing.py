@@ -3,9 +3,11 @@
 A ``VoicedResponse`` takes one upstream text response's events in order and gives the client a
 spoken response instead: ``output_text`` becomes ``output_audio`` with its transcript, and each
 phrase of text is synthesized (at most ``LEAD_MS`` ahead of real-time playback) into
-``response.output_audio_transcript.delta`` + ``response.output_audio.delta`` events. Events that
-follow the text (``*.done``, ``response.done``) wait for the speech before them. A barge-in ends
-the response here, ``cancelled``, truncated to what the user heard.
+``response.output_audio_transcript.delta`` + ``response.output_audio.delta`` events, its audio
+going out chunk by chunk as the TTS makes it. Events that follow the text (``*.done``,
+``response.done``) wait for the speech before them. A barge-in ends the response here,
+``cancelled``, truncated to what the user heard, and cancels the reply's TTS context. A TTS that
+fails is reported once as an ``error`` event; the reply goes on as text (transcript only).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from voxgate.audio import SAMPLE_RATE, duration_ms, resample
-from voxgate.components.tts import TextToSpeech
+from voxgate.audio import SAMPLE_RATE, Resampler, duration_ms
+from voxgate.components.tts import SpeechContext, StreamingTextToSpeech, TTSError
 from voxgate.components.tts.phrases import PhraseSplitter
-from voxgate.protocol import Event, event
+from voxgate.protocol import Event, error_event, event
 
 LEAD_MS = 1500.0
 _DELTA_BYTES = SAMPLE_RATE * 2 // 10  # 100 ms per audio delta
@@ -66,17 +68,22 @@ class _Phrase:
     text: str
     start_ms: float
     end_ms: float
+    complete: bool = False  # all its audio has gone out
 
 
 class VoicedResponse:
     """One upstream text response, spoken."""
 
-    def __init__(self, response_id: str, tts: TextToSpeech, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, response_id: str, tts: StreamingTextToSpeech, emit: Callable[[Event], None]
+    ) -> None:
         self.id = response_id
         self.item_ids: set[str] = set()
         self.upstream_done = False  # the upstream has sent its response.done
         self.closed = False  # ended here (barge-in or drop): later upstream events are dropped
         self._tts = tts
+        self._speech: SpeechContext = tts.context()  # the reply's speech
+        self._tts_failed = False
         self._emit = emit
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._splitter = PhraseSplitter()
@@ -122,6 +129,7 @@ class VoicedResponse:
             return None
         self.closed = True
         self._task.cancel()
+        self._speech.cancel()
         heard_ms = self.heard_ms()
         heard = self._heard_text(heard_ms)
         item = self._item
@@ -143,6 +151,7 @@ class VoicedResponse:
         """Stop without a word (the upstream is gone and the engine reports it)."""
         self.closed = True
         self._task.cancel()
+        self._speech.cancel()
 
     # -- the ordered stream ----------------------------------------------------------------
 
@@ -165,6 +174,7 @@ class VoicedResponse:
                 self._pass(ev)
             if type_ == "response.done":
                 self._done = True
+                self._speech.end()
                 return
 
     def _pass(self, ev: Event) -> None:
@@ -178,26 +188,42 @@ class VoicedResponse:
     async def _speak(self, phrase: str) -> None:
         while (ahead := self._sent_ms - self.heard_ms()) > LEAD_MS:  # noqa: ASYNC110
             await asyncio.sleep(min(ahead - LEAD_MS, 200) / 1000)
-        pcm = await asyncio.to_thread(self._synthesize, phrase)
         text = phrase if not self._spoken else " " + phrase
         self._spoken += text
         ids = self._part or {}
         self._emit(event("response.output_audio_transcript.delta", **ids, delta=text))
+        said = _Phrase(text, self._sent_ms, self._sent_ms)
+        self._phrases.append(said)
+        if not self._tts_failed:
+            resampler = Resampler(self._tts.sample_rate, SAMPLE_RATE)
+            try:
+                async for chunk in self._speech.speak(phrase):
+                    self._send_audio(ids, resampler.process(chunk), said)
+                self._send_audio(ids, resampler.process(b"", last=True), said)
+            except TTSError as exc:
+                self._tts_failed = True
+                self._emit(
+                    error_event(
+                        f"custom voice failed, the reply goes on as text: {exc}",
+                        code="tts_failed",
+                        type_="server_error",
+                    )
+                )
+        said.complete = True
+
+    def _send_audio(self, ids: dict[str, Any], pcm: bytes, said: _Phrase) -> None:
+        if not pcm:
+            return
         if self._first_audio_at is None:
             self._first_audio_at = time.monotonic()
-        length = duration_ms(pcm)
-        self._phrases.append(_Phrase(text, self._sent_ms, self._sent_ms + length))
-        self._sent_ms += length
+        self._sent_ms += duration_ms(pcm)
+        said.end_ms = self._sent_ms
         for offset in range(0, len(pcm), _DELTA_BYTES):
             self._emit(
                 event(
                     "response.output_audio.delta", **ids, delta=pcm[offset : offset + _DELTA_BYTES]
                 )
             )
-
-    def _synthesize(self, phrase: str) -> bytes:
-        pcm = b"".join(self._tts.synthesize(phrase))
-        return resample(pcm, self._tts.sample_rate, SAMPLE_RATE)
 
     # -- ending here -----------------------------------------------------------------------
 
@@ -234,9 +260,9 @@ class VoicedResponse:
     def _heard_text(self, heard_ms: float) -> str:
         text = ""
         for phrase in self._phrases:
-            if phrase.end_ms <= heard_ms:
+            if phrase.complete and phrase.end_ms <= heard_ms:
                 text += phrase.text
-            elif phrase.start_ms < heard_ms:
+            elif phrase.start_ms < heard_ms and phrase.end_ms > phrase.start_ms:
                 words = phrase.text.split(" ")
                 share = (heard_ms - phrase.start_ms) / (phrase.end_ms - phrase.start_ms)
                 text += " ".join(words[: int(len(words) * share)])
@@ -257,7 +283,7 @@ class CustomVoice:
 
     def __init__(
         self,
-        tts: TextToSpeech,
+        tts: StreamingTextToSpeech,
         voice: str,
         modalities: Sequence[str],
         *,

@@ -1,4 +1,5 @@
-// voxgate web client (no build step): WebRTC or WebSocket to a session, a live conversation,
+// voxgate web client (no build step): WebRTC or WebSocket to a session (or, in browser-direct
+// mode, WebRTC straight to the server's Realtime upstream), a live conversation,
 // the raw events, tools & handoffs, background runs and per-turn latency (docs/protocol.md).
 //
 // Modules (js/): util, audio (AudioContext + worklets), ws-transport, webrtc-transport, and
@@ -22,6 +23,7 @@ class App {
   audio = null;
   muted = false;
   config = { enabled: true, ice_servers: [] };
+  direct = false; // the server offers browser-direct mode
   #generation = 0; // bumps on every connect/disconnect; stale async work checks it
   #speechStoppedAt = null; // performance.now() at the end of the user's last spoken turn
   #responseId = null;
@@ -49,13 +51,20 @@ class App {
     ui.transport.value = transport === 'websocket' ? 'websocket' : 'webrtc';
     ui.transport.addEventListener('change', () => localStorage.setItem('voxgate.transport', ui.transport.value));
     this.setState('disconnected');
-    this.ready = this.#loadOptions(params.get('agent'));
+    this.ready = this.#loadOptions(params.get('agent'), transport);
   }
 
   /** The server's WebRTC flag and ICE servers; the agents it offers. */
-  async #loadOptions(agent) {
+  async #loadOptions(agent, transport) {
     const config = await clientConfig();
     this.config = config.webrtc ?? this.config;
+    this.direct = Boolean(config.direct?.enabled) && this.config.enabled;
+    if (this.direct) {
+      const option = new Option('Direct (WebRTC to the upstream)', 'direct');
+      option.title = 'Your browser talks to the Realtime service; voxgate keeps the key and runs the tools';
+      this.ui.transport.append(option);
+      if (transport === 'direct') this.ui.transport.value = 'direct';
+    }
     if (!this.config.enabled) {
       this.ui.transport.value = 'websocket';
       this.ui.transport.querySelector('option[value="webrtc"]').disabled = true;
@@ -84,7 +93,8 @@ class App {
     if (sessionId === resume) this.conversation.note(null, 'reconnect', 'reconnecting to the same session');
     else this.#resetForSession(sessionId);
     this.setState('connecting');
-    const kind = this.ui.transport.value === 'webrtc' && this.config.enabled ? 'webrtc' : 'websocket';
+    const choice = this.ui.transport.value;
+    const kind = choice === 'direct' && this.direct ? 'direct' : choice === 'webrtc' && this.config.enabled ? 'webrtc' : 'websocket';
 
     // Audio first, synchronously inside the click, so the AudioContext may start playing.
     this.audio = new AudioEngine({
@@ -99,13 +109,18 @@ class App {
     }
     await audioReady; // the offer carries the microphone track
     if (!this.#current(generation)) return;
-    const transport = new WebRtcTransport(sessionId, { iceServers: this.config.ice_servers, agent: this.ui.agent.value });
+    const transport = new WebRtcTransport(sessionId, {
+      iceServers: this.config.ice_servers,
+      agent: this.ui.agent.value,
+      direct: kind === 'direct',
+    });
     this.#open(transport, generation);
     try {
       await transport.connect(this.audio?.micTrack ?? null);
+      if (kind === 'direct' && this.#current(generation)) debug.callId = transport.sessionId;
     } catch (err) {
       if (!this.#current(generation)) return;
-      if (err instanceof OfferError && err.status === 404) {
+      if (err instanceof OfferError && err.status === 404 && kind === 'webrtc') {
         this.errors.add('WebRTC is turned off on this server; using the WebSocket.', 'webrtc_disabled');
         transport.close();
         this.#open(new WebSocketTransport(sessionId, { agent: this.ui.agent.value }), generation);
@@ -236,7 +251,8 @@ class App {
 
   #showTransport(peerState) {
     const kind = this.transport?.kind;
-    this.ui.transportDetail.textContent = !kind ? '' : kind === 'webrtc' ? `WebRTC${peerState ? ` · ${peerState}` : ''}` : 'WebSocket';
+    const label = { webrtc: 'WebRTC', direct: 'Direct WebRTC', websocket: 'WebSocket' }[kind];
+    this.ui.transportDetail.textContent = !kind ? '' : kind === 'websocket' ? label : `${label}${peerState ? ` · ${peerState}` : ''}`;
     if (peerState) this.ui.transportDetail.dataset.peerState = peerState;
   }
 
@@ -275,13 +291,23 @@ class App {
 
   sendText(value) {
     const text = value.trim();
-    if (!text || !this.#send({ type: 'text', text })) return false;
+    if (!text) return false;
+    if (this.transport?.ga) {
+      // GA events only: the message, then a response (what the `text` shortcut does)
+      const item = { type: 'message', role: 'user', content: [{ type: 'input_text', text }] };
+      if (!this.#send({ type: 'conversation.item.create', item })) return false;
+      this.#send({ type: 'response.create' });
+    } else if (!this.#send({ type: 'text', text })) return false;
     this.conversation.userTyped(text);
     return true;
   }
 
   interrupt() {
-    this.#send({ type: 'interrupt' });
+    if (this.transport?.ga) {
+      // as with OpenAI over WebRTC: stop the response, and the audio already queued on the track
+      if (this.#responseId) this.#send({ type: 'response.cancel' });
+      this.#send({ type: 'output_audio_buffer.clear' });
+    } else this.#send({ type: 'interrupt' });
     this.audio?.flush();
   }
 

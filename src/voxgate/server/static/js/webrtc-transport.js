@@ -1,4 +1,6 @@
 // The WebRTC transport: `POST /api/webrtc/offer`, Opus both ways, events on 'oai-events'.
+// `direct`: browser-direct mode, `POST /api/realtime/webrtc-offer` — the call goes to the
+// server's Realtime upstream (GA events only), which voxgate joins with a sideband.
 import { Emitter } from './util.js';
 
 const GATHER_TIMEOUT_MS = 3000;
@@ -37,11 +39,14 @@ export class WebRtcTransport extends Emitter {
   #opened = false;
   #closed = false;
 
-  constructor(sessionId, { iceServers = [], agent = null } = {}) {
+  constructor(sessionId, { iceServers = [], agent = null, direct = false } = {}) {
     super();
     this.sessionId = sessionId;
     this.iceServers = iceServers;
     this.agent = agent;
+    this.direct = direct;
+    this.ga = direct; // only GA client events: no voxgate shortcuts
+    if (direct) this.kind = 'direct';
   }
 
   /** Offer/answer; `micTrack` may be null (then the page only listens). Throws OfferError. */
@@ -65,20 +70,21 @@ export class WebRtcTransport extends Emitter {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     if (this.#closed) return;
-    const body = { sdp: pc.localDescription.sdp, type: 'offer', session_id: this.sessionId };
-    if (this.agent) body.agent = this.agent;
-    const response = await fetch('/api/webrtc/offer', {
+    const body = { sdp: pc.localDescription.sdp, type: 'offer' };
+    if (!this.direct) body.session_id = this.sessionId;
+    if (this.agent && !this.direct) body.agent = this.agent;
+    const response = await fetch(this.direct ? '/api/realtime/webrtc-offer' : '/api/webrtc/offer', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
     if (!response.ok) {
-      const detail = await response.json().then((j) => j.detail, () => null);
+      const detail = await response.json().then((j) => j.detail ?? j.error?.message, () => null);
       throw new OfferError(response.status, typeof detail === 'string' ? detail : `offer refused (HTTP ${response.status})`);
     }
     const answer = await response.json();
     if (this.#closed) return;
-    this.sessionId = answer.session_id;
+    this.sessionId = this.direct ? answer.call_id : answer.session_id;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
   }
 
@@ -133,7 +139,7 @@ export class WebRtcTransport extends Emitter {
   }
 }
 
-/** What the page needs before connecting: `{webrtc: {enabled, ice_servers}, agents: [...]}`. */
+/** What the page needs before connecting: `{webrtc: {enabled, ice_servers}, direct: {enabled}, agents}`. */
 export async function clientConfig() {
   try {
     const response = await fetch('/api/client-config');
@@ -141,5 +147,5 @@ export async function clientConfig() {
   } catch {
     // an older server: assume WebRTC and no agent list
   }
-  return { webrtc: { enabled: true, ice_servers: [] }, agents: [] };
+  return { webrtc: { enabled: true, ice_servers: [] }, direct: { enabled: false }, agents: [] };
 }
