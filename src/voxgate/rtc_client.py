@@ -22,7 +22,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voxgate.protocol import Event
+from voxgate.transports import rtc_decode
 from voxgate.transports.rtc_media import AgentAudioTrack
+
+rtc_decode.install()
 
 SPEECH_RMS = 200
 """A received frame louder than this (PCM16 RMS) counts as speech, not silence."""
@@ -143,6 +146,10 @@ class RtcClient:
         """Queue PCM16 24 kHz; it leaves in real time, then silence follows."""
         self.mic.push(pcm)
 
+    def speak_opus(self, packets: list[bytes]) -> None:
+        """Queue speech already encoded with ``rtc_media.encode_opus`` (40 ms packets)."""
+        self.mic.push_opus(packets)
+
     @property
     def speaking(self) -> bool:
         """Whether queued speech is still being sent."""
@@ -203,6 +210,8 @@ class RtcClient:
             if self.record_rtp and frame.pts is not None:
                 self.heard.rtp_timestamps.append(int(frame.pts))
             samples = frame.to_ndarray().astype(np.float32)
+            if frame.format.name.startswith("flt"):  # float audio: [-1, 1]
+                samples *= 32768
             if float(np.sqrt(np.mean(samples * samples))) > SPEECH_RMS:
                 self.heard.speech.append(time.monotonic())
                 self.heard.speech_ms += duration_ms

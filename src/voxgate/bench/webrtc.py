@@ -2,10 +2,11 @@
 
 What it measures: the WebRTC transport alone. A ``voxgate serve`` is spawned with the
 ``loopback`` engine (no models: every mic chunk comes straight back as agent audio). N aiortc
-peers on 127.0.0.1 each send a 440 Hz tone on their Opus track; the server decodes it, resamples
-48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing track (40 ms
-Opus frames). Over a steady window each peer measures how much tone comes back against the
-window's length: the shortfall is the loss (late audio counts as lost, as it does to a
+peers on 127.0.0.1 each send a 440 Hz tone on their Opus track (encoded once, replayed by every
+peer, on uvloop: the load generator should cost less than what it measures); the server decodes
+it, resamples 48 → 24 kHz, passes it through a session, and plays it back on its paced outgoing
+track (40 ms Opus frames). Over a steady window each peer measures how much tone comes back
+against the window's length: the shortfall is the loss (late audio counts as lost, as it does to a
 listener). CPU is the server process's user+system time over the window (``/proc``), per
 session; the peers' own CPU (this process) is shown apart. Both share the machine, so the
 figures are a floor.
@@ -31,6 +32,7 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE
 from voxgate.rtc_client import RtcClient
+from voxgate.transports.rtc_media import encode_opus
 
 WARMUP_S = 3.0
 CONNECT_BATCH = 8
@@ -94,10 +96,10 @@ async def _peers(
         if late > 0:
             print(f"{label}connected {late:.1f} s after the common start", flush=True)
         await asyncio.sleep(max(0.0, -late))
-    tone = _tone(WARMUP_S + seconds + 2)
+    tone = encode_opus(_tone(WARMUP_S + seconds + 2))  # once for all peers: they are the load
     try:
         for c in clients:
-            c.speak(tone)
+            c.speak_opus(tone)
         await asyncio.sleep(WARMUP_S)
         before = [_Window(c.heard.speech_ms, c.heard.audio_ms) for c in clients]
         if on_window:
@@ -249,18 +251,28 @@ def _server() -> Iterator[tuple[str, int]]:
         proc.wait(10)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The uvloop event loop when installed (uvicorn[standard] brings it; the server uses it)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(args: argparse.Namespace) -> int:
     """Print a line per session, a summary, then one JSON line of figures."""
     if args.start_at is not None:  # one of several peer processes
-        result = asyncio.run(
-            _peers(
-                args.url.rstrip("/"),
-                args.sessions,
-                args.seconds,
-                start_at=args.start_at,
-                label=args.label,
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            result = runner.run(
+                _peers(
+                    args.url.rstrip("/"),
+                    args.sessions,
+                    args.seconds,
+                    start_at=args.start_at,
+                    label=args.label,
+                )
             )
-        )
         print(json.dumps(dataclasses.asdict(result)))
         return 0
     with contextlib.ExitStack() as stack:
@@ -271,6 +283,7 @@ def main(args: argparse.Namespace) -> int:
         if args.procs > 1:
             figures = _run_procs(url, args.sessions, args.seconds, args.procs, pid)
         else:
-            figures = asyncio.run(_run(url, args.sessions, args.seconds, pid))
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                figures = runner.run(_run(url, args.sessions, args.seconds, pid))
     print(json.dumps(figures))
     return 0

@@ -1,13 +1,15 @@
 """Audio at the WebRTC edge: the agent's voice as a paced track, the caller's mic as PCM16.
 
 Opus on the wire is 48 kHz; voxgate runs at 24 kHz PCM16 mono. The conversion happens here, once
-per direction: PyAV's resampler after aiortc's decoder on the way in; on the way out the track
-encodes 24 kHz mono itself (libopus via PyAV; Opus takes 24 kHz natively).
+per direction: PyAV's resampler after the receiver's decoder (48 kHz mono float, see
+``rtc_decode``) on the way in; on the way out the track encodes 24 kHz mono itself (libopus via
+PyAV; Opus takes 24 kHz natively).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import fractions
 import functools
 import time
@@ -68,6 +70,13 @@ class _OpusEncoder:
         return b"".join(bytes(p) for p in packets[-1:]) or self.silence
 
 
+def encode_opus(pcm: bytes) -> list[bytes]:
+    """PCM16 24 kHz mono as the track's Opus packets (``FRAME_MS`` each, the last padded)."""
+    encoder = _OpusEncoder()
+    chunks = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+    return [encoder.encode(c + _SILENCE[len(c) :]) for c in chunks]
+
+
 def _frame(pcm: bytes, pts: int) -> av.AudioFrame:
     frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
     frame.planes[0].update(pcm)
@@ -90,6 +99,7 @@ class AgentAudioTrack(MediaStreamTrack):
     def __init__(self, on_playing: Callable[[bool], None] | None = None) -> None:
         super().__init__()
         self._buffer = bytearray()
+        self._packets: collections.deque[bytes] = collections.deque()
         self._encoder = _OpusEncoder()
         self._on_playing = on_playing
         self._playing = False
@@ -101,15 +111,23 @@ class AgentAudioTrack(MediaStreamTrack):
     @property
     def queued_ms(self) -> float:
         """Speech waiting to be played."""
-        return len(self._buffer) / 2 / SAMPLE_RATE * 1000
+        return len(self._buffer) / 2 / SAMPLE_RATE * 1000 + len(self._packets) * FRAME_MS
 
     def push(self, pcm: bytes) -> None:
         """Queue agent speech (PCM16 24 kHz mono)."""
         self._buffer += pcm
 
+    def push_opus(self, packets: list[bytes]) -> None:
+        """Queue speech already encoded (``encode_opus``); it plays before queued PCM.
+
+        Many tracks playing the same audio (a load generator) encode it once.
+        """
+        self._packets.extend(packets)
+
     def flush(self) -> bool:
         """Forget queued speech now; True if speech was playing."""
         self._buffer.clear()
+        self._packets.clear()
         playing, self._playing = self._playing, False
         return playing
 
@@ -132,7 +150,11 @@ class AgentAudioTrack(MediaStreamTrack):
             elif wait < -CATCH_UP_S:
                 # A long stall: restart the clock rather than burst seconds of audio at once.
                 self._start = time.monotonic() - self._pts / SAMPLE_RATE
-        if self._buffer:
+        if self._packets:
+            self.speech_frames_sent += 1
+            self._set_playing(True)
+            payload = self._packets.popleft()
+        elif self._buffer:
             chunk = bytes(self._buffer[:FRAME_BYTES])
             del self._buffer[:FRAME_BYTES]
             if len(chunk) < FRAME_BYTES:

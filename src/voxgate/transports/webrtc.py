@@ -29,11 +29,13 @@ from pydantic import BaseModel, Field
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.session import EventWriter, Session, SessionRegistry
 from voxgate.settings import Settings
+from voxgate.transports import rtc_decode
 from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
 from voxgate.transports.rtc_media import FRAME_MS, AgentAudioTrack, read_microphone
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+rtc_decode.install()
 
 CHANNEL = "oai-events"
 CONNECT_TIMEOUT_S = 30.0
