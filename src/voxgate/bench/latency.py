@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 
 import jiwer
 import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.bench.server import serve
 from voxgate.client import FRAME_MS, VoiceClient
 from voxgate.protocol import Event
 
@@ -139,40 +133,13 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
     }
 
 
-@contextlib.contextmanager
-def _server(agents: str) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port), "--agents", agents],
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voxgate serve did not start") from None
-                time.sleep(0.2)
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def main(args: argparse.Namespace) -> int:
     """Print a line per utterance, then one JSON line of figures."""
     texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(args.utterances)]
     if args.url:
         figures = asyncio.run(_run(args.url.rstrip("/"), texts))
     else:
-        with _server(args.agents) as url:
-            figures = asyncio.run(_run(url, texts))
+        with serve("--agents", args.agents) as server:
+            figures = asyncio.run(_run(server.ws, texts))
     print(json.dumps(figures))
     return 0

@@ -20,17 +20,16 @@ import contextlib
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from voxgate.audio import SAMPLE_RATE
+from voxgate.bench.server import serve
 from voxgate.rtc_client import RtcClient
 from voxgate.transports.rtc_media import encode_opus
 
@@ -218,37 +217,12 @@ def _cpu(pid: int | None) -> float:
     return _cpu_seconds(pid) if pid is not None else 0.0
 
 
-@contextlib.contextmanager
-def _server() -> Iterator[tuple[str, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "VOXGATE_ENGINE": "loopback",
-        "VOXGATE_AGENTS": "none",
-        "VOXGATE_WEBRTC_ENABLED": "true",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voxgate serve did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
+_LOOPBACK = {
+    "VOXGATE_ENGINE": "loopback",
+    "VOXGATE_AGENTS": "none",
+    "VOXGATE_WEBRTC_ENABLED": "true",
+}
+"""The server the bench measures: the transport alone, no models, no agents."""
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -279,7 +253,8 @@ def main(args: argparse.Namespace) -> int:
         if args.url:
             url, pid = args.url.rstrip("/"), None
         else:
-            url, pid = stack.enter_context(_server())
+            server = stack.enter_context(serve(env=_LOOPBACK, timeout=60))
+            url, pid = server.http, server.pid
         if args.procs > 1:
             figures = _run_procs(url, args.sessions, args.seconds, args.procs, pid)
         else:

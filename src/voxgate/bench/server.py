@@ -1,0 +1,59 @@
+"""A ``voxgate serve`` process on a free 127.0.0.1 port, for the benchmarks to measure."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where the server listens, and its process id (for CPU readings)."""
+
+    port: int
+    pid: int
+
+    @property
+    def http(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        """``ws://127.0.0.1:<port>``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[Served]:
+    """Run ``voxgate serve ARGS`` with ``env`` added until the block ends; wait for /healthz."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port), *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("voxgate serve did not start") from None
+                time.sleep(0.2)
+        yield Served(port, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
