@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from voxgate.protocol import Event
+from voxgate.protocol import Event, ProtocolError
 
 
 class Engine(Protocol):
@@ -26,3 +26,18 @@ class Engine(Protocol):
     async def close(self) -> None:
         """Stop all work; ``events()`` ends."""
         ...
+
+
+def dispatch(handlers: object, ev: Event, put: Callable[[Event], None], unsupported: str) -> None:
+    """Call ``handlers._on_<type>(ev)``; a refusal becomes an ``error`` event passed to ``put``.
+
+    A type without a handler is refused with the message ``unsupported``.
+    """
+    handler = getattr(handlers, "_on_" + ev["type"].replace(".", "_"), None)
+    try:
+        if handler is None:
+            raise ProtocolError(unsupported, code="unsupported_event", param="type")
+        handler(ev)
+    except ProtocolError as exc:
+        exc.event_id = exc.event_id or ev.get("event_id")
+        put(exc.to_event())

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxgate.engines import dispatch
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
 
 Items = list[dict[str, Any]]
@@ -102,18 +103,12 @@ class ScriptedEngine:
     async def send(self, ev: Event) -> None:
         """One client event; refusals become ``error`` events."""
         self.received.append(copy.deepcopy(ev))
-        handler = getattr(self, "_on_" + ev["type"].replace(".", "_"), None)
-        try:
-            if handler is None:
-                raise ProtocolError(
-                    f"the scripted engine does not take {ev['type']!r} (it has no audio)",
-                    code="unsupported_event",
-                    param="type",
-                )
-            handler(ev)
-        except ProtocolError as exc:
-            exc.event_id = exc.event_id or ev.get("event_id")
-            self._put(exc.to_event())
+        dispatch(
+            self,
+            ev,
+            self._put,
+            f"the scripted engine does not take {ev['type']!r} (it has no audio)",
+        )
 
     async def events(self) -> AsyncIterator[Event]:
         """Server events until ``close()``."""

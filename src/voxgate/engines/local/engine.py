@@ -18,6 +18,7 @@ from typing import Any
 
 from voxgate.audio import SAMPLE_RATE, Resampler
 from voxgate.components.llm import ChatMessage, Tool, ToolChoice
+from voxgate.engines import dispatch
 from voxgate.engines.local.config import SessionConfig, check_tool_choice, check_tools
 from voxgate.engines.local.models import LocalModels
 from voxgate.engines.local.response import Gate, ResponseRun
@@ -80,18 +81,9 @@ class LocalEngine:
 
     async def send(self, ev: Event) -> None:
         """Handle one client event; refusals become ``error`` events."""
-        handler = getattr(self, "_on_" + ev["type"].replace(".", "_"), None)
-        try:
-            if handler is None:
-                raise ProtocolError(
-                    f"event type {ev['type']!r} is not supported by the local engine",
-                    code="unsupported_event",
-                    param="type",
-                )
-            handler(ev)
-        except ProtocolError as exc:
-            exc.event_id = exc.event_id or ev.get("event_id")
-            self._put(exc.to_event())
+        dispatch(
+            self, ev, self._put, f"event type {ev['type']!r} is not supported by the local engine"
+        )
 
     async def events(self) -> AsyncIterator[Event]:
         """Server events until ``close()``."""
