@@ -64,12 +64,17 @@ class VoiceClient:
         await self._ws.send(data)
 
     async def stream(self, pcm: bytes, *, realtime: bool = True, frame_ms: int = FRAME_MS) -> float:
-        """Send PCM16 24 kHz in frames, paced like a microphone; returns when it started."""
+        """Send PCM16 24 kHz in frames, paced like a microphone; returns when it started.
+
+        A microphone hands over a frame once it has been recorded, so with ``realtime`` the
+        frame holding ``pcm[t]`` leaves at the end of that frame: ``start + t`` or a little later.
+        """
         frame = SAMPLE_RATE * 2 * frame_ms // 1000
         start = time.monotonic()
         for index, offset in enumerate(range(0, len(pcm), frame)):
             if realtime:
-                await asyncio.sleep(max(0.0, start + index * frame_ms / 1000 - time.monotonic()))
+                due = start + (index + 1) * frame_ms / 1000
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
             await self._ws.send(pcm[offset : offset + frame])
         return start
 

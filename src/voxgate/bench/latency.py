@@ -20,7 +20,7 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.bench.server import serve
-from voxgate.client import FRAME_MS, VoiceClient
+from voxgate.client import VoiceClient
 from voxgate.protocol import Event
 
 UTTERANCES = [
@@ -76,11 +76,10 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             audio_mark = len(client.received.audio)
             pcm = b"\0" * (SAMPLE_RATE * 2 * LEAD_MS // 1000) + clip
             pcm += b"\0" * (SAMPLE_RATE * 2 * TAIL_MS // 1000)
-            end_in_stream = LEAD_MS + _speech_end_ms(clip)
-            frames_to_end = -(-end_in_stream // FRAME_MS)  # the frame holding the last loud sample
             sending = asyncio.create_task(client.stream(pcm))
-            start = time.monotonic() + 0  # stream() starts at once
-            speech_end = start + frames_to_end * FRAME_MS / 1000
+            start = time.monotonic()  # stream() starts at once
+            # from the true end: the frame holding it leaves once recorded, up to 20 ms later
+            speech_end = start + (LEAD_MS + _speech_end_ms(clip)) / 1000
             # a tool call ends one response; the spoken answer comes in the next
             _, done = await client.wait_for(_spoken_response_done, after=mark, timeout=60)
             await client.wait_for("voxgate.metrics", after=mark, timeout=5)
@@ -137,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
     """Print a line per utterance, then one JSON line of figures."""
     texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(args.utterances)]
     if args.url:
-        figures = asyncio.run(_run(args.url.rstrip("/"), texts))
+        url = re.sub(r"^http", "ws", args.url.rstrip("/"))  # http://… and ws://… both do
+        figures = asyncio.run(_run(url, texts))
     else:
         with serve("--agents", args.agents) as server:
             figures = asyncio.run(_run(server.ws, texts))
