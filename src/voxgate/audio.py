@@ -37,3 +37,24 @@ class Resampler:
 def resample(pcm16: bytes, in_rate: int, out_rate: int) -> bytes:
     """Resample one whole clip."""
     return Resampler(in_rate, out_rate).process(pcm16, last=True)
+
+
+def trim_silence(
+    pcm16: bytes,
+    *,
+    lead_ms: float,
+    tail_ms: float,
+    sample_rate: int = SAMPLE_RATE,
+    threshold: int = 300,
+) -> bytes:
+    """``pcm16`` with its quiet ends cut to at most ``lead_ms`` and ``tail_ms``.
+
+    Quiet is what is no louder than ``threshold``; audio that is all quiet is kept whole.
+    """
+    samples = np.frombuffer(pcm16, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if loud.size == 0:
+        return pcm16
+    start = max(int(loud[0]) - int(lead_ms * sample_rate / 1000), 0)
+    end = min(int(loud[-1]) + 1 + int(tail_ms * sample_rate / 1000), samples.size)
+    return samples[start:end].tobytes()

@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
     kinds = bench.add_subparsers(dest="kind", required=True)
     lat = kinds.add_parser("latency", help="voice-to-voice latency and WER over the WebSocket")
-    lat.add_argument("--url", help="address of a running voxgate, ws:// or http:// (default: start one)")
+    lat.add_argument(
+        "--url", help="address of a running voxgate, ws:// or http:// (default: start one)"
+    )
     lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
     lat.add_argument(
         "--agents",

@@ -28,8 +28,8 @@ def test_phrases_skip_unspeakable_and_cut_run_ons():
     assert splitter.feed("... ") == []
     words = " ".join(["word"] * 40) + " "
     out = splitter.feed(words)
-    assert [len(phrase.split()) for phrase in out] == [8, 30]
-    assert splitter.flush() == [" ".join(["word"] * 2)]
+    assert [len(phrase.split()) for phrase in out] == [4, 30]
+    assert splitter.flush() == [" ".join(["word"] * 6)]
 
 
 def test_first_phrase_is_short_even_without_punctuation():
@@ -37,5 +37,17 @@ def test_first_phrase_is_short_even_without_punctuation():
     out = splitter.feed(
         "The moon is approximately three hundred eighty four thousand kilometers away "
     )
-    assert out == ["The moon is approximately three hundred eighty four"]
-    assert splitter.feed("from the earth. ") == ["thousand kilometers away from the earth."]
+    assert out == ["The moon is approximately"]
+    assert splitter.feed("from the earth. ") == [
+        "three hundred eighty four thousand kilometers away from the earth."
+    ]
+
+
+def test_first_phrase_does_not_end_on_a_function_word():
+    splitter = PhraseSplitter()
+    out = []
+    for token in ["The", " tallest", " mountain", " in", " the", " world", " is", " Mount"]:
+        out += splitter.feed(token)
+    out += splitter.feed(" Everest. ")
+    assert out == ["The tallest mountain", "in the world is Mount Everest."]
+    assert PhraseSplitter().feed("It is in the\nworld ") == ["It is"]

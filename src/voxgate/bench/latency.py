@@ -2,7 +2,9 @@
 
 Each utterance is spoken by Piper, streamed at real-time pace like a microphone, and followed by
 silence. Voice-to-voice is measured at the client from the true end of speech in the input (the
-last loud sample, known from the clip) to the first byte of agent audio.
+last loud sample, known from the clip) to the first byte of agent audio; playback gaps are the
+silences a listener would hear inside a reply, where audio came later than the audio before it
+took to play.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ def _speech_end_ms(pcm: bytes, threshold: int = 500) -> float:
     return float(loud[-1] + 1) * 1000 / SAMPLE_RATE if loud.size else 0.0
 
 
+def _playback_gaps_ms(audio: list[tuple[float, int]]) -> float:
+    """Silence a listener hears mid-reply: audio that arrives after what came before has played."""
+    gaps, played_until = 0.0, None
+    for arrived, size in audio:
+        if played_until is not None and arrived > played_until:
+            gaps += arrived - played_until
+        played_until = max(played_until or arrived, arrived) + size / 2 / SAMPLE_RATE
+    return gaps * 1000
+
+
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -69,7 +81,7 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
 
     tts = PiperTTS()
     clips = [resample(b"".join(tts.synthesize(t)), tts.sample_rate, SAMPLE_RATE) for t in texts]
-    v2v, finalize, references, hypotheses = [], [], [], []
+    v2v, finalize, gaps, references, hypotheses = [], [], [], [], []
     async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
         for text, clip in zip(texts, clips, strict=True):
             mark = len(client.received.events)
@@ -90,9 +102,9 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
                 for _, ev in client.received.events[mark:]
                 if ev["type"] == "conversation.item.input_audio_transcription.completed"
             )
-            first_audio = next(
-                (t for t, _ in client.received.audio[audio_mark:] if t > speech_end), None
-            )
+            reply_audio = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
+            first_audio = reply_audio[0][0] if reply_audio else None
+            turn_gaps = _playback_gaps_ms(reply_audio)
             turn_v2v = (first_audio - speech_end) * 1000 if first_audio else float("nan")
             turn_finalize = (
                 times["conversation.item.input_audio_transcription.completed"]
@@ -101,6 +113,7 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
             if first_audio:
                 v2v.append(turn_v2v)
             finalize.append(turn_finalize)
+            gaps.append(turn_gaps)
             references.append(_normalize(text))
             hypotheses.append(_normalize(heard))
             metrics: dict[str, float] = next(
@@ -115,7 +128,8 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
                 f"{k.removesuffix('_ms')}={v:.0f}" for k, v in sorted(metrics.items())
             )
             print(
-                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  [{detail}]  "
+                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  "
+                f"gaps {turn_gaps:4.0f} ms  [{detail}]  "
                 f"{done['response']['status']:<9}  heard: {heard!r}",
                 flush=True,
             )
@@ -128,6 +142,8 @@ async def _run(url: str, texts: list[str]) -> dict[str, float]:
         "v2v_mean_ms": round(statistics.fmean(v2v), 1) if v2v else float("nan"),
         "stt_finalize_p50_ms": round(_percentile(finalize, 50), 1),
         "stt_finalize_p95_ms": round(_percentile(finalize, 95), 1),
+        "playback_gaps_p50_ms": round(_percentile(gaps, 50), 1),
+        "playback_gaps_max_ms": round(max(gaps, default=float("nan")), 1),
         "wer": round(float(jiwer.wer(references, hypotheses)), 4),
     }
 

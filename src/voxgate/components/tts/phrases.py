@@ -6,17 +6,29 @@ import re
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—]\s")
+_SENTENCE_FINAL = re.compile(r"[.!?…]+[\"')\]]*$")
+_WORD = re.compile(r"\S+")
 _FIRST_CLAUSE_MIN_WORDS = 3
-_FIRST_MAX_WORDS = 8  # the first audio waits for the whole first phrase: keep it short
+_FIRST_MAX_WORDS = 4  # the first audio waits for the whole first phrase: keep it short
 _MAX_WORDS = 30
+_MIN_WORDS = 2
+# a phrase cut by its word limit does not end on one of these: "The tallest mountain | in the…"
+# sounds natural, "The tallest mountain in | the…" does not
+_FUNCTION_WORDS_TEXT = """
+    a an the of in on at to for from with by into onto about as than and or but nor so
+    is are was were be been am do does did has have had will would can could should may
+    might must my your his her its our their this that these those any some no not very
+    i you he she it we they i'm you're it's we're they're there
+"""
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
 
 class PhraseSplitter:
     """Feed text pieces, get whole phrases back.
 
     Phrases end at sentence boundaries; the first phrase of a reply may also end at a clause
-    boundary or after a few words, so the first audio is ready sooner. A run-on is cut at a
-    word boundary.
+    boundary or after a few words, so the first audio is ready sooner. A phrase cut by a word
+    limit backs off trailing function words. A run-on is cut at a word boundary.
     """
 
     def __init__(self) -> None:
@@ -46,15 +58,28 @@ class PhraseSplitter:
             end = match.end()
         if end is None:
             limit = _FIRST_MAX_WORDS if self._first else _MAX_WORDS
-            words = self._pending.split(" ")
-            if len(words) <= limit:
+            # whole words only: the last one may still be growing
+            words = [w for w in _WORD.finditer(self._pending) if w.end() < len(self._pending)]
+            if len(words) < limit:
                 return None
-            end = len(" ".join(words[:limit])) + 1
+            keep = limit
+            while keep > _MIN_WORDS and _bare(words[keep - 1].group()) in _FUNCTION_WORDS:
+                keep -= 1
+            end = words[keep - 1].end()
         phrase, self._pending = self._pending[:end].strip(), self._pending[end:]
         if not _speakable(phrase):
             return None if not self._pending else self._cut()
         self._first = False
         return phrase
+
+
+def ends_sentence(phrase: str) -> bool:
+    """Whether ``phrase`` ends a sentence (a pause after it sounds natural)."""
+    return _SENTENCE_FINAL.search(phrase.rstrip()) is not None
+
+
+def _bare(word: str) -> str:
+    return word.strip("\"'()[],;:").lower().replace("\u2019", "'")  # a typographic apostrophe
 
 
 def _speakable(text: str) -> bool:

@@ -60,7 +60,9 @@ class LocalEngine:
         self.config = config
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
         self._items: list[dict[str, Any]] = []
-        self._resampler = Resampler(SAMPLE_RATE, models.stt.sample_rate)
+        # soxr's low-quality filter delays by ~20 ms less than its default, and speech
+        # recognition and VAD are as accurate on it (measured); the delay is on every turn's end
+        self._resampler = Resampler(SAMPLE_RATE, models.stt.sample_rate, quality="LQ")
         self._rate = models.stt.sample_rate
         self._vad_detector = models.new_vad()
         self._frame_bytes = self._vad_detector.frame_samples * 2

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxgate.audio import SAMPLE_RATE, duration_ms, resample
+from voxgate.audio import SAMPLE_RATE, duration_ms, resample, trim_silence
 from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage
-from voxgate.components.tts.phrases import PhraseSplitter
+from voxgate.components.tts.phrases import PhraseSplitter, ends_sentence
 from voxgate.engines.local.models import LocalModels
 from voxgate.protocol import Event, event, new_id
 
@@ -28,6 +28,12 @@ LEAD_MS = 1500.0
 DELTA_MS = 100
 """Audio per ``response.output_audio.delta``."""
 _DELTA_BYTES = SAMPLE_RATE * 2 * DELTA_MS // 1000
+LEAD_IN_MS = 20.0
+"""Quiet kept before a phrase's speech."""
+FRAGMENT_PAUSE_MS = 40.0
+"""Quiet kept after a phrase that stops mid-sentence, so the next one follows on."""
+SENTENCE_PAUSE_MS = 250.0
+"""Quiet kept at most after a sentence."""
 
 
 class Gate:
@@ -211,6 +217,9 @@ class ResponseRun:
         tts = self.models.tts
         with self.models.foreground.hold():
             pcm = b"".join(tts.synthesize(phrase))
+        # a voice pads each phrase with quiet: keep a sentence's pause, not a fragment's
+        tail_ms = SENTENCE_PAUSE_MS if ends_sentence(phrase) else FRAGMENT_PAUSE_MS
+        pcm = trim_silence(pcm, lead_ms=LEAD_IN_MS, tail_ms=tail_ms, sample_rate=tts.sample_rate)
         return resample(pcm, tts.sample_rate, SAMPLE_RATE)
 
     async def _pace(self) -> None:
