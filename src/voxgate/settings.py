@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(96, ge=1, le=4096, description="Longest reply, in tokens.")
     llm_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
+    llm_prompt_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="RAM for llama.cpp states kept between replies, so a conversation's next "
+        "turn need not evaluate its history again (0: keep none).",
+    )
 
     stt_threads: int = Field(
         1,

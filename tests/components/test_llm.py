@@ -43,6 +43,39 @@ async def test_closing_the_stream_frees_the_model(models):
     assert reply
 
 
+async def test_a_conversation_resumes_from_the_prompt_cache_after_another(models, monkeypatch):
+    """Two conversations take turns on the one context: the first's next turn restores its kept
+    state instead of evaluating its history again, and answers as it would from scratch."""
+    llama = models.llm._llama
+    restored: list[int] = []
+    load_state = llama.load_state
+
+    def spy(state):
+        restored.append(state.n_tokens)
+        load_state(state)
+
+    monkeypatch.setattr(llama, "load_state", spy)
+
+    async def reply(messages):
+        stream = models.llm.stream(messages, max_tokens=12, temperature=0.0)
+        return "".join([piece async for piece in stream])
+
+    first = [
+        {"role": "system", "content": "You are a terse assistant who names things."},
+        {"role": "user", "content": "Name a fruit."},
+    ]
+    first.append({"role": "assistant", "content": await reply(first)})
+    history = llama.n_tokens
+    await reply([{"role": "user", "content": "Say ahoy like a pirate."}])
+    first.append({"role": "user", "content": "And a vegetable?"})
+    resumed = await reply(first)
+    assert restored and restored[-1] >= history - 1  # the first conversation's whole turn
+
+    monkeypatch.setattr(llama, "cache", None)
+    llama.reset()
+    assert await reply(first) == resumed
+
+
 @pytest.mark.parametrize("max_tokens", [1, 3])
 async def test_max_tokens_bounds_the_reply(models, max_tokens):
     usage = Usage()

@@ -45,7 +45,10 @@ def load_models(settings: Settings) -> LocalModels:
         from voxgate.components.llm.llama import LlamaLLM
 
         llm = LlamaLLM(
-            settings.llm_model_path, n_threads=settings.llm_threads, foreground=foreground
+            settings.llm_model_path,
+            n_threads=settings.llm_threads,
+            foreground=foreground,
+            prompt_cache_mb=settings.llm_prompt_cache_mb,
         )
         llm.warm([{"role": "system", "content": settings.instructions}])
     stt = WhisperSTT(cpu_threads=settings.stt_threads)
