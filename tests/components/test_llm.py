@@ -150,3 +150,22 @@ async def test_a_tool_result_is_answered_in_words(models):
     pieces = await reply(models, messages, tools=[WEATHER])
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert "".join(pieces).strip()
+
+
+async def test_prepare_scores_the_tool_options_ahead_and_only_once(models, monkeypatch):
+    from voxgate.components.llm import routing
+
+    llm = models.llm
+    tools = [WEATHER]
+    await llm.prepare("You are a weather assistant.", tools)
+    contexts = [routing.option_context(o.description) for o in routing.options(tools, "auto")]
+    cached = [
+        seq[: len(llm._scorer.tokens(c, special=True))]
+        for seq, c in zip(llm._scorer._cached, contexts, strict=False)
+    ]
+    assert cached == [llm._scorer.tokens(c, special=True) for c in contexts]
+
+    calls: list[object] = []
+    monkeypatch.setattr(llm, "_prepare", lambda *args: calls.append(args))
+    await llm.prepare("You are a weather assistant.", tools)
+    assert calls == []

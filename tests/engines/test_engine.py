@@ -274,3 +274,22 @@ async def test_a_spoken_request_calls_the_tool(server_url, speech):
         assert call["type"] == "function_call" and call["name"] == "get_weather"
         assert "london" in json.loads(call["arguments"])["city"].lower()
         assert_valid_ga(client)
+
+
+async def test_a_session_update_prepares_the_model_for_its_instructions_and_tools(
+    server_url, models, monkeypatch
+):
+    prepared: list[tuple[str, list[dict[str, Any]]]] = []
+    prepare = models.llm.prepare
+
+    async def spy(instructions: str, tools: list[dict[str, Any]]) -> None:
+        prepared.append((instructions, tools))
+        await prepare(instructions, tools)
+
+    monkeypatch.setattr(models.llm, "prepare", spy)
+    async with VoiceClient(url(server_url)) as client:
+        await declare(client)
+        _, _, done = await ask(client, "Hello there.")
+    assert done["response"]["status"] == "completed"
+    assert prepared and prepared[-1][0] == TRIAGE.instructions
+    assert [tool["name"] for tool in prepared[-1][1]] == [tool["name"] for tool in TRIAGE.tools]

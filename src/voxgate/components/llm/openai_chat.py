@@ -39,6 +39,9 @@ class OpenAIChatLLM:
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key)
         self._model = model
 
+    async def prepare(self, instructions: str, tools: list[Tool]) -> None:
+        """Nothing to do: the endpoint keeps its own caches."""
+
     async def stream(
         self,
         messages: list[ChatMessage],

@@ -111,6 +111,14 @@ class LocalEngine:
         self.config.update(ev["session"])
         self._configure_vad()
         self._put(event("session.updated", session=self.config.to_session()))
+        self._spawn(self._prepare_model())
+
+    async def _prepare_model(self) -> None:
+        """Ready the model for this session's instructions and tools before the user speaks."""
+        try:
+            await self._models.llm.prepare(self.config.instructions, self.config.tools)
+        except Exception:
+            log.exception("preparing the language model failed")
 
     def _on_input_audio_buffer_append(self, ev: Event) -> None:
         pcm: bytes = ev["audio"]

@@ -50,7 +50,7 @@ def load_models(settings: Settings) -> LocalModels:
             foreground=foreground,
             prompt_cache_mb=settings.llm_prompt_cache_mb,
         )
-        llm.warm([{"role": "system", "content": settings.instructions}])
+        llm.warm(settings.instructions)
     stt = WhisperSTT(cpu_threads=settings.stt_threads)
     tts = PiperTTS()
     # the first call of each runtime sets itself up: pay that here, not in the first turn
