@@ -95,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument(
         "--url", help="address of a running voxgate, ws:// or http:// (default: start one)"
     )
-    lat.add_argument("-n", "--utterances", type=int, default=10, help="utterances to speak")
+    lat.add_argument("-n", "--utterances", type=_positive, default=10, help="utterances to speak")
+    lat.add_argument(
+        "--conversations",
+        type=_positive,
+        default=1,
+        help="sessions that take turns speaking, each with its own history (default 1)",
+    )
     lat.add_argument(
         "--agents",
         default="none",
@@ -125,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     rtc.add_argument("--label", default="", help=argparse.SUPPRESS)
     rtc.set_defaults(run=_bench_webrtc)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import statistics
@@ -76,14 +77,19 @@ def _normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
 
-async def _run(url: str, texts: list[str]) -> dict[str, float]:
+async def _run(url: str, texts: list[str], conversations: int = 1) -> dict[str, float]:
     from voxgate.components.tts.piper import PiperTTS
 
     tts = PiperTTS()
     clips = [resample(b"".join(tts.synthesize(t)), tts.sample_rate, SAMPLE_RATE) for t in texts]
     v2v, finalize, gaps, references, hypotheses = [], [], [], [], []
-    async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
-        for text, clip in zip(texts, clips, strict=True):
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}"))
+            for _ in range(conversations)
+        ]
+        for turn, (text, clip) in enumerate(zip(texts, clips, strict=True)):
+            client = clients[turn % conversations]  # conversations take turns
             mark = len(client.received.events)
             audio_mark = len(client.received.audio)
             pcm = b"\0" * (SAMPLE_RATE * 2 * LEAD_MS // 1000) + clip
@@ -153,9 +159,9 @@ def main(args: argparse.Namespace) -> int:
     texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(args.utterances)]
     if args.url:
         url = re.sub(r"^http", "ws", args.url.rstrip("/"))  # http://… and ws://… both do
-        figures = asyncio.run(_run(url, texts))
+        figures = asyncio.run(_run(url, texts, args.conversations))
     else:
         with serve("--agents", args.agents) as server:
-            figures = asyncio.run(_run(server.ws, texts))
+            figures = asyncio.run(_run(server.ws, texts, args.conversations))
     print(json.dumps(figures))
     return 0
