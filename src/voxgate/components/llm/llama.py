@@ -143,13 +143,13 @@ class LlamaLLM:
         if key in self._prepared:
             self._prepared.move_to_end(key)
             return
-        self._prepared[key] = None
-        if len(self._prepared) > _PREPARED_KEPT:
-            self._prepared.popitem(last=False)
         system: ChatMessage = {"role": "system", "content": instructions}
         async with self._lock:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._thread, self._prepare, system, tools)
+        self._prepared[key] = None
+        if len(self._prepared) > _PREPARED_KEPT:
+            self._prepared.popitem(last=False)
 
     def _prepare(self, system: ChatMessage, tools: list[Tool]) -> None:
         self._llama.create_chat_completion(
