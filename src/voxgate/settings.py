@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(96, ge=1, le=4096, description="Longest reply, in tokens.")
     llm_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
+    llm_history_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="Conversation the model sees under truncation 'auto', in tokens after the "
+        "instructions (default: 512 for `llama`, whose prompt evaluation is slow on a CPU; "
+        "8000 for `openai`).",
+    )
     llm_prompt_cache_mb: int = Field(
         256,
         ge=0,

@@ -64,3 +64,45 @@ def test_a_bad_tool_choice_is_refused(choice):
     with pytest.raises(ProtocolError) as refused:
         check_tool_choice(choice, [WEATHER], param="session.tool_choice")
     assert refused.value.code == "invalid_tool_choice"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "auto",
+        "disabled",
+        {"type": "retention_ratio", "retention_ratio": 0.8},
+        {
+            "type": "retention_ratio",
+            "retention_ratio": 0.5,
+            "token_limits": {"post_instructions": 300},
+        },
+    ],
+)
+def test_truncation_is_taken_and_reported(value):
+    cfg = config()
+    cfg.update({"type": "realtime", "truncation": value})
+    assert cfg.to_session()["truncation"] == value
+
+
+@pytest.mark.parametrize(
+    ("value", "param"),
+    [
+        ("sometimes", "session.truncation"),
+        ({"type": "retention_ratio", "retention_ratio": 1.5}, "session.truncation.retention_ratio"),
+        (
+            {
+                "type": "retention_ratio",
+                "retention_ratio": 0.5,
+                "token_limits": {"post_instructions": 0},
+            },
+            "session.truncation.token_limits.post_instructions",
+        ),
+    ],
+)
+def test_bad_truncation_is_refused_and_changes_nothing(value, param):
+    cfg = config()
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update({"type": "realtime", "instructions": "changed", "truncation": value})
+    assert refused.value.param == param
+    assert cfg.instructions != "changed" and cfg.to_session()["truncation"] == "auto"

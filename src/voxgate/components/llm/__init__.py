@@ -37,6 +37,15 @@ class ToolCall:
 class LanguageModel(Protocol):
     """Shared by all sessions; closing the stream early stops generation."""
 
+    @property
+    def context_window(self) -> int:
+        """Tokens a prompt and its reply may take together."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes (an estimate where the tokenizer is not at hand)."""
+        ...
+
     async def prepare(self, instructions: str, tools: list[Tool]) -> None:
         """Get ready for replies under ``instructions`` with ``tools``, so the first is quick."""
         ...

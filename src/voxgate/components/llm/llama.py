@@ -133,12 +133,24 @@ class LlamaLLM:
         self._foreground = foreground or Foreground()
         self._scorer: ChannelScorer | None = None  # made on first use of tools
 
+    @property
+    def context_window(self) -> int:
+        """The llama.cpp context's size, in tokens."""
+        return self._llama.n_ctx()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's vocabulary."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
+
     def warm(self, instructions: str) -> None:
         """``prepare`` at start-up, blocking: the first reply of all is as quick as the rest."""
         self._thread.submit(self._prepare, {"role": "system", "content": instructions}, []).result()
 
     async def prepare(self, instructions: str, tools: list[Tool]) -> None:
-        """Evaluate the system prompt and the tool options' scoring contexts ahead of a turn."""
+        """Evaluate ahead of a turn what its prompts begin with.
+
+        That is the system prompt, the tools' argument prompts and the options' scoring contexts.
+        """
         key = json.dumps([instructions, tools], sort_keys=True)
         if key in self._prepared:
             self._prepared.move_to_end(key)
@@ -152,6 +164,10 @@ class LlamaLLM:
             self._prepared.popitem(last=False)
 
     def _prepare(self, system: ChatMessage, tools: list[Tool]) -> None:
+        # each prompt's state lands in the prompt cache; a turn's prompt continues one of them
+        for tool in tools:
+            if routing.has_arguments(tool):
+                self._llama.create_completion(routing.arguments_prompt(tool, "Hi"), max_tokens=1)
         self._llama.create_chat_completion(
             messages=[system, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
             max_tokens=1,

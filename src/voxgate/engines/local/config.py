@@ -30,6 +30,61 @@ class TurnDetection:
         return {"type": "server_vad", **self.__dict__}
 
 
+@dataclass(frozen=True)
+class Truncation:
+    """``truncation``: how much of the conversation the model sees once it grows long.
+
+    ``auto`` and ``retention_ratio`` both drop the oldest turns once the conversation (after
+    the instructions) passes ``limit`` tokens, down to ``retention_ratio`` of it, so the kept
+    start stays put for several turns and the model's prompt cache keeps serving it; ``auto``
+    keeps half. ``limit`` ``None`` is the engine's budget (``llm_history_tokens``, within the
+    model's context window). ``disabled`` sends everything; a model whose window it
+    overflows fails the response.
+    """
+
+    type: str = "auto"
+    retention_ratio: float = 0.5
+    limit: int | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> Truncation:
+        """The GA ``truncation`` value, checked."""
+        param = "session.truncation"
+        if value in ("auto", "disabled"):
+            return cls(type=value)
+        if not isinstance(value, dict) or value.get("type") != "retention_ratio":
+            raise ProtocolError(
+                "truncation must be 'auto', 'disabled' or "
+                "{'type': 'retention_ratio', 'retention_ratio': ...}",
+                code="invalid_value",
+                param=param,
+            )
+        ratio = value.get("retention_ratio")
+        if not isinstance(ratio, int | float) or not 0.0 <= ratio <= 1.0:
+            raise ProtocolError(
+                "retention_ratio must be a number from 0.0 to 1.0",
+                code="invalid_value",
+                param=f"{param}.retention_ratio",
+            )
+        limit = (value.get("token_limits") or {}).get("post_instructions")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ProtocolError(
+                "token_limits.post_instructions must be a positive integer",
+                code="invalid_value",
+                param=f"{param}.token_limits.post_instructions",
+            )
+        return cls(type="retention_ratio", retention_ratio=float(ratio), limit=limit)
+
+    def to_value(self) -> Any:
+        """The spec's form."""
+        if self.type != "retention_ratio":
+            return self.type
+        value: dict[str, Any] = {"type": self.type, "retention_ratio": self.retention_ratio}
+        if self.limit is not None:
+            value["token_limits"] = {"post_instructions": self.limit}
+        return value
+
+
 @dataclass
 class SessionConfig:
     """What ``session.update`` may change; starts from the server's settings."""
@@ -42,6 +97,8 @@ class SessionConfig:
     temperature: float = 0.2
     tools: list[Tool] = field(default_factory=list)
     tool_choice: ToolChoice = "auto"
+    truncation: Truncation = field(default_factory=Truncation)
+    history_tokens: int = 512  # the budget of truncation "auto" and of limits left unset
     id: str = field(default_factory=lambda: new_id("sess"))
 
     @classmethod
@@ -57,6 +114,8 @@ class SessionConfig:
             ),
             max_output_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            history_tokens=settings.llm_history_tokens
+            or (512 if settings.llm == "llama" else 8000),
         )
 
     @property
@@ -70,7 +129,10 @@ class SessionConfig:
             raise ProtocolError(
                 "only 'realtime' sessions are supported", code="invalid_value", param="session.type"
             )
-        # tools first: a bad definition must leave the session as it was
+        # what may be refused first: a bad value must leave the session as it was
+        truncation = None
+        if (value := session.get("truncation")) is not None:
+            truncation = Truncation.parse(value)
         tools = self.tools
         if "tools" in session:
             tools = check_tools(session["tools"] or [], param="session.tools")
@@ -92,6 +154,8 @@ class SessionConfig:
                     param="session.output_modalities",
                 )
             self.output_modalities = list(modalities)
+        if truncation is not None:
+            self.truncation = truncation
         if (limit := session.get("max_output_tokens")) is not None:
             self.max_output_tokens = 4096 if limit == "inf" else int(limit)
         audio = session.get("audio") or {}
@@ -140,6 +204,7 @@ class SessionConfig:
             "max_output_tokens": self.max_output_tokens,
             "tools": [dict(tool) for tool in self.tools],
             "tool_choice": self.tool_choice,
+            "truncation": self.truncation.to_value(),
             "audio": {
                 "input": {
                     "format": _PCM,

@@ -30,6 +30,22 @@ log = logging.getLogger(__name__)
 MAX_BUFFER_MS = 5 * 60 * 1000
 """Longest uncommitted input audio a session may hold (manual commit mode)."""
 MIN_COMMIT_MS = 100
+_TEMPLATE_TOKENS = 8  # what a chat template adds around each message, about
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    """What a conversation item says: its text or transcript, a call, or a call's output."""
+    if item.get("type") == "function_call":
+        return f"{item.get('name', '')}({item.get('arguments') or ''})"
+    if item.get("type") == "function_call_output":
+        return str(item.get("output") or "")
+    return " ".join(
+        str(part.get("text") or part.get("transcript") or "") for part in item.get("content", [])
+    ).strip()
+
+
+def _starts_turn(item: dict[str, Any]) -> bool:
+    return item.get("type") == "message" and item.get("role") == "user"
 
 
 @dataclass
@@ -71,6 +87,7 @@ class LocalEngine:
         self._buffer = bytearray()  # the uncommitted input audio buffer, at the STT rate
         self._end_samples = 0  # input samples (STT rate) received so far
         self._next_item_id = new_id("item")
+        self._history_start: str | None = None  # the first item the model sees (truncation)
         self._turn: _Turn | None = None  # speculative: silence has begun, not yet committed
         self._response: ResponseRun | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -477,7 +494,7 @@ class LocalEngine:
     ) -> ResponseRun:
         tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
         if user_text is not None:  # speculative: the user's item is not in the conversation yet
-            snapshot = [*self._chat_messages(instructions), {"role": "user", "content": user_text}]
+            snapshot = self._chat_messages(instructions, user_text)
 
             async def messages() -> list[ChatMessage]:
                 return snapshot
@@ -500,11 +517,14 @@ class LocalEngine:
             tool_choice=tool_choice,
         )
 
-    def _chat_messages(self, instructions: str | None) -> list[ChatMessage]:
-        messages: list[ChatMessage] = [
-            {"role": "system", "content": instructions or self.config.instructions}
-        ]
-        for item in self._items:
+    def _chat_messages(
+        self, instructions: str | None, user_text: str | None = None
+    ) -> list[ChatMessage]:
+        """The conversation as chat messages (truncated), and ``user_text`` as the last."""
+        system = instructions or self.config.instructions
+        messages: list[ChatMessage] = [{"role": "system", "content": system}]
+        pending = [{"role": "user", "content": user_text}] if user_text is not None else []
+        for item in self._seen_items(system, pending):
             if item.get("type") == "function_call":
                 call = {
                     "id": item["call_id"],
@@ -516,21 +536,44 @@ class LocalEngine:
                     last["tool_calls"].append(call)
                 else:
                     messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-                continue
-            if item.get("type") == "function_call_output":
+            elif item.get("type") == "function_call_output":
                 messages.append(
                     {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
                 )
-                continue
-            if item.get("type") != "message":
-                continue
-            text = " ".join(
-                str(part.get("text") or part.get("transcript") or "")
-                for part in item.get("content", [])
-            ).strip()
-            if text:
+            elif item.get("type") == "message" and (text := _item_text(item)):
                 messages.append({"role": item["role"], "content": text})
-        return messages
+        return messages + pending
+
+    def _seen_items(self, system: str, pending: list[ChatMessage]) -> list[dict[str, Any]]:
+        """The items the model sees under the session's ``truncation``.
+
+        Past the limit, whole turns (each from a user message on) are dropped from the start
+        down to ``retention_ratio`` of it; the new start is kept, so the prompt's beginning,
+        and the model's cache of it, stays the same until the limit is reached again.
+        """
+        items, truncation = self._items, self.config.truncation
+        if truncation.type == "disabled":
+            return items
+        llm = self._models.llm
+        start = next((i for i, it in enumerate(items) if it["id"] == self._history_start), 0)
+        room = llm.context_window - self.config.max_output_tokens - llm.count_tokens(system)
+        limit = min(truncation.limit or self.config.history_tokens, room - _TEMPLATE_TOKENS)
+        sizes = [_TEMPLATE_TOKENS + llm.count_tokens(_item_text(it)) for it in items[start:]]
+        total = sum(sizes) + sum(_TEMPLATE_TOKENS + llm.count_tokens(m["content"]) for m in pending)
+        if total <= limit:
+            return items[start:]
+        target, first = truncation.retention_ratio * limit, start
+        for index in range(first + 1, len(items)):
+            total -= sizes[index - 1 - first]  # items[index - 1] is dropped
+            if _starts_turn(items[index]):
+                start = index
+                if total <= target:
+                    break
+        else:
+            if pending:  # the new user message starts the last turn: drop all before it
+                start = len(items)
+        self._history_start = items[start]["id"] if start < len(items) else None
+        return items[start:]
 
     # -- plumbing --------------------------------------------------------------------------
 
