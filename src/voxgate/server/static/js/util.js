@@ -84,3 +84,17 @@ export class Emitter {
     for (const fn of this.#listeners.get(type) ?? []) fn(detail);
   }
 }
+
+/** A transport's events: a text frame is one JSON server event ('event') or a 'bad-frame'. */
+export class EventTransport extends Emitter {
+  emitFrame(text) {
+    let event;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      this.emit('bad-frame', text);
+      return;
+    }
+    this.emit('event', event);
+  }
+}

@@ -1,7 +1,7 @@
 // The WebRTC transport: `POST /api/webrtc/offer`, Opus both ways, events on 'oai-events'.
 // `direct`: browser-direct mode, `POST /api/realtime/webrtc-offer` — the call goes to the
 // server's Realtime upstream (GA events only), which voxgate joins with a sideband.
-import { Emitter } from './util.js';
+import { EventTransport } from './util.js';
 
 const GATHER_TIMEOUT_MS = 3000;
 
@@ -31,7 +31,7 @@ export class OfferError extends Error {
  * Emits 'open', 'event', 'state' (connection state string), 'remote-stream' (MediaStream),
  * 'bad-frame' and 'close' ({code, reason, opened}). The microphone track is given to connect().
  */
-export class WebRtcTransport extends Emitter {
+export class WebRtcTransport extends EventTransport {
   kind = 'webrtc';
   carriesAudio = false; // audio rides the media tracks
   #pc = null;
@@ -100,15 +100,7 @@ export class WebRtcTransport extends Emitter {
   }
 
   #receive(data) {
-    if (typeof data !== 'string') return;
-    let event;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      this.emit('bad-frame', data);
-      return;
-    }
-    this.emit('event', event);
+    if (typeof data === 'string') this.emitFrame(data);
   }
 
   get isOpen() {

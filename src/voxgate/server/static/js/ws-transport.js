@@ -1,5 +1,5 @@
 // The WebSocket transport: `/ws/{session}`, JSON events and binary PCM16 24 kHz frames.
-import { Emitter } from './util.js';
+import { EventTransport } from './util.js';
 
 function socketUrl(sessionId, agent) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -11,7 +11,7 @@ function socketUrl(sessionId, agent) {
  * Emits 'open', 'event' (parsed JSON), 'audio' (ArrayBuffer), 'bad-frame' (unparsable text) and
  * 'close' ({code, reason, opened}). The page's AudioEngine captures and plays the audio.
  */
-export class WebSocketTransport extends Emitter {
+export class WebSocketTransport extends EventTransport {
   kind = 'websocket';
   carriesAudio = true; // audio flows through send/receive, not a media track
   #ws = null;
@@ -37,18 +37,8 @@ export class WebSocketTransport extends Emitter {
   }
 
   #receive(data) {
-    if (typeof data !== 'string') {
-      this.emit('audio', data);
-      return;
-    }
-    let event;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      this.emit('bad-frame', data);
-      return;
-    }
-    this.emit('event', event);
+    if (typeof data === 'string') this.emitFrame(data);
+    else this.emit('audio', data);
   }
 
   get isOpen() {
