@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
-from voxgate.protocol import Event
+from voxgate.protocol import Event, ProtocolError
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.server.limits import SessionLimit
 from voxgate.session import AgentFactory, Session, SessionAgent, SessionRegistry
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     settings = settings or Settings()
     tasks: set[asyncio.Task[Any]] = set()
     agent_requests: dict[str, str] = {}  # session id -> the agent a new session starts with
-    agent_factory, runs, agent_names = _agents(settings, agent_requests)
+    agent_factory, runs, agent_names, agent_sessions = _agents(settings, agent_requests)
 
     def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -89,6 +90,9 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
             def new_engine(session: Event | None = None) -> Engine:
                 return LocalEngine(loaded, local_config(session))
+
+            # each agent's prompts, evaluated before a session first needs them (a handoff)
+            spawn(_prepare(loaded, [functools.partial(local_config, s) for s in agent_sessions]))
 
             app.state.describe_session = lambda session: local_config(session).to_session()
         app.state.registry = SessionRegistry(new_engine, agent_factory)
@@ -151,19 +155,32 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     return app
 
 
+async def _prepare(models: LocalModels, configs: list[Callable[[], SessionConfig]]) -> None:
+    for make in configs:
+        try:
+            config = make()
+        except ProtocolError:
+            continue  # an agent's bad tool is reported to its sessions, not here
+        try:
+            await models.llm.prepare(config.instructions, config.tools)
+        except Exception:
+            log.exception("preparing the language model for an agent failed")
+
+
 def _agents(
     settings: Settings, requests: dict[str, str]
-) -> tuple[AgentFactory | None, agent_runs.RunManager, list[str]]:
-    """The agent runtime for each session (``settings.agents``), its runs, the agents' names.
+) -> tuple[AgentFactory | None, agent_runs.RunManager, list[str], list[Event]]:
+    """The agents of ``settings.agents``: a runtime for each session, runs, names, sessions.
 
-    A new session starts with the agent ``requests`` names for it, if any.
+    A new session starts with the agent ``requests`` names for it, if any. The agents'
+    ``session`` configurations come with the starting agent's last.
     """
     from voxgate.agents import AgentRuntime
     from voxgate.agents.loader import load_agent
 
     runs = agent_runs.RunManager()
     if settings.agents == "none":
-        return None, runs, []
+        return None, runs, [], []
     starting = load_agent(settings.agents)
     by_name = {agent.name: agent for agent in starting.graph()}
     for agent in starting.graph():
@@ -180,4 +197,6 @@ def _agents(
             narration=settings.run_narration,
         )
 
-    return runtime, runs, [starting.name, *(n for n in by_name if n != starting.name)]
+    others = [agent for name, agent in by_name.items() if name != starting.name]
+    sessions = [agent.session_config() for agent in [*others, starting]]
+    return runtime, runs, [starting.name, *(a.name for a in others)], sessions
