@@ -58,6 +58,19 @@ def assert_valid_ga(client: VoiceClient) -> None:
             validate_server_event(to_wire(ev))
 
 
+async def upstream_sessions(port: int) -> int:
+    """How many sessions the upstream voxgate on ``port`` holds."""
+    async with httpx.AsyncClient() as http:
+        return int((await http.get(f"http://127.0.0.1:{port}/healthz")).json()["sessions"])
+
+
+async def until_no_upstream_sessions(port: int, *, timeout: float) -> None:
+    """Wait until the upstream on ``port`` holds no session (its clients left)."""
+    async with asyncio.timeout(timeout):
+        while await upstream_sessions(port):
+            await asyncio.sleep(0.1)
+
+
 async def test_speech_through_a_second_voxgate(models, speech):
     async with serve_app(upstream_app(models)) as up:
         async with gateway(up) as url, VoiceClient(url) as client:
@@ -79,13 +92,9 @@ async def test_speech_through_a_second_voxgate(models, speech):
             assert metrics["metrics"]["first_audio_ms"] > 0
             assert client.received.types().count("session.created") == 1
             assert_valid_ga(client)
-            async with httpx.AsyncClient() as http:
-                health = await http.get(f"http://127.0.0.1:{up}/healthz")
-                assert health.json()["sessions"] == 1
+            assert await upstream_sessions(up) == 1
         # the client left: the gateway's session closed its upstream connection
-        async with httpx.AsyncClient() as http, asyncio.timeout(10):
-            while (await http.get(f"http://127.0.0.1:{up}/healthz")).json()["sessions"]:
-                await asyncio.sleep(0.1)
+        await until_no_upstream_sessions(up, timeout=10)
 
 
 async def test_upstream_killed_mid_response_reconnects_with_history(models):

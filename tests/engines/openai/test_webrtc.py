@@ -6,11 +6,16 @@ import asyncio
 import json
 import uuid
 
-import httpx
 import pytest
 
 from tests.conftest import free_port, serve_app, silence
-from tests.engines.openai.test_engine import assert_valid_ga, gateway_settings, upstream_app
+from tests.engines.openai.test_engine import (
+    assert_valid_ga,
+    gateway_settings,
+    until_no_upstream_sessions,
+    upstream_app,
+    upstream_sessions,
+)
 from voxgate.client import VoiceClient
 from voxgate.engines.openai.webrtc import (
     NO_AUDIO_S,
@@ -51,12 +56,8 @@ async def test_speech_through_a_second_voxgate_over_webrtc(models, speech):
                 assert "output_audio_buffer.started" not in types  # the upstream's own track
                 assert types.count("session.created") == 1
                 assert_valid_ga(client)
-                async with httpx.AsyncClient() as http:
-                    health = await http.get(f"http://127.0.0.1:{up}/healthz")
-                    assert health.json()["sessions"] == 1
-        async with httpx.AsyncClient() as http, asyncio.timeout(20):
-            while (await http.get(f"http://127.0.0.1:{up}/healthz")).json()["sessions"]:
-                await asyncio.sleep(0.1)
+                assert await upstream_sessions(up) == 1
+        await until_no_upstream_sessions(up, timeout=20)
 
 
 async def test_a_refused_call_is_a_connection_error(models):
