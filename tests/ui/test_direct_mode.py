@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import serve_app
-from tests.ui.test_page import connect, open_page  # noqa: F401 (a fixture)
+from tests.ui.test_page import connect, open_page, spoken_turn_shown  # noqa: F401 (a fixture)
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
 
@@ -43,15 +43,7 @@ async def test_direct_mode_spoken_turn(open_page, direct_gateway):  # noqa: F811
     assert "Direct WebRTC" in await page.testid("transport-detail").inner_text()
     call_id = await page.debug("callId")
     assert call_id and call_id.startswith("rtc_")
-    # the fake mic asks its question; the upstream hears it, answers, and the page shows both
-    user = page.locator("[data-testid='conversation'] .bubble.user:not(.pending)")
-    await user.first.wait_for(timeout=60000)
-    heard = (await user.first.inner_text()).lower()
-    assert "capital" in heard and "france" in heard
-    agent = page.locator("[data-testid='conversation'] .bubble.agent:not(.streaming)")
-    await agent.first.wait_for(timeout=60000)
-    assert (await agent.first.locator(".bubble-text").inner_text()).strip()
-    await page.wait_debug("agentAudioChunks > 10")  # the upstream's voice reached the page
+    await spoken_turn_shown(page)  # the upstream heard the fake mic and answered
     types = await page.evaluate("window.voxgate.events.map(e => e.type)")
     assert "response.done" in types
     assert not [t for t in types if t.startswith("voxgate.")]  # straight from the upstream

@@ -77,11 +77,8 @@ async def connect(page: Page, transport: str) -> None:
     assert await page.debug("transport") == transport
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_spoken_turn(open_page, transport):
-    page = await open_page(transport)
-    await connect(page, transport)
-    # The fake mic asks the question after a few seconds of silence.
+async def spoken_turn_shown(page: Page) -> None:
+    """The fake mic's question (after a few seconds of silence) and a spoken answer appear."""
     user = page.locator("[data-testid='conversation'] .bubble.user:not(.pending)")
     await user.first.wait_for(timeout=60000)
     heard = (await user.first.inner_text()).lower()
@@ -90,6 +87,13 @@ async def test_spoken_turn(open_page, transport):
     await agent.first.wait_for(timeout=60000)
     assert (await agent.first.locator(".bubble-text").inner_text()).strip()
     await page.wait_debug("agentAudioChunks > 10")  # the agent's voice reached the page
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_spoken_turn(open_page, transport):
+    page = await open_page(transport)
+    await connect(page, transport)
+    await spoken_turn_shown(page)
     await page.wait_for_selector("[data-testid='metrics'][data-turns='1']", timeout=30000)
     for key in ("stt", "llm", "tts", "v2v"):
         value = await page.locator(f"[data-metric='{key}'] .metric-value").inner_text()
