@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.components.tts.piper import PiperTTS
 from voxgate.engines.local import LocalModels, load_models
+from voxgate.protocol import Event, to_wire, validate_server_event
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
 
@@ -41,6 +43,18 @@ def speech() -> Callable[[str], bytes]:
         return resample(pcm, voice.sample_rate, SAMPLE_RATE)
 
     return say
+
+
+def assert_valid_ga(events: Iterable[tuple[float, Event]]) -> None:
+    """Every server event but voxgate's own matches the ``openai`` SDK's GA model for its type."""
+    for _, ev in events:
+        if not ev["type"].startswith("voxgate."):
+            validate_server_event(to_wire(ev))
+
+
+def session_url(server_url: str) -> str:
+    """The ``/ws`` address of a new session on ``server_url``."""
+    return f"{server_url}/ws/{uuid.uuid4().hex}"
 
 
 def silence(ms: int) -> bytes:

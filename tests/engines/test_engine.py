@@ -7,18 +7,16 @@ so what is tested is the engine's side of the protocol alone.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from tests.conftest import serve_app, silence
+from tests.conftest import assert_valid_ga, serve_app, session_url, silence
 from voxgate.bench.tools import demo_agents
 from voxgate.client import VoiceClient
 from voxgate.engines.local import LocalModels
-from voxgate.protocol import to_wire, validate_server_event
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
 
@@ -44,16 +42,6 @@ CALL_SEQUENCE = [
     "conversation.item.done",
     "response.done",
 ]
-
-
-def url(server_url: str) -> str:
-    return f"{server_url}/ws/{uuid.uuid4().hex}"
-
-
-def assert_valid_ga(client: VoiceClient) -> None:
-    for _, ev in client.received.events:
-        if not ev["type"].startswith("voxgate."):
-            validate_server_event(to_wire(ev))
 
 
 async def declare(client: VoiceClient, **session: Any) -> dict[str, Any]:
@@ -102,7 +90,7 @@ def audio_between(client: VoiceClient, start: int, end: int) -> int:
 
 
 async def test_a_weather_question_calls_the_tool_then_its_output_is_spoken(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         updated = await declare(client)
         assert [t["name"] for t in updated["session"]["tools"]] == [
             "get_weather",
@@ -150,7 +138,7 @@ async def test_a_weather_question_calls_the_tool_then_its_output_is_spoken(serve
         message = spoken["response"]["output"][0]
         assert message["type"] == "message" and message["content"][0]["transcript"].strip()
         assert audio_between(client, start, end) > 24000  # half a second of speech, at least
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +151,7 @@ async def test_a_weather_question_calls_the_tool_then_its_output_is_spoken(serve
     ids=["none", "required", "forced"],
 )
 async def test_tool_choice(server_url, choice, text, called):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         updated = await declare(client, tool_choice=choice)
         assert updated["session"]["tool_choice"] == choice
         start, end, done = await ask(client, text)
@@ -176,7 +164,7 @@ async def test_tool_choice(server_url, choice, text, called):
             assert [item["type"] for item in output] == ["function_call"]
             assert called == "any" or output[0]["name"] == called
             json.loads(output[0]["arguments"])
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 BAD_TOOLS = [
@@ -199,7 +187,7 @@ BAD_TOOLS = [
 async def test_a_bad_tool_definition_is_refused_and_the_session_answers(
     server_url, tools, code, param
 ):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json(
             {"type": "session.update", "session": {"type": "realtime", "tools": tools}}
         )
@@ -209,11 +197,11 @@ async def test_a_bad_tool_definition_is_refused_and_the_session_answers(
         _, _, done = await ask(client, "Say yes.")
         assert done["response"]["status"] == "completed"
         assert [item["type"] for item in done["response"]["output"]] == ["message"]
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_tool_choice_must_name_a_declared_tool(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await declare(client)
         await client.send_json(
             {
@@ -229,7 +217,7 @@ async def test_tool_choice_must_name_a_declared_tool(server_url):
 
 
 async def test_an_output_for_an_unknown_call_is_refused(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json(
             {
                 "type": "conversation.item.create",
@@ -242,7 +230,7 @@ async def test_an_output_for_an_unknown_call_is_refused(server_url):
 
 
 async def test_cancel_during_a_function_call_response_leaves_no_half_item(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await declare(client)
         mark = len(client.received.events)
         await client.send_json({"type": "text", "text": "What's the weather like in Paris today?"})
@@ -259,11 +247,11 @@ async def test_cancel_during_a_function_call_response_leaves_no_half_item(server
         # the conversation holds whole items only: the next turn is answered normally
         _, _, after = await ask(client, "Hello, how are you?")
         assert after["response"]["status"] == "completed"
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_a_spoken_request_calls_the_tool(server_url, speech):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await declare(client)
         await client.stream(
             silence(400) + speech("What's the weather like in London today?") + silence(1200)
@@ -273,7 +261,7 @@ async def test_a_spoken_request_calls_the_tool(server_url, speech):
         [call] = done["response"]["output"]
         assert call["type"] == "function_call" and call["name"] == "get_weather"
         assert "london" in json.loads(call["arguments"])["city"].lower()
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_a_session_update_prepares_the_model_for_its_instructions_and_tools(
@@ -287,7 +275,7 @@ async def test_a_session_update_prepares_the_model_for_its_instructions_and_tool
         await prepare(instructions, tools)
 
     monkeypatch.setattr(models.llm, "prepare", spy)
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await declare(client)
         _, _, done = await ask(client, "Hello there.")
     assert done["response"]["status"] == "completed"

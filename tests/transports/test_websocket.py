@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
-from tests.conftest import silence
+from tests.conftest import assert_valid_ga, session_url, silence
 from voxgate.client import VoiceClient
-from voxgate.protocol import to_wire, validate_server_event
 
 pytestmark = pytest.mark.e2e
 
 
-def url(server_url: str) -> str:
-    return f"{server_url}/ws/{uuid.uuid4().hex}"
-
-
-def assert_valid_ga(client: VoiceClient) -> None:
-    for _, ev in client.received.events:
-        if not ev["type"].startswith("voxgate."):
-            validate_server_event(to_wire(ev))
-
-
 async def test_spoken_question_gets_a_spoken_answer(server_url, speech):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.stream(silence(400) + speech("What is the capital of France?") + silence(1200))
         _, done = await client.wait_for("response.done")
         types = client.received.types()
@@ -46,22 +34,22 @@ async def test_spoken_question_gets_a_spoken_answer(server_url, speech):
         assert sum(n for _, n in client.received.audio) > 24000  # over half a second of speech
         created_at = next(t for t, ev in client.received.events if ev["type"] == "response.created")
         assert client.received.audio[0][0] >= created_at
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_typed_text_gets_a_spoken_answer(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json({"type": "text", "text": "Say hello to me."})
         _, done = await client.wait_for("response.done")
         assert done["response"]["status"] == "completed"
         transcript = done["response"]["output"][0]["content"][0]["transcript"]
         assert transcript.strip()
         assert client.received.audio
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_text_only_output(server_url):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json(
             {
                 "type": "session.update",
@@ -78,11 +66,11 @@ async def test_text_only_output(server_url):
         assert done["response"]["output"][0]["content"][0]["text"].strip()
         assert "response.output_text.delta" in client.received.types()
         assert not client.received.audio
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_barge_in_cancels_the_reply_and_stops_audio(server_url, speech):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json(
             {
                 "type": "text",
@@ -115,11 +103,11 @@ async def test_barge_in_cancels_the_reply_and_stops_audio(server_url, speech):
             if ev["type"] == "response.output_audio_transcript.delta"
         )
         assert len(spoken) <= len(full)
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_manual_commit_without_server_vad(server_url, speech):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_json(
             {
                 "type": "session.update",
@@ -143,11 +131,11 @@ async def test_manual_commit_without_server_vad(server_url, speech):
         assert "book" in heard["transcript"].lower()
         _, done = await client.wait_for("response.done")
         assert done["response"]["status"] == "completed"
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_two_clients_share_one_session(server_url):
-    session = url(server_url)
+    session = session_url(server_url)
     async with VoiceClient(session) as first, VoiceClient(session) as second:
         await first.send_json({"type": "text", "text": "Hello there."})
         _, a = await first.wait_for("response.done")
@@ -184,7 +172,7 @@ BAD_INPUT = [
     ("frame", "code"), BAD_INPUT, ids=[code + str(i) for i, (_, code) in enumerate(BAD_INPUT)]
 )
 async def test_bad_input_gets_an_error_and_the_session_goes_on(server_url, frame, code):
-    async with VoiceClient(url(server_url)) as client:
+    async with VoiceClient(session_url(server_url)) as client:
         await client.send_raw(frame)
         _, error = await client.wait_for("error", timeout=10)
         assert error["error"]["code"] == code
@@ -192,7 +180,7 @@ async def test_bad_input_gets_an_error_and_the_session_goes_on(server_url, frame
         await client.send_json({"type": "text", "text": "Say yes."})
         _, done = await client.wait_for("response.done")
         assert done["response"]["status"] == "completed"
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_a_bad_session_id_is_refused_with_a_message(server_url):
@@ -202,11 +190,11 @@ async def test_a_bad_session_id_is_refused_with_a_message(server_url):
 
 
 async def test_agent_query_parameter_chooses_the_starting_agent(server_url):
-    async with VoiceClient(url(server_url) + "?agent=seat_booking_agent") as client:
+    async with VoiceClient(session_url(server_url) + "?agent=seat_booking_agent") as client:
         await client.send_json({"type": "text", "text": "Hello."})
         _, updated = await client.wait_for("session.updated")
         assert updated["session"]["instructions"].startswith("You are a seat booking agent")
-    async with VoiceClient(url(server_url) + "?agent=pilot") as client:
+    async with VoiceClient(session_url(server_url) + "?agent=pilot") as client:
         _, error = await client.wait_for("error")
         assert error["error"]["code"] == "unknown_agent"
         assert "triage_agent" in error["error"]["message"]

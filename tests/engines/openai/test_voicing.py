@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import serve_app, silence
-from tests.engines.openai.test_engine import assert_valid_ga, gateway_settings, upstream_app
+from tests.conftest import assert_valid_ga, serve_app, silence
+from tests.engines.openai.test_engine import gateway_settings, upstream_app
 from tests.fake_cartesia import API_KEY, FakeCartesia
 from voxgate.client import VoiceClient
 from voxgate.server.app import create_app
@@ -51,7 +51,7 @@ async def test_a_text_reply_is_spoken_by_piper(models):
         assert metrics["metrics"]["first_audio_ms"] > 0
         types = client.received.types()
         assert types.index("response.done") < types.index("voxgate.metrics")
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_barge_in_cuts_the_spoken_reply_and_the_upstream_memory(models, speech):
@@ -82,7 +82,7 @@ async def test_barge_in_cuts_the_spoken_reply_and_the_upstream_memory(models, sp
         )
         _, retrieved = await client.wait_for("conversation.item.retrieved", after=index)
         assert retrieved["item"]["content"][0]["text"] == heard
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 def spoken_reply(ev: dict) -> bool:
@@ -124,7 +124,7 @@ async def test_a_text_reply_is_spoken_by_cartesia(models, speech):
         assert " ".join(phrases) == content["transcript"].strip()
         assert {r["voice"]["id"] for r in fake.requests()} == {"voice-1"}
         assert "error" not in client.received.types()
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
         # a second reply: a new context on the same connection
         await client.send_json({"type": "text", "text": "Say hello to me again."})
         await client.wait_for(spoken_reply, after=index + 1, timeout=60)
@@ -159,7 +159,7 @@ async def test_barge_in_cancels_the_cartesia_context(models, speech):
         received = sum(n for _, n in client.received.audio)
         sent = sum(len(audio) for audio in fake.sent_audio.values())
         assert received <= sent  # the 1 s the server sent after the cancel never arrived
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)
 
 
 async def test_a_bad_cartesia_key_is_an_error_and_the_session_goes_on(models, speech):
@@ -175,4 +175,4 @@ async def test_a_bad_cartesia_key_is_an_error_and_the_session_goes_on(models, sp
         assert done["response"]["status"] == "completed"
         assert done["response"]["output"][0]["content"][0]["transcript"].strip()
         assert not client.received.audio
-        assert_valid_ga(client)
+        assert_valid_ga(client.received.events)

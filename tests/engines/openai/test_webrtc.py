@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import free_port, serve_app, silence
+from tests.conftest import assert_valid_ga, free_port, serve_app, silence
 from tests.engines.openai.test_engine import (
-    assert_valid_ga,
     gateway_settings,
     until_no_upstream_sessions,
     upstream_app,
@@ -55,7 +54,7 @@ async def test_speech_through_a_second_voxgate_over_webrtc(models, speech):
                 assert metrics["usage"]["output_tokens"] > 0
                 assert "output_audio_buffer.started" not in types  # the upstream's own track
                 assert types.count("session.created") == 1
-                assert_valid_ga(client)
+                assert_valid_ga(client.received.events)
                 assert await upstream_sessions(up) == 1
         await until_no_upstream_sessions(up, timeout=20)
 
@@ -103,7 +102,7 @@ async def test_upstream_killed_mid_response_reconnects_over_webrtc(models):
             )
             _, retrieved = await client.wait_for("conversation.item.retrieved", after=index)
             assert retrieved["item"]["content"][0]["text"] == "Tell me a long story about a dragon."
-            assert_valid_ga(client)
+            assert_valid_ga(client.received.events)
     finally:
         await upstream.__aexit__(None, None, None)
 
@@ -139,7 +138,7 @@ async def test_barge_in_over_webrtc_cancels_the_reply_and_its_voice(models, spee
             late = sum(n for t, n in client.received.audio if done_at < t < next_at)
             assert late == 0, f"{late} bytes of the cancelled reply after its end"
             assert "output_audio_buffer.cleared" not in client.received.types()
-            assert_valid_ga(client)
+            assert_valid_ga(client.received.events)
 
 
 def _ev(type_: str, **fields) -> str:
