@@ -8,12 +8,13 @@ import threading
 import numpy as np
 import pytest
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import RtpPacket
 
 from tests.conftest import serve_app
 from voxgate.rtc_client import RtcClient
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
-from voxgate.transports.rtc_decode import InlineDecoder, MonoOpusDecoder
+from voxgate.transports.rtc_decode import ArrivalOrder, InlineDecoder, MonoOpusDecoder
 from voxgate.transports.rtc_media import FRAME_MS, encode_opus
 
 pytestmark = pytest.mark.e2e
@@ -22,6 +23,20 @@ pytestmark = pytest.mark.e2e
 def tone(ms: int) -> bytes:
     t = np.arange(24 * ms) / 24000
     return (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).tobytes()
+
+
+def _packet(sequence_number: int) -> RtpPacket:
+    packet = RtpPacket(sequence_number=sequence_number, timestamp=sequence_number * 960)
+    packet._data = bytes([sequence_number % 256])  # type: ignore[attr-defined]
+    return packet
+
+
+def test_audio_packets_go_on_as_they_arrive_and_late_ones_are_dropped():
+    buffer = ArrivalOrder()
+    passed = [buffer.add(_packet(n))[1] for n in (65534, 65535, 0, 2, 1, 2, 3)]
+    arrived = [65534, 65535, 0, 2, None, None, 3]  # across the wrap; 1 came late, 2 twice
+    assert [f.timestamp // 960 if f else None for f in passed] == arrived
+    assert passed[0] is not None and passed[0].data == bytes([65534 % 256])
 
 
 def test_inline_decoder_keeps_order_and_skips_bad_packets():
@@ -66,6 +81,9 @@ async def test_a_call_decodes_without_decoder_threads():
         client.speak_opus(packets)
         await asyncio.sleep(2.5)
         threads = [t.name for t in threading.enumerate()]
+        [receiver] = client.pc.getReceivers()
+        # packets went straight on: no jitter buffer holding four of them back
+        assert isinstance(receiver._RTCRtpReceiver__jitter_buffer, ArrivalOrder)
     assert not [name for name in threads if name.endswith("-decoder")]
     # both receivers (the server's and the client's) decoded inline: the tone came back
     assert client.heard.speech_ms >= 1200

@@ -7,6 +7,11 @@ the hop, while tens of such threads contend with the event loop for the GIL and 
 its deadlines. ``install()`` makes audio receivers decode inline, in the order packets leave
 the jitter buffer; video keeps aiortc's thread. Opus is decoded to mono float (voxgate's audio is
 mono; a stereo decode costs half as much again, then a downmix).
+
+Nor does audio wait in a jitter buffer: aiortc's holds each audio packet until four more have
+come (80 ms of a browser's 20 ms packets, 160 ms of 40 ms ones), smoothing playback at the cost
+of latency. voxgate's incoming audio is listened to, not played: every turn's end would be heard
+that much later. Audio packets go on as they arrive; a late or repeated one is dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from aiortc import rtcrtpreceiver
 from aiortc.codecs import get_decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_gt
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +88,22 @@ class InlineDecoder:
             self._output.put_nowait(frame)
 
 
+class ArrivalOrder:
+    """Stands in for an audio receiver's jitter buffer: each packet goes on as it arrives."""
+
+    capacity = 16
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        """``(picture loss, frame)`` as ``JitterBuffer.add``: the packet's frame, unless late."""
+        if self._last is not None and not uint16_gt(packet.sequence_number, self._last):
+            return False, None  # older than one already passed on, or a repeat
+        self._last = packet.sequence_number
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+
+
 def _decoder_worker(
     loop: asyncio.AbstractEventLoop,
     input_q: Any,
@@ -110,6 +133,8 @@ async def _inline_receive(
         and hasattr(self, "_RTCRtpReceiver__decoder_queue")
     ):
         self._RTCRtpReceiver__decoder_queue = InlineDecoder(queue, error)
+        if hasattr(self, "_RTCRtpReceiver__jitter_buffer"):
+            self._RTCRtpReceiver__jitter_buffer = ArrivalOrder()
     await _receive(self, parameters)
 
 
