@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lat.add_argument("-n", "--utterances", type=_positive, default=10, help="utterances to speak")
     lat.add_argument(
+        "--transport",
+        choices=["websocket", "webrtc"],
+        default="websocket",
+        help="how the spoken turns travel: /ws, or WebRTC (Opus) via /api/webrtc/offer",
+    )
+    lat.add_argument(
         "--conversations",
         type=_positive,
         default=1,

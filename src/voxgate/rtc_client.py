@@ -69,7 +69,9 @@ class RtcClient:
         self.agent = agent
         self.record_rtp = record_rtp
         self.heard = Heard()
-        self.mic = AgentAudioTrack()  # the same paced PCM → Opus track the server uses
+        # the same paced PCM → Opus track the server uses
+        self.mic = AgentAudioTrack(on_playing=self._on_mic_playing)
+        self.spoke: list[float] = []  # when queued speech began to leave (its first frame)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.channel = self.pc.createDataChannel("oai-events")
         self.location: str | None = None
@@ -145,6 +147,10 @@ class RtcClient:
     def speak(self, pcm: bytes) -> None:
         """Queue PCM16 24 kHz; it leaves in real time, then silence follows."""
         self.mic.push(pcm)
+
+    def _on_mic_playing(self, playing: bool) -> None:
+        if playing:
+            self.spoke.append(time.monotonic())
 
     def speak_opus(self, packets: list[bytes]) -> None:
         """Queue speech already encoded with ``rtc_media.encode_opus`` (40 ms packets)."""

@@ -17,6 +17,7 @@ import re
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 
 import jiwer
 import numpy as np
@@ -77,91 +78,159 @@ def _normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
 
-async def _run(url: str, texts: list[str], conversations: int = 1) -> dict[str, float]:
+@dataclass
+class _Turn:
+    """One spoken utterance and what came back."""
+
+    text: str
+    heard: str
+    v2v_ms: float | None  # None: no agent audio came
+    finalize_ms: float
+    gaps_ms: float | None  # None: not measured (WebRTC sends silence between replies)
+
+
+def _clips(texts: list[str]) -> list[bytes]:
     from voxgate.components.tts.piper import PiperTTS
 
     tts = PiperTTS()
-    clips = [resample(b"".join(tts.synthesize(t)), tts.sample_rate, SAMPLE_RATE) for t in texts]
-    v2v, finalize, gaps, references, hypotheses = [], [], [], [], []
+    return [resample(b"".join(tts.synthesize(t)), tts.sample_rate, SAMPLE_RATE) for t in texts]
+
+
+def _with_silence(clip: bytes) -> bytes:
+    lead = b"\0" * (SAMPLE_RATE * 2 * LEAD_MS // 1000)
+    return lead + clip + b"\0" * (SAMPLE_RATE * 2 * TAIL_MS // 1000)
+
+
+def _turn(
+    text: str,
+    events: list[tuple[float, Event]],
+    speech_end: float,
+    first_audio: float | None,
+    gaps_ms: float | None,
+) -> _Turn:
+    """The turn's figures from its server events; prints its line."""
+    times = {ev["type"]: t for t, ev in events}
+    heard = next(
+        ev["transcript"]
+        for _, ev in events
+        if ev["type"] == "conversation.item.input_audio_transcription.completed"
+    )
+    done = next(ev for _, ev in events if _spoken_response_done(ev))
+    metrics: dict[str, float] = next(
+        (ev["metrics"] for _, ev in events if ev["type"] == "voxgate.metrics"), {}
+    )
+    turn = _Turn(
+        text=text,
+        heard=heard,
+        v2v_ms=(first_audio - speech_end) * 1000 if first_audio else None,
+        finalize_ms=(
+            times["conversation.item.input_audio_transcription.completed"]
+            - times["input_audio_buffer.speech_stopped"]
+        )
+        * 1000,
+        gaps_ms=gaps_ms,
+    )
+    detail = " ".join(f"{k.removesuffix('_ms')}={v:.0f}" for k, v in sorted(metrics.items()))
+    gaps = f"gaps {gaps_ms:4.0f} ms  " if gaps_ms is not None else ""
+    print(
+        f"v2v {turn.v2v_ms or float('nan'):6.0f} ms  stt_finalize {turn.finalize_ms:5.0f} ms  "
+        f"{gaps}[{detail}]  {done['response']['status']:<9}  heard: {heard!r}",
+        flush=True,
+    )
+    return turn
+
+
+async def _over_websocket(url: str, texts: list[str], conversations: int) -> list[_Turn]:
+    turns = []
     async with contextlib.AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}"))
             for _ in range(conversations)
         ]
-        for turn, (text, clip) in enumerate(zip(texts, clips, strict=True)):
-            client = clients[turn % conversations]  # conversations take turns
+        for index, (text, clip) in enumerate(zip(texts, _clips(texts), strict=True)):
+            client = clients[index % conversations]  # conversations take turns
             mark = len(client.received.events)
             audio_mark = len(client.received.audio)
-            pcm = b"\0" * (SAMPLE_RATE * 2 * LEAD_MS // 1000) + clip
-            pcm += b"\0" * (SAMPLE_RATE * 2 * TAIL_MS // 1000)
-            sending = asyncio.create_task(client.stream(pcm))
+            sending = asyncio.create_task(client.stream(_with_silence(clip)))
             start = time.monotonic()  # stream() starts at once
             # from the true end: the frame holding it leaves once recorded, up to 20 ms later
             speech_end = start + (LEAD_MS + _speech_end_ms(clip)) / 1000
             # a tool call ends one response; the spoken answer comes in the next
-            _, done = await client.wait_for(_spoken_response_done, after=mark, timeout=60)
+            await client.wait_for(_spoken_response_done, after=mark, timeout=60)
             await client.wait_for("voxgate.metrics", after=mark, timeout=5)
             await sending
-            times = {ev["type"]: t for t, ev in client.received.events[mark:]}
-            heard = next(
-                ev["transcript"]
-                for _, ev in client.received.events[mark:]
-                if ev["type"] == "conversation.item.input_audio_transcription.completed"
-            )
-            reply_audio = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
-            first_audio = reply_audio[0][0] if reply_audio else None
-            turn_gaps = _playback_gaps_ms(reply_audio)
-            turn_v2v = (first_audio - speech_end) * 1000 if first_audio else float("nan")
-            turn_finalize = (
-                times["conversation.item.input_audio_transcription.completed"]
-                - times["input_audio_buffer.speech_stopped"]
-            ) * 1000
-            if first_audio:
-                v2v.append(turn_v2v)
-            finalize.append(turn_finalize)
-            gaps.append(turn_gaps)
-            references.append(_normalize(text))
-            hypotheses.append(_normalize(heard))
-            metrics: dict[str, float] = next(
-                (
-                    ev["metrics"]
-                    for _, ev in client.received.events[mark:]
-                    if ev["type"] == "voxgate.metrics"
-                ),
-                {},
-            )
-            detail = " ".join(
-                f"{k.removesuffix('_ms')}={v:.0f}" for k, v in sorted(metrics.items())
-            )
-            print(
-                f"v2v {turn_v2v:6.0f} ms  stt_finalize {turn_finalize:5.0f} ms  "
-                f"gaps {turn_gaps:4.0f} ms  [{detail}]  "
-                f"{done['response']['status']:<9}  heard: {heard!r}",
-                flush=True,
-            )
+            reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
+            events = client.received.events[mark:]
+            first = reply[0][0] if reply else None
+            turns.append(_turn(text, events, speech_end, first, _playback_gaps_ms(reply)))
             await asyncio.sleep(0.5)
-    return {
-        "utterances": len(texts),
-        "no_audio": len(texts) - len(v2v),
+    return turns
+
+
+async def _over_webrtc(url: str, texts: list[str]) -> list[_Turn]:
+    from voxgate.rtc_client import RtcClient
+    from voxgate.transports.rtc_media import FRAME_MS
+
+    turns = []
+    async with RtcClient(url, mode="offer") as client:
+        for text, clip in zip(texts, _clips(texts), strict=True):
+            mark, spoken = len(client.heard.events), len(client.spoke)
+            client.speak(_with_silence(clip))
+            while len(client.spoke) == spoken:  # noqa: ASYNC110 (the track's clock, polled)
+                await asyncio.sleep(0.005)
+            # its first frame left once recorded: the speech began a frame earlier
+            speech_end = client.spoke[-1] + (LEAD_MS + _speech_end_ms(clip) - FRAME_MS) / 1000
+            index = mark
+            while True:  # a tool call ends one response; the spoken answer comes in the next
+                index, done = await client.wait_for("response.done", after=index, timeout=60)
+                if _spoken_response_done(done):
+                    break
+                index += 1
+            await client.wait_for("voxgate.metrics", after=mark, timeout=5)
+            while client.speaking:  # noqa: ASYNC110 (the next turn starts after this one's tail)
+                await asyncio.sleep(0.05)
+            first = next((t for t in client.heard.speech if t > speech_end), None)
+            turns.append(_turn(text, client.heard.events[mark:], speech_end, first, None))
+            await asyncio.sleep(1.0)  # the reply plays out
+    return turns
+
+
+def _figures(turns: list[_Turn]) -> dict[str, float]:
+    v2v = [t.v2v_ms for t in turns if t.v2v_ms is not None]
+    finalize = [t.finalize_ms for t in turns]
+    figures = {
+        "utterances": len(turns),
+        "no_audio": len(turns) - len(v2v),
         "v2v_p50_ms": round(_percentile(v2v, 50), 1),
         "v2v_p95_ms": round(_percentile(v2v, 95), 1),
         "v2v_mean_ms": round(statistics.fmean(v2v), 1) if v2v else float("nan"),
         "stt_finalize_p50_ms": round(_percentile(finalize, 50), 1),
         "stt_finalize_p95_ms": round(_percentile(finalize, 95), 1),
-        "playback_gaps_p50_ms": round(_percentile(gaps, 50), 1),
-        "playback_gaps_max_ms": round(max(gaps, default=float("nan")), 1),
-        "wer": round(float(jiwer.wer(references, hypotheses)), 4),
     }
+    if gaps := [t.gaps_ms for t in turns if t.gaps_ms is not None]:
+        figures["playback_gaps_p50_ms"] = round(_percentile(gaps, 50), 1)
+        figures["playback_gaps_max_ms"] = round(max(gaps), 1)
+    references = [_normalize(t.text) for t in turns]
+    figures["wer"] = round(float(jiwer.wer(references, [_normalize(t.heard) for t in turns])), 4)
+    return figures
+
+
+async def _run(url: str, texts: list[str], transport: str, conversations: int) -> dict[str, float]:
+    if transport == "webrtc":
+        return _figures(await _over_webrtc(url, texts))
+    return _figures(await _over_websocket(url, texts, conversations))
 
 
 def main(args: argparse.Namespace) -> int:
     """Print a line per utterance, then one JSON line of figures."""
     texts = [UTTERANCES[i % len(UTTERANCES)] for i in range(args.utterances)]
+    scheme = "http" if args.transport == "webrtc" else "ws"
     if args.url:
-        url = re.sub(r"^http", "ws", args.url.rstrip("/"))  # http://… and ws://… both do
-        figures = asyncio.run(_run(url, texts, args.conversations))
+        url = re.sub(r"^(http|ws)", scheme, args.url.rstrip("/"))  # either scheme will do
+        figures = asyncio.run(_run(url, texts, args.transport, args.conversations))
     else:
         with serve("--agents", args.agents) as server:
-            figures = asyncio.run(_run(server.ws, texts, args.conversations))
+            url = server.http if args.transport == "webrtc" else server.ws
+            figures = asyncio.run(_run(url, texts, args.transport, args.conversations))
     print(json.dumps(figures))
     return 0
