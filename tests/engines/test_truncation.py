@@ -114,3 +114,43 @@ async def test_retention_keeps_the_start_of_the_prompt_until_the_limit_is_passed
     await respond(engine, stream)
     assert llm.asked[-1][1]["content"] != first_start
     await engine.close()
+
+
+async def test_a_new_question_after_an_overlong_turn_is_seen_alone_and_stays_seen(recording):
+    models, _ = recording
+    engine, _ = new_engine(models)
+    long_answer = " ".join([FACT] * 30)  # ~600 tokens: past the 512-token budget by itself
+    await engine.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Go on."}],
+            },
+        }
+    )
+    await engine.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": long_answer}],
+            },
+        }
+    )
+    # speculative: the question is not an item yet
+    assert [m["content"] for m in engine._chat_messages(None, "And then?")][1:] == ["And then?"]
+    await engine.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "And then?"}],
+            },
+        }
+    )
+    assert [m["content"] for m in engine._chat_messages(None)][1:] == ["And then?"]
+    await engine.close()

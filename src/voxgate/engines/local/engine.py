@@ -87,7 +87,7 @@ class LocalEngine:
         self._buffer = bytearray()  # the uncommitted input audio buffer, at the STT rate
         self._end_samples = 0  # input samples (STT rate) received so far
         self._next_item_id = new_id("item")
-        self._history_start: str | None = None  # the first item the model sees (truncation)
+        self._last_unseen: str | None = None  # the newest item truncation hides from the model
         self._turn: _Turn | None = None  # speculative: silence has begun, not yet committed
         self._response: ResponseRun | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -555,7 +555,7 @@ class LocalEngine:
         if truncation.type == "disabled":
             return items
         llm = self._models.llm
-        start = next((i for i, it in enumerate(items) if it["id"] == self._history_start), 0)
+        start = next((i + 1 for i, it in enumerate(items) if it["id"] == self._last_unseen), 0)
         room = llm.context_window - self.config.max_output_tokens - llm.count_tokens(system)
         limit = min(truncation.limit or self.config.history_tokens, room - _TEMPLATE_TOKENS)
         sizes = [_TEMPLATE_TOKENS + llm.count_tokens(_item_text(it)) for it in items[start:]]
@@ -572,7 +572,7 @@ class LocalEngine:
         else:
             if pending:  # the new user message starts the last turn: drop all before it
                 start = len(items)
-        self._history_start = items[start]["id"] if start < len(items) else None
+        self._last_unseen = items[start - 1]["id"] if start else None
         return items[start:]
 
     # -- plumbing --------------------------------------------------------------------------
