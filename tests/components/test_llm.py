@@ -159,13 +159,24 @@ async def test_prepare_scores_the_tool_options_ahead_and_only_once(models, monke
     tools = [WEATHER]
     await llm.prepare("You are a weather assistant.", tools)
     contexts = [routing.option_context(o.description) for o in routing.options(tools, "auto")]
-    cached = [
-        seq[: len(llm._scorer.tokens(c, special=True))]
-        for seq, c in zip(llm._scorer._cached, contexts, strict=False)
-    ]
-    assert cached == [llm._scorer.tokens(c, special=True) for c in contexts]
+    cached = llm._scorer._cached[: len(contexts)]  # each context but its last token
+    assert cached == [llm._scorer.tokens(c, special=True)[:-1] for c in contexts]
 
     calls: list[object] = []
     monkeypatch.setattr(llm, "_prepare", lambda *args: calls.append(args))
     await llm.prepare("You are a weather assistant.", tools)
     assert calls == []
+
+
+async def test_a_score_does_not_depend_on_what_was_scored_before(models):
+    """A close routing choice must not flip with what the scoring context held before."""
+    from voxgate.components.llm.scorer import ChannelScorer
+
+    contexts = ['The customer needs this: the weather.\nThe customer says: "', 'Small talk.\n"']
+    request = "What is the capital of France?"
+    fresh = ChannelScorer(models.llm._llama)
+    cold = fresh.score(contexts, request)
+    warmed = ChannelScorer(models.llm._llama)
+    warmed.score(contexts, "Hi")
+    warmed.score(contexts[1:], "Something else entirely.")
+    assert warmed.score(contexts, request) == cold == fresh.score(contexts, request)

@@ -50,6 +50,32 @@ class ChannelScorer:
     def __del__(self) -> None:
         self.close()
 
+    def _evaluate_context(self, seq: int, context: list[int]) -> None:
+        """Sequence ``seq`` holds ``context`` but its last token (kept from before if it can)."""
+        if self._cached[seq] == context[:-1]:
+            return
+        llama_cpp.llama_memory_seq_rm(self._memory, seq, 0, -1)
+        self._cached[seq] = []
+        batch = self._batch
+        batch.n_tokens = 0
+        for position, token in enumerate(context[:-1]):
+            batch.token[position] = token
+            batch.pos[position] = position
+            batch.n_seq_id[position] = 1
+            batch.seq_id[position][0] = seq
+            batch.logits[position] = False
+            batch.n_tokens += 1
+        if batch.n_tokens:
+            self._decode(batch)
+        self._cached[seq] = context[:-1]
+
+    def _decode(self, batch: Any) -> None:
+        if llama_cpp.llama_decode(self._ctx, batch) != 0:
+            for seq in range(self._n_seq):
+                self._cached[seq] = []
+                llama_cpp.llama_memory_seq_rm(self._memory, seq, 0, -1)
+            raise RuntimeError("llama.cpp could not evaluate the scoring batch")
+
     def tokens(self, text: str, *, special: bool = False) -> list[int]:
         """``text`` tokenized as the model does (no BOS), cut to ``MAX_TOKENS``."""
         toks: list[int] = self._llama.tokenize(text.encode(), add_bos=False, special=special)
@@ -65,36 +91,28 @@ class ChannelScorer:
         return scores
 
     def _score_chunk(self, contexts: list[list[int]], continuation: list[int]) -> list[float]:
+        # Each context but its last token is evaluated in a batch of its own, once; the scoring
+        # batch is then always each context's last token and the continuation. So a score is
+        # the same whatever was cached before (a batch's make-up shifts llama.cpp's rounding,
+        # and a close choice between options would flip with it).
+        for seq, context in enumerate(contexts):
+            self._evaluate_context(seq, context)
+            llama_cpp.llama_memory_seq_rm(self._memory, seq, len(context) - 1, -1)  # last call's
         batch = self._batch
         batch.n_tokens = 0
         spans: list[tuple[int, int]] = []  # (first output row, rows) per context
-        outputs = 0
         for seq, context in enumerate(contexts):
-            # keep the cached context up to (not including) its last token, whose logits we need
-            cached = self._cached[seq]
-            keep = 0
-            while keep < min(len(cached), len(context) - 1) and cached[keep] == context[keep]:
-                keep += 1
-            llama_cpp.llama_memory_seq_rm(self._memory, seq, keep, -1)
-            todo = context[keep:] + continuation
-            self._cached[seq] = context + continuation
-            first_scored = len(context) - 1 - keep  # index in todo predicting continuation[0]
-            for offset, token in enumerate(todo):
+            for offset, token in enumerate([context[-1], *continuation]):
                 i = batch.n_tokens
                 batch.token[i] = token
-                batch.pos[i] = keep + offset
+                batch.pos[i] = len(context) - 1 + offset
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = seq
-                wanted = first_scored <= offset < first_scored + len(continuation)
-                batch.logits[i] = wanted
+                batch.logits[i] = offset < len(continuation)  # what predicts continuation
                 batch.n_tokens += 1
-            spans.append((outputs, len(continuation)))
-            outputs += len(continuation)
-        if llama_cpp.llama_decode(self._ctx, batch) != 0:
-            for seq in range(len(contexts)):
-                self._cached[seq] = []
-                llama_cpp.llama_memory_seq_rm(self._memory, seq, 0, -1)
-            raise RuntimeError("llama.cpp could not evaluate the scoring batch")
+            spans.append((seq * len(continuation), len(continuation)))
+        outputs = len(contexts) * len(continuation)
+        self._decode(batch)
         pointer = llama_cpp.llama_get_logits(self._ctx)
         logits = np.ctypeslib.as_array(
             ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(outputs, self._n_vocab)
