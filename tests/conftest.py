@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.client import VoiceClient
 from voxgate.components.tts.piper import PiperTTS
 from voxgate.engines.local import LocalModels, load_models
 from voxgate.protocol import Event, to_wire, validate_server_event
@@ -55,6 +56,22 @@ def assert_valid_ga(events: Iterable[tuple[float, Event]]) -> None:
 def session_url(server_url: str) -> str:
     """The ``/ws`` address of a new session on ``server_url``."""
     return f"{server_url}/ws/{uuid.uuid4().hex}"
+
+
+async def speak_over_the_reply(client: VoiceClient, speech: Callable[[str], bytes]) -> int:
+    """Once the reply's audio flows, say "stop": the reply ends ``cancelled`` by the turn.
+
+    Returns the index of its ``response.done`` in ``client.received.events``.
+    """
+    while not client.received.audio:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.5)  # a long reply has many phrases to go
+    await client.stream(speech("Stop, please wait a moment.") + silence(200))
+    await client.wait_for("input_audio_buffer.speech_started")
+    index, done = await client.wait_for("response.done")
+    assert done["response"]["status"] == "cancelled"
+    assert done["response"]["status_details"]["reason"] == "turn_detected"
+    return index
 
 
 def silence(ms: int) -> bytes:

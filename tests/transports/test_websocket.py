@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.conftest import assert_valid_ga, session_url, silence
+from tests.conftest import assert_valid_ga, session_url, silence, speak_over_the_reply
 from voxgate.client import VoiceClient
 
 pytestmark = pytest.mark.e2e
@@ -78,15 +78,8 @@ async def test_barge_in_cancels_the_reply_and_stops_audio(server_url, speech):
             }
         )
         await client.wait_for("response.created")
-        while not client.received.audio:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.5)
-        await client.stream(speech("Stop, please wait a moment.") + silence(200))
-        await client.wait_for("input_audio_buffer.speech_started")
-        index, done = await client.wait_for("response.done")
-        assert done["response"]["status"] == "cancelled"
-        assert done["response"]["status_details"]["reason"] == "turn_detected"
-        done_at = client.received.events[index][0]
+        index = await speak_over_the_reply(client, speech)
+        done_at, done = client.received.events[index]
         _, truncated = await client.wait_for("conversation.item.truncated")
         assert truncated["audio_end_ms"] > 0
         await asyncio.sleep(0.5)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import assert_valid_ga, serve_app, silence
+from tests.conftest import assert_valid_ga, serve_app, silence, speak_over_the_reply
 from tests.engines.openai.test_engine import gateway_settings, upstream_app
 from tests.fake_cartesia import API_KEY, FakeCartesia
 from voxgate.client import VoiceClient
@@ -59,14 +59,8 @@ async def test_barge_in_cuts_the_spoken_reply_and_the_upstream_memory(models, sp
         await client.send_json(
             {"type": "text", "text": "Tell me a long story about a brave knight and a dragon."}
         )
-        while not client.received.audio:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.5)  # the story has many phrases to go
-        await client.stream(speech("Stop, please wait a moment.") + silence(200))
-        await client.wait_for("input_audio_buffer.speech_started")
-        index, done = await client.wait_for("response.done")
-        assert done["response"]["status"] == "cancelled"
-        assert done["response"]["status_details"]["reason"] == "turn_detected"
+        index = await speak_over_the_reply(client, speech)
+        done = client.received.events[index][1]
         _, truncated = await client.wait_for("conversation.item.truncated")
         assert truncated["audio_end_ms"] > 0
         heard = done["response"]["output"][0]["content"][0]["transcript"]

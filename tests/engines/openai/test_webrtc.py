@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import assert_valid_ga, free_port, serve_app, silence
+from tests.conftest import assert_valid_ga, free_port, serve_app, silence, speak_over_the_reply
 from tests.engines.openai.test_engine import (
     gateway_settings,
     until_no_upstream_sessions,
@@ -117,15 +117,8 @@ async def test_barge_in_over_webrtc_cancels_the_reply_and_its_voice(models, spee
             await client.send_json(
                 {"type": "text", "text": "Tell me a long story about a brave knight and a dragon."}
             )
-            while not client.received.audio:
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(0.5)
             # the user speaks: the upstream hears it on the Opus track and stops its reply
-            await client.stream(speech("Stop, please wait a moment.") + silence(200))
-            await client.wait_for("input_audio_buffer.speech_started")
-            index, done = await client.wait_for("response.done")
-            assert done["response"]["status"] == "cancelled"
-            assert done["response"]["status_details"]["reason"] == "turn_detected"
+            index = await speak_over_the_reply(client, speech)
             _, truncated = await client.wait_for("conversation.item.truncated")
             assert truncated["audio_end_ms"] > 0
             done_at = client.received.events[index][0]
