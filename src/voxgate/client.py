@@ -21,6 +21,19 @@ from voxgate.protocol import Event
 FRAME_MS = 20
 
 
+def spoken_reply_done(ev: Event) -> bool:
+    """Whether ``ev`` ends the response that answers in words (or one that ended early).
+
+    A turn that calls a tool has two: the call's, then the one that speaks its result.
+    """
+    if ev["type"] != "response.done":
+        return False
+    response = ev["response"]
+    return response["status"] != "completed" or any(
+        item.get("type") == "message" for item in response.get("output") or []
+    )
+
+
 @dataclass
 class Received:
     """Everything the server sent, with arrival times (``time.monotonic()``)."""

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from tests.conftest import silence
-from voxgate.client import VoiceClient
+from voxgate.client import VoiceClient, spoken_reply_done
 from voxgate.protocol import to_wire, validate_server_event
 
 pytestmark = pytest.mark.e2e
@@ -27,14 +27,7 @@ async def test_spoken_weather_question_calls_the_tool_and_speaks_the_result(serv
             timeout=30,
         )
         assert added["item"]["call_id"] == called["call_id"]
-        _, done = await client.wait_for(
-            lambda ev: (
-                ev["type"] == "response.done"
-                and any(o.get("type") == "message" for o in ev["response"]["output"])
-            ),
-            after=index,
-            timeout=60,
-        )
+        _, done = await client.wait_for(spoken_reply_done, after=index, timeout=60)
         assert done["response"]["status"] == "completed"
         spoken = done["response"]["output"][-1]["content"][0]["transcript"]
         assert any(word in spoken.lower() for word in ("23", "windy")), spoken  # the tool's data
@@ -78,14 +71,7 @@ async def test_spoken_faq_question_hands_off_on_the_same_connection(server_url, 
             "response.function_call_arguments.done", after=index, timeout=60
         )
         assert lookup["name"] == "faq_lookup_tool"
-        _, done = await client.wait_for(
-            lambda ev: (
-                ev["type"] == "response.done"
-                and any(o.get("type") == "message" for o in ev["response"]["output"])
-            ),
-            after=index,
-            timeout=60,
-        )
+        _, done = await client.wait_for(spoken_reply_done, after=index, timeout=60)
         assert done["response"]["status"] == "completed"
         created = [ev for ev in client.received.types() if ev == "session.created"]
         assert len(created) == 1  # one engine connection throughout

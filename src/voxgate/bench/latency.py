@@ -24,7 +24,7 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.bench.server import serve
-from voxgate.client import VoiceClient
+from voxgate.client import VoiceClient, spoken_reply_done
 from voxgate.protocol import Event
 
 UTTERANCES = [
@@ -63,15 +63,6 @@ def _playback_gaps_ms(audio: list[tuple[float, int]]) -> float:
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def _spoken_response_done(ev: Event) -> bool:
-    if ev["type"] != "response.done":
-        return False
-    response = ev["response"]
-    return response["status"] != "completed" or any(
-        item.get("type") == "message" for item in response.get("output") or []
-    )
 
 
 def _normalize(text: str) -> str:
@@ -115,7 +106,7 @@ def _turn(
         for _, ev in events
         if ev["type"] == "conversation.item.input_audio_transcription.completed"
     )
-    done = next(ev for _, ev in events if _spoken_response_done(ev))
+    done = next(ev for _, ev in events if spoken_reply_done(ev))
     metrics: dict[str, float] = next(
         (ev["metrics"] for _, ev in events if ev["type"] == "voxgate.metrics"), {}
     )
@@ -156,7 +147,7 @@ async def _over_websocket(url: str, texts: list[str], conversations: int) -> lis
             # from the true end: the frame holding it leaves once recorded, up to 20 ms later
             speech_end = start + (LEAD_MS + _speech_end_ms(clip)) / 1000
             # a tool call ends one response; the spoken answer comes in the next
-            await client.wait_for(_spoken_response_done, after=mark, timeout=60)
+            await client.wait_for(spoken_reply_done, after=mark, timeout=60)
             await client.wait_for("voxgate.metrics", after=mark, timeout=5)
             await sending
             reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
@@ -183,7 +174,7 @@ async def _over_webrtc(url: str, texts: list[str]) -> list[_Turn]:
             index = mark
             while True:  # a tool call ends one response; the spoken answer comes in the next
                 index, done = await client.wait_for("response.done", after=index, timeout=60)
-                if _spoken_response_done(done):
+                if spoken_reply_done(done):
                     break
                 index += 1
             await client.wait_for("voxgate.metrics", after=mark, timeout=5)

@@ -47,8 +47,9 @@ def gateway_settings(port: int, **extra) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def gateway(upstream_port: int) -> AsyncIterator[str]:
-    async with serve_app(create_app(gateway_settings(upstream_port))) as port:
+async def gateway(upstream_port: int, **extra) -> AsyncIterator[str]:
+    """The ``/ws`` address of a new session on a gateway in front of ``upstream_port``."""
+    async with serve_app(create_app(gateway_settings(upstream_port, **extra))) as port:
         yield f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import assert_valid_ga, free_port, serve_app, silence, speak_over_the_reply
 from tests.engines.openai.test_engine import (
+    gateway,
     gateway_settings,
     until_no_upstream_sessions,
     upstream_app,
@@ -30,32 +31,29 @@ pytestmark = pytest.mark.e2e
 
 async def test_speech_through_a_second_voxgate_over_webrtc(models, speech):
     async with serve_app(upstream_app(models)) as up:
-        gateway = create_app(gateway_settings(up, openai_transport="webrtc"))
-        async with serve_app(gateway) as port:
-            url = f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}"
-            async with VoiceClient(url) as client:
-                await client.stream(
-                    silence(300) + speech("What is the capital of France?") + silence(1000)
-                )
-                _, heard = await client.wait_for(
-                    "conversation.item.input_audio_transcription.completed"
-                )
-                assert "france" in heard["transcript"].lower()
-                _, done = await client.wait_for("response.done")
-                assert done["response"]["status"] == "completed"
-                # the reply's voice came back over the Opus track, before its audio's .done
-                types = client.received.types()
-                _, audio_done = await client.wait_for("response.output_audio.done")
-                audio_done_at = next(t for t, ev in client.received.events if ev is audio_done)
-                before = sum(n for t, n in client.received.audio if t <= audio_done_at)
-                assert before > 24000
-                assert before >= 0.9 * sum(n for _, n in client.received.audio)
-                _, metrics = await client.wait_for("voxgate.metrics")
-                assert metrics["usage"]["output_tokens"] > 0
-                assert "output_audio_buffer.started" not in types  # the upstream's own track
-                assert types.count("session.created") == 1
-                assert_valid_ga(client.received.events)
-                assert await upstream_sessions(up) == 1
+        async with gateway(up, openai_transport="webrtc") as url, VoiceClient(url) as client:
+            await client.stream(
+                silence(300) + speech("What is the capital of France?") + silence(1000)
+            )
+            _, heard = await client.wait_for(
+                "conversation.item.input_audio_transcription.completed"
+            )
+            assert "france" in heard["transcript"].lower()
+            _, done = await client.wait_for("response.done")
+            assert done["response"]["status"] == "completed"
+            # the reply's voice came back over the Opus track, before its audio's .done
+            types = client.received.types()
+            _, audio_done = await client.wait_for("response.output_audio.done")
+            audio_done_at = next(t for t, ev in client.received.events if ev is audio_done)
+            before = sum(n for t, n in client.received.audio if t <= audio_done_at)
+            assert before > 24000
+            assert before >= 0.9 * sum(n for _, n in client.received.audio)
+            _, metrics = await client.wait_for("voxgate.metrics")
+            assert metrics["usage"]["output_tokens"] > 0
+            assert "output_audio_buffer.started" not in types  # the upstream's own track
+            assert types.count("session.created") == 1
+            assert_valid_ga(client.received.events)
+            assert await upstream_sessions(up) == 1
         await until_no_upstream_sessions(up, timeout=20)
 
 
