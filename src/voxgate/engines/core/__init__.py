@@ -1,0 +1,1 @@
+"""What every engine shares: the conversation, the GA response writer, the playback tracker."""
