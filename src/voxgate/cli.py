@@ -61,6 +61,12 @@ def _bench_tools(args: argparse.Namespace) -> int:
     return tools.main(args)
 
 
+def _bench_conversation(args: argparse.Namespace) -> int:
+    from voxgate.bench import conversation
+
+    return conversation.main(args)
+
+
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
@@ -124,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this agent's cases",
     )
     tools.set_defaults(run=_bench_tools)
+    talk = kinds.add_parser(
+        "conversation",
+        help="a ten-turn spoken conversation with the agents in an unseen voice, judged per turn",
+    )
+    talk.add_argument("--url", help="address of a running voxgate (default: start one)")
+    talk.add_argument(
+        "--agents", default="demo", help="agents of the server it starts (default demo)"
+    )
+    talk.add_argument("--voice", default="en-us+m3", help="espeak-ng voice the caller speaks with")
+    talk.add_argument(
+        "--pauses",
+        action="store_true",
+        help="also speak five sentences with a 0.7 s thinking pause and count false cut-offs",
+    )
+    talk.set_defaults(run=_bench_conversation)
     rtc = kinds.add_parser(
         "webrtc", help="WebRTC sessions per core and frame loss (loopback engine, aiortc peers)"
     )

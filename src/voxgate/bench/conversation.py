@@ -1,0 +1,251 @@
+"""``voxgate bench conversation``: a spoken multi-turn conversation, judged turn by turn.
+
+One session talks to the agents the way a caller does: each utterance is spoken by espeak-ng
+(a voice unlike the Piper voice the tests speak with), streamed at microphone pace, and the
+caller waits for the agent to finish speaking before the next one. Each turn prints what the
+server heard, what the agent said, the tools it called and the handoffs, and how long the caller
+waited from the true end of speech to the first audio of the answer; the summary counts good
+turns (a spoken answer, the right tool or none, nothing of the scaffolding spoken), leaks and
+wrong routes. ``--pauses`` speaks sentences with a thinking pause in the middle and counts the
+turns the server ended before the caller finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import time
+import uuid
+import wave
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import jiwer
+import numpy as np
+
+from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.bench.server import serve
+from voxgate.client import VoiceClient, spoken_reply_done
+from voxgate.protocol import Event
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing the caller says, and the tool that should answer it (None: words only)."""
+
+    text: str
+    tool: str | None
+
+
+CONVERSATION = [
+    Line("Hi, how many bags can I check on my flight?", "faq_lookup_tool"),
+    Line("Is there wifi on board?", "faq_lookup_tool"),
+    Line("I would like to change my seat please.", None),
+    Line("My confirmation number is ABC123 and I want seat 14C.", "update_seat"),
+    Line("What's the weather like in Tokyo today?", "get_weather"),
+    Line("My name is Sarah and I'm flying to Berlin.", None),
+    Line("Can I bring my dog on the plane?", "faq_lookup_tool"),
+    Line("Could you repeat that more slowly?", None),
+    Line("What food do you serve on the flight?", "faq_lookup_tool"),
+    Line("Thank you, that's all.", None),
+]
+PAUSED = [  # (before the pause, after it): a caller thinking mid-sentence
+    ("I would like to change my seat to", "fourteen C please."),
+    ("My confirmation number is", "A B C one two three."),
+    ("What is the weather like in", "Paris this weekend?"),
+    ("Can I bring my", "cat in the cabin?"),
+    ("I am flying to Berlin and I need", "to know the baggage allowance."),
+]
+VOICE = "en-us+m3"
+WORDS_PER_MINUTE = 165
+LEAD_MS = 300
+TAIL_MS = 1500
+PAUSE_MS = 700
+_SCAFFOLDING = re.compile(
+    r"[{}\[\]]|\(\)|\b\w+_\w+\b|\bI called\b|\btool\b|\bfunction\b|Tell me this result"
+    r"|\bfunction_call|\bcall_id\b",
+    re.IGNORECASE,
+)
+
+
+def espeak(text: str, voice: str = VOICE) -> bytes:
+    """``text`` spoken by espeak-ng, as PCM16 24 kHz mono."""
+    if shutil.which("espeak-ng") is None:
+        raise SystemExit("bench conversation speaks with espeak-ng: apt-get install espeak-ng")
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "--stdout", text],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with wave.open(BytesIO(wav)) as reader:
+        rate, pcm = reader.getframerate(), reader.readframes(reader.getnframes())
+    return resample(pcm, rate, SAMPLE_RATE)
+
+
+def _silence(ms: float) -> bytes:
+    return b"\0\0" * int(SAMPLE_RATE * ms / 1000)
+
+
+def _speech_end_ms(pcm: bytes, threshold: int = 500) -> float:
+    loud = np.nonzero(np.abs(np.frombuffer(pcm, dtype=np.int16)) > threshold)[0]
+    return float(loud[-1] + 1) * 1000 / SAMPLE_RATE if loud.size else 0.0
+
+
+def leaks(spoken: str) -> list[str]:
+    """Pieces of scaffolding (tool names, call syntax, JSON, prompt text) in spoken words."""
+    return [m.group(0) for m in _SCAFFOLDING.finditer(spoken)]
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
+
+
+@dataclass
+class Turn:
+    """What one utterance got back."""
+
+    said: str
+    heard: str = ""
+    spoken: str = ""
+    calls: list[str] = field(default_factory=list)
+    handoffs: list[str] = field(default_factory=list)
+    wait_ms: float | None = None
+    commits: int = 0
+    cut_off: bool = False
+
+    @property
+    def tools(self) -> list[str]:
+        """Tools called, handoffs left out."""
+        return [c.split("(", 1)[0] for c in self.calls if not c.startswith("transfer_to_")]
+
+    def verdict(self, expected: str | None) -> str:
+        """``good``, or what went wrong."""
+        if not self.spoken:
+            return "no answer"
+        if leaks(self.spoken):
+            return "leak"
+        if self.tools != ([expected] if expected else []) or len(self.handoffs) > 1:
+            return "wrong route"
+        return "good"
+
+
+async def _say(client: VoiceClient, parts: list[bytes], pause_ms: float) -> Turn:
+    """Speak ``parts`` (with ``pause_ms`` between them); collect the turn once it is answered."""
+    clip = _silence(LEAD_MS)
+    for index, part in enumerate(parts):
+        clip += part + (_silence(pause_ms) if index < len(parts) - 1 else b"")
+    speech_end_ms = _speech_end_ms(clip)
+    clip += _silence(TAIL_MS)
+    mark, audio_mark = len(client.received.events), len(client.received.audio)
+    sending = asyncio.create_task(client.stream(clip))
+    start = time.monotonic()
+    speech_end = start + speech_end_ms / 1000
+    await client.wait_for(spoken_reply_done, after=mark, timeout=90)
+    await sending
+    turn = Turn(said="")
+    for arrived, ev in client.received.events[mark:]:
+        _follow(turn, ev, arrived, speech_end)
+    reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
+    if reply:
+        turn.wait_ms = (reply[0][0] - speech_end) * 1000
+        # a caller listens to the end before speaking again
+        playing_until = reply[0][0] + sum(n for _, n in reply) / 2 / SAMPLE_RATE
+        await asyncio.sleep(max(0.0, playing_until - time.monotonic()) + 0.5)
+    return turn
+
+
+def _follow(turn: Turn, ev: Event, arrived: float, speech_end: float) -> None:
+    type_ = ev["type"]
+    if type_ == "conversation.item.input_audio_transcription.completed":
+        turn.heard = " ".join([turn.heard, ev["transcript"]]).strip()
+    elif type_ == "input_audio_buffer.committed":
+        turn.commits += 1
+        turn.cut_off = turn.cut_off or arrived < speech_end
+    elif type_ == "response.function_call_arguments.done":
+        turn.calls.append(f"{ev['name']}({ev['arguments']})")
+    elif type_ == "voxgate.handoff":
+        turn.handoffs.append(str(ev.get("to")))
+    elif type_ == "response.output_audio_transcript.done" and ev["transcript"].strip():
+        turn.spoken = " ".join([turn.spoken, ev["transcript"].strip()]).strip()
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+async def _conversation(url: str, voice: str) -> dict[str, object]:
+    clips = [espeak(line.text, voice) for line in CONVERSATION]
+    turns: list[Turn] = []
+    verdicts: list[str] = []
+    async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
+        for number, (line, clip) in enumerate(zip(CONVERSATION, clips, strict=True), 1):
+            turn = await _say(client, [clip], 0)
+            turn.said = line.text
+            verdict = turn.verdict(line.tool)
+            turns.append(turn)
+            verdicts.append(verdict)
+            wait = f"{turn.wait_ms:5.0f} ms" if turn.wait_ms is not None else "   -- ms"
+            print(
+                f"turn {number:2}  wait {wait}  [{verdict}]\n"
+                f"  user:  {line.text}\n  heard: {turn.heard}\n"
+                f"  calls: {', '.join(turn.calls) or '-'}  handoffs: "
+                f"{', '.join(turn.handoffs) or '-'}\n  agent: {turn.spoken or '-'}",
+                flush=True,
+            )
+    waits = [t.wait_ms for t in turns if t.wait_ms is not None]
+    return {
+        "turns": len(turns),
+        "good_turns": verdicts.count("good"),
+        "scaffolding_leaks": verdicts.count("leak"),
+        "wrong_routes": verdicts.count("wrong route"),
+        "no_answer": verdicts.count("no answer"),
+        "wait_p50_ms": _percentile(waits, 50),
+        "wait_p95_ms": _percentile(waits, 95),
+        "wait_mean_ms": round(statistics.fmean(waits), 1) if waits else None,
+        "wer": round(
+            float(
+                jiwer.wer(
+                    [_normalize(t.said) for t in turns], [_normalize(t.heard) or "-" for t in turns]
+                )
+            ),
+            4,
+        ),
+    }
+
+
+async def _pauses(url: str, voice: str) -> dict[str, object]:
+    cut = 0
+    async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
+        for before, after in PAUSED:
+            turn = await _say(client, [espeak(before, voice), espeak(after, voice)], PAUSE_MS)
+            cut += turn.cut_off
+            print(
+                f"pause {'CUT OFF' if turn.cut_off else 'waited '}  commits {turn.commits}  "
+                f"heard: {turn.heard!r}",
+                flush=True,
+            )
+    return {"paused_utterances": len(PAUSED), "false_cutoffs": cut}
+
+
+async def _run(url: str, voice: str, pauses: bool) -> dict[str, object]:
+    figures = await _conversation(url, voice)
+    if pauses:
+        figures |= await _pauses(url, voice)
+    return figures
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print each turn, then one JSON line of figures."""
+    if args.url:
+        url = re.sub(r"^http", "ws", args.url.rstrip("/"))
+        figures = asyncio.run(_run(url, args.voice, args.pauses))
+    else:
+        with serve("--agents", args.agents) as server:
+            figures = asyncio.run(_run(server.ws, args.voice, args.pauses))
+    print(json.dumps(figures))
+    return 0
