@@ -46,7 +46,7 @@ class AgentRuntime:
         self._switch = AgentSwitch(agent)
         self._scheduler = ResponseScheduler()
         self._calls = ToolCalls(session.broadcast, self._send_answers, timeout=tool_timeout)
-        self.narrator = Narrator(session.broadcast, self.respond_when_idle, narration)
+        self.narrator = Narrator(session.broadcast, self._respond, narration)
         self.run_manager = runs if runs is not None else RunManager()
         """Where this session's runs live (the server's; else one of its own)."""
         self._runs = SessionRuns(self.run_manager, session.id, self.narrator.follow)
@@ -93,7 +93,7 @@ class AgentRuntime:
             "conversation.item.input_audio_transcription.failed",
             "input_audio_buffer.cleared",
         ):
-            self.respond_when_idle()  # the user's turn brought no reply: say what waits
+            self._respond()  # the user's turn brought no reply: say what waits
         elif type_ == "session.updated":
             restore = self._switch.session_updated(ev["session"].get("tools") or [])
             if restore is not None:
@@ -130,7 +130,11 @@ class AgentRuntime:
             self._hand_off(call, tool.target)
             return
         context = ToolContext(
-            call_id, self.session.id, self.agent, self._runs, self.session.broadcast
+            call_id=call_id,
+            session_id=self.session.id,
+            agent=self.agent,
+            runs=self._runs,
+            _broadcast=self.session.broadcast,
         )
         self._calls.run(call, tool, context)
 
@@ -154,9 +158,9 @@ class AgentRuntime:
             self._outbox.post({"type": "conversation.item.create", "item": call.item()})
             if not call.interrupted:
                 self._scheduler.owe()
-        self.respond_when_idle()
+        self._respond()
 
-    def respond_when_idle(self) -> None:
+    def _respond(self) -> None:
         """Say what is queued and ask for a response, if owed and nothing would collide."""
         if not self._scheduler.may_respond or self._calls.running:
             return
