@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxgate.agents.runs.tools import DelegationTool, run_control_tools
 from voxgate.agents.tool import Tool, function_tool
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -64,8 +65,6 @@ class Agent:
         return self._by_name
 
     def _resolve(self) -> list[Tool]:
-        from voxgate.agents.runs.tools import DelegationTool, run_control_tools
-
         tools: list[Tool] = [*self.tools]  # type: ignore[list-item]
         tools += [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
         if any(isinstance(t, DelegationTool) for t in tools):

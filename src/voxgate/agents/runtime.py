@@ -42,7 +42,7 @@ class AgentRuntime:
         runs: RunManager | None = None,
         narration: NarrationPolicy = "final",
     ) -> None:
-        self.session = session
+        self._session = session
         self._switch = AgentSwitch(agent)
         self._scheduler = ResponseScheduler()
         self._calls = ToolCalls(session.broadcast, self._send_answers, timeout=tool_timeout)
@@ -131,17 +131,17 @@ class AgentRuntime:
             return
         context = ToolContext(
             call_id=call_id,
-            session_id=self.session.id,
+            session_id=self._session.id,
             agent=self.agent,
             runs=self._runs,
-            _broadcast=self.session.broadcast,
+            _broadcast=self._session.broadcast,
         )
         self._calls.run(call, tool, context)
 
     def _hand_off(self, call: Call, target: Agent) -> None:
         previous = self.agent
         self._outbox.post(self._switch.hand_off(target))
-        self.session.broadcast(
+        self._session.broadcast(
             event(
                 "voxgate.handoff",
                 call_id=call.call_id,
