@@ -43,6 +43,7 @@ class AgentRuntime:
         narration: NarrationPolicy = "final",
     ) -> None:
         self._session = session
+        self._outbox = Outbox(session)
         self._switch = AgentSwitch(agent)
         self._scheduler = ResponseScheduler()
         self._calls = ToolCalls(session.broadcast, self._send_answers, timeout=tool_timeout)
@@ -50,7 +51,6 @@ class AgentRuntime:
         self.run_manager = runs if runs is not None else RunManager()
         """Where this session's runs live (the server's; else one of its own)."""
         self._runs = SessionRuns(self.run_manager, session.id, self.narrator.follow)
-        self._outbox = Outbox(session)
 
     @property
     def agent(self) -> Agent:
