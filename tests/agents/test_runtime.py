@@ -407,3 +407,23 @@ async def test_client_tools_live_beside_the_agents_and_the_client_answers_them()
         result.expect.contains_message("Map open")
         await s.run("a baggage question")
         assert [t["name"] for t in s.engine.session["tools"]] == ["open_map"]  # faq has no tools
+
+
+async def test_a_tool_gets_its_call_its_agent_and_the_sessions_broadcast():
+    from voxgate.agents import ToolContext
+
+    seen = {}
+
+    @tool
+    async def progress(context: ToolContext) -> str:
+        """Report progress."""
+        seen.update(call_id=context.call_id, session=context.session_id, agent=context.agent)
+        context.broadcast({"type": "voxgate.progress", "percent": 50})
+        return "half way"
+
+    agent = Agent("a", "x", tools=[progress])
+    async with ScriptedSession(agent, [call("progress"), say("Half way.")]) as s:
+        result = await s.run("how far?")
+        called = result.expect.next_event().is_function_call(name="progress")
+        assert seen == {"call_id": called.event.call_id, "session": "scripted", "agent": agent}
+        assert {"type": "voxgate.progress", "percent": 50} in result.raw

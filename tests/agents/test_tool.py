@@ -132,3 +132,32 @@ def test_plain_functions_become_tools_and_bad_agents_are_refused():
         Agent("no spaces", "x")
     with pytest.raises(ValueError, match="several tools named"):
         Agent("a", "x", tools=[lookup, lookup])
+
+
+def test_an_agent_resolves_its_tools_once_and_again_after_a_change():
+    def lookup(q: str) -> str:
+        """Look up."""
+        return q
+
+    faq = Agent("faq_agent", "x")
+    agent = Agent("a", "x", tools=[lookup], handoffs=[faq])
+    first = agent.all_tools()
+    assert [t is u for t, u in zip(first, agent.all_tools(), strict=True)] == [True, True]
+    assert agent.tool("transfer_to_faq_agent") is first[1] and agent.tool("nope") is None
+    other = Agent("other", "x")
+    agent.handoffs.append(other)
+    assert agent.tool("transfer_to_other") is not None
+    assert [t.name for t in agent.all_tools()] == [
+        "lookup",
+        "transfer_to_faq_agent",
+        "transfer_to_other",
+    ]
+
+
+def test_a_tool_context_broadcasts_voxgate_events_only():
+    shown = []
+    context = ToolContext("call_1", "s1", Agent("a", "x"), None, shown.append)  # type: ignore[arg-type]
+    context.broadcast({"type": "voxgate.progress", "percent": 50})
+    with pytest.raises(ValueError, match="voxgate"):
+        context.broadcast({"type": "response.create"})
+    assert shown == [{"type": "voxgate.progress", "percent": 50}]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxgate.agents.runs.tools import DelegationTool, run_control_tools
 from voxgate.agents.tool import Tool, function_tool
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -31,6 +32,9 @@ class Agent:
     handoff_description: str = ""
     """What this agent does: the ``transfer_to_<name>`` tools pointing here say it."""
 
+    _resolved_from: tuple[object, ...] = field(default=(), init=False, repr=False)
+    _by_name: dict[str, Tool] = field(default_factory=dict, init=False, repr=False)
+
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(
@@ -42,10 +46,25 @@ class Agent:
         self.all_tools()
 
     def all_tools(self) -> list[Tool]:
-        """The agent's tools, then its handoffs, then run controls if it delegates."""
-        from voxgate.agents.runs.tools import DelegationTool, run_control_tools
+        """The agent's tools, then its handoffs, then run controls if it delegates.
 
-        self.tools = [t if isinstance(t, Tool) else function_tool(t) for t in self.tools]
+        Resolved once, and again only after ``tools`` or ``handoffs`` changed (agents that
+        hand off to each other are linked after they are built).
+        """
+        return list(self._tools().values())
+
+    def tool(self, name: str) -> Tool | None:
+        """The agent's tool called ``name``, if it has one."""
+        return self._tools().get(name)
+
+    def _tools(self) -> dict[str, Tool]:
+        if self._resolved_from != (*self.tools, None, *self.handoffs):
+            self.tools = [t if isinstance(t, Tool) else function_tool(t) for t in self.tools]
+            self._by_name = {t.name: t for t in self._resolve()}
+            self._resolved_from = (*self.tools, None, *self.handoffs)
+        return self._by_name
+
+    def _resolve(self) -> list[Tool]:
         tools: list[Tool] = [*self.tools]  # type: ignore[list-item]
         tools += [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
         if any(isinstance(t, DelegationTool) for t in tools):

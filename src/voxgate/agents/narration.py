@@ -7,14 +7,12 @@ events and status changes are shown to participants (``voxgate.run.*``), not spo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from voxgate.agents.runs.run import Run
 from voxgate.agents.runs.runner import RunEvent
-from voxgate.protocol import event
-
-if TYPE_CHECKING:
-    from voxgate.agents.runtime import AgentRuntime
+from voxgate.protocol import Event, event
 
 NarrationPolicy = Literal["every", "final", "summary"]
 """``every`` message of a run, its ``final`` one only, or a ``summary`` of all at the end."""
@@ -23,10 +21,20 @@ MAX_CHARS = 1500
 
 
 class Narrator:
-    """Follows the runs of one session; queues what to say, shows what not to."""
+    """Follows the runs of one session; queues what to say, shows what not to.
 
-    def __init__(self, runtime: AgentRuntime, policy: NarrationPolicy = "final") -> None:
-        self.runtime = runtime
+    ``broadcast`` shows an event to the session's participants; ``changed`` runs after each
+    run event (the runtime then says what is queued, if it may).
+    """
+
+    def __init__(
+        self,
+        broadcast: Callable[[Event], None],
+        changed: Callable[[], None],
+        policy: NarrationPolicy = "final",
+    ) -> None:
+        self._broadcast = broadcast
+        self._changed = changed
         self.policy = policy
         self._queue: list[str] = []
         self._runs: list[Run] = []
@@ -41,9 +49,7 @@ class Narrator:
         if run in self._runs:
             return
         self._runs.append(run)
-        self.runtime.session.broadcast(
-            event("voxgate.run.started", run_id=run.id, agent=run.agent, task=run.task)
-        )
+        self._broadcast(event("voxgate.run.started", run_id=run.id, agent=run.agent, task=run.task))
         for ev in list(run.events):  # what happened before we followed (e.g. an API run)
             self._on_event(run, ev)
         if not run.finished:
@@ -68,14 +74,13 @@ class Narrator:
         self._runs.clear()
 
     def _on_event(self, run: Run, ev: RunEvent) -> None:
-        session = self.runtime.session
         type_ = ev["type"]
         if type_ == "status":
-            session.broadcast(
+            self._broadcast(
                 event("voxgate.run.status", run_id=run.id, agent=run.agent, **ev["data"])
             )
             return
-        session.broadcast(event("voxgate.run.event", run_id=run.id, agent=run.agent, event=ev))
+        self._broadcast(event("voxgate.run.event", run_id=run.id, agent=run.agent, event=ev))
         if type_ == "textmessage" and self.policy == "every":
             content = _clip(str(ev["data"].get("content", "")))
             self._queue.append(
@@ -84,7 +89,7 @@ class Narrator:
             )
         elif type_ == "done":
             data = ev["data"]
-            session.broadcast(
+            self._broadcast(
                 event(
                     "voxgate.run.status",
                     run_id=run.id,
@@ -97,7 +102,7 @@ class Narrator:
             if run in self._runs:
                 self._runs.remove(run)
             self._on_done(run, data)
-        self.runtime.respond_when_idle()
+        self._changed()
 
     def _on_done(self, run: Run, data: dict[str, Any]) -> None:
         status = data["status"]

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from voxgate.agents import docstring
 
 if TYPE_CHECKING:
-    from voxgate.agents.runtime import AgentRuntime
+    from voxgate.agents.agent import Agent
+    from voxgate.agents.runs.manager import SessionRuns
+    from voxgate.protocol import Event
 
 ToolFunction = Callable[..., Any]
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -33,19 +35,28 @@ class ToolError(Exception):
     """A call the tool could not serve; its message goes back to the model."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToolContext:
-    """What a tool may ask for by annotating a parameter with this type (not in its schema)."""
+    """What a tool may ask for by annotating a parameter with this type (not in its schema).
+
+    Only what a tool may do: know its call, show events, start and control background runs.
+    """
 
     call_id: str
     """The model's ``call_id`` for this call."""
-    runtime: AgentRuntime
-    """The agent side of the session the call came from."""
+    session_id: str
+    """The session the call came from."""
+    agent: Agent
+    """The agent in charge when the model made the call."""
+    runs: SessionRuns
+    """This session's background runs: ``start(runner, task)``, ``get(run_id)``, ``latest()``."""
+    _broadcast: Callable[[Event], None] = field(repr=False)
 
-    @property
-    def session_id(self) -> str:
-        """The session the call came from."""
-        return self.runtime.session.id
+    def broadcast(self, ev: Event) -> None:
+        """Show one of voxgate's own events (type ``voxgate.*``) to every participant."""
+        if not str(ev.get("type", "")).startswith("voxgate."):
+            raise ValueError(f"a tool may broadcast voxgate.* events only, not {ev.get('type')!r}")
+        self._broadcast(ev)
 
 
 @dataclass(eq=False)

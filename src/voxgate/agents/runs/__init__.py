@@ -2,7 +2,7 @@
 
 from voxgate.agents.runs.command import CommandRunner
 from voxgate.agents.runs.function import FunctionRunner
-from voxgate.agents.runs.manager import RunManager, UnknownRunner
+from voxgate.agents.runs.manager import RunManager, SessionRuns, UnknownRunner
 from voxgate.agents.runs.run import Run, RunStatus
 from voxgate.agents.runs.runner import RunControl, RunEvent, Runner, text_message
 from voxgate.agents.runs.tools import DelegationTool, delegate, run_control_tools
@@ -17,6 +17,7 @@ __all__ = [
     "RunManager",
     "RunStatus",
     "Runner",
+    "SessionRuns",
     "UnknownRunner",
     "delegate",
     "run_control_tools",

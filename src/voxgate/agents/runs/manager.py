@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from voxgate.agents.runs.run import Run
 from voxgate.agents.runs.runner import Runner
@@ -67,3 +67,30 @@ class RunManager:
                 break
             if self.runs[run_id].finished:
                 del self.runs[run_id]
+
+
+class SessionRuns:
+    """One session's side of the runs: what its tools may start, find and control.
+
+    ``follow`` shows and narrates a run in the session (the runtime's narrator).
+    """
+
+    def __init__(self, manager: RunManager, session_id: str, follow: Callable[[Run], None]) -> None:
+        self.manager = manager
+        self.session_id = session_id
+        self._follow = follow
+
+    def start(self, runner: Runner, task: str = "") -> Run:
+        """A background run of ``runner`` for this session, narrated here."""
+        self.manager.add_runner(runner)
+        run = self.manager.start(runner.name, task, session_id=self.session_id)
+        self._follow(run)
+        return run
+
+    def get(self, run_id: str) -> Run | None:
+        """Any kept run, by id."""
+        return self.manager.get(run_id)
+
+    def latest(self, *, active: bool = False) -> Run | None:
+        """The most recent run of this session (not finished, with ``active``)."""
+        return self.manager.latest(session_id=self.session_id, active=active)

@@ -28,7 +28,7 @@ def delegate(
     """
 
     async def start(context: ToolContext, task: str = "") -> dict[str, Any]:
-        run = context.runtime.start_run(runner.name, task)
+        run = context.runs.start(runner, task)
         return {
             "run_id": run.id,
             "status": run.status,
@@ -62,15 +62,13 @@ def delegate(
 
 
 def _target(context: ToolContext, run_id: str) -> Run:
-    runs = context.runtime.run_manager
+    runs = context.runs
     if run_id:
         run = runs.get(run_id)
         if run is None:
             raise ToolError(f"there is no run {run_id!r}")
         return run
-    run = runs.latest(session_id=context.session_id, active=True) or runs.latest(
-        session_id=context.session_id
-    )
+    run = runs.latest(active=True) or runs.latest()
     if run is None:
         raise ToolError("no background task has been started in this conversation")
     return run
