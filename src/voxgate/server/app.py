@@ -22,6 +22,7 @@ from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
+from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.server.limits import SessionLimit
@@ -70,11 +71,14 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
             def new_engine(session: Event | None = None) -> Engine:
+                engine = OpenAIEngine(settings, session)
                 if settings.openai_voice_provider == "cartesia":  # a connection per session
                     from voxgate.components.tts.cartesia import CartesiaTTS
 
-                    return OpenAIEngine(settings, session, tts=CartesiaTTS.from_settings(settings))
-                return OpenAIEngine(settings, session, tts=tts)
+                    return VoicedEngine(
+                        engine, CartesiaTTS.from_settings(settings), voice=settings.voice
+                    )
+                return engine if tts is None else VoicedEngine(engine, tts, voice=settings.voice)
 
             app.state.describe_session = lambda session: describe_session(settings, session)
         else:
