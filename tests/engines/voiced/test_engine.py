@@ -198,3 +198,65 @@ async def test_engine_openai_voiced_reports_its_cost_and_the_first_audio():
         assert_valid_ga((0.0, ev) for ev in seen)
     finally:
         await engine.close()
+
+
+async def test_response_cancel_ends_the_spoken_reply_and_the_inner_one():
+    inner = ScriptedEngine([say("Once upon a time there was a knight on a horse.", hold=True)])
+    tts = FakeTTS()
+    engine = VoicedEngine(inner, tts, voice="joe")
+    events, seen = engine.events(), []
+    try:
+        await engine.send(user("Tell me a story."))
+        await engine.send({"type": "response.create"})
+        await until(events, "response.output_audio.delta", seen)
+        await engine.send({"type": "response.cancel"})
+        done = await until(events, "response.done", seen)
+        assert done["response"]["status"] == "cancelled"
+        assert done["response"]["status_details"]["reason"] == "client_cancelled"
+        assert tts.cancelled == 1
+        assert inner.received[-1]["type"] == "response.cancel"  # the inner was still answering
+        async with asyncio.timeout(5):
+            while not inner.quiet:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        while not engine._out.empty():
+            seen.append(engine._out.get_nowait())
+        assert [ev["type"] for ev in seen].count("response.done") == 1
+        assert_valid_ga((0.0, ev) for ev in seen)
+    finally:
+        await engine.close()
+
+
+async def test_a_reply_cut_by_a_dropped_upstream_stops_speaking_and_is_asked_again():
+    connections: list[EngineUpstream] = []
+    scripts = [[say("Once upon a time there was a knight. " * 4, hold=True)], [say("Hello.")]]
+
+    async def connect() -> EngineUpstream:
+        connections.append(EngineUpstream(ScriptedEngine(scripts[len(connections)])))
+        return connections[-1]
+
+    engine = VoicedEngine(OpenAIEngine(settings(), connect=connect), FakeTTS(), voice="joe")
+    events, seen = engine.events(), []
+    try:
+        await engine.send(user("Tell me a story."))
+        await engine.send({"type": "response.create"})
+        created = await until(events, "response.created", seen)
+        await until(events, "response.output_audio.delta", seen)
+        await connections[0].engine.close()  # the upstream goes away mid-reply
+        failed = await until(events, "response.done", seen)
+        assert failed["response"]["id"] == created["response"]["id"]
+        assert failed["response"]["status"] == "failed"
+        deleted = await until(events, "conversation.item.deleted", seen)
+        mark = len(seen)
+        again = await until(events, "response.created", seen)
+        assert again["response"]["id"] != created["response"]["id"]
+        done = await until(events, "response.done", seen)
+        assert done["response"]["status"] == "completed"
+        assert done["response"]["output"][0]["content"][0]["transcript"] == "Hello."
+        stale = [ev for ev in seen[mark:] if ev.get("response_id") == created["response"]["id"]]
+        assert not stale  # nothing of the cut reply after its end
+        added = next(ev for ev in seen if ev["type"] == "response.output_item.added")
+        assert deleted["item_id"] == added["item"]["id"]  # its partial message is gone
+        assert_valid_ga((0.0, ev) for ev in seen)
+    finally:
+        await engine.close()
