@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.agents import runs as agent_runs
 from voxgate.agents.runs.api import router as runs_router
-from voxgate.components.tts import TextToSpeech
+from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.loopback import LoopbackEngine
@@ -72,13 +72,17 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
             def new_engine(session: Event | None = None) -> Engine:
                 engine = OpenAIEngine(settings, session)
+                speaker: TextToSpeech | StreamingTextToSpeech | None = tts
                 if settings.openai_voice_provider == "cartesia":  # a connection per session
                     from voxgate.components.tts.cartesia import CartesiaTTS
 
-                    return VoicedEngine(
-                        engine, CartesiaTTS.from_settings(settings), voice=settings.voice
-                    )
-                return engine if tts is None else VoicedEngine(engine, tts, voice=settings.voice)
+                    speaker = CartesiaTTS.from_settings(settings)
+                if speaker is None:
+                    return engine
+                modalities = (session or {}).get("output_modalities")
+                return VoicedEngine(
+                    engine, speaker, voice=settings.voice, output_modalities=modalities
+                )
 
             app.state.describe_session = lambda session: describe_session(settings, session)
         else:

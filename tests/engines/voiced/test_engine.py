@@ -260,3 +260,34 @@ async def test_a_reply_cut_by_a_dropped_upstream_stops_speaking_and_is_asked_aga
         assert_valid_ga((0.0, ev) for ev in seen)
     finally:
         await engine.close()
+
+
+async def test_a_session_that_starts_in_text_is_voiced_once_it_asks_for_audio():
+    inner = ScriptedEngine([say("In text."), say("Spoken now.")])
+    engine = VoicedEngine(inner, FakeTTS(), voice="joe", output_modalities=["text"])
+    events, seen = engine.events(), []
+    try:
+        created = await until(events, "session.created", seen)
+        assert created["session"]["output_modalities"] == ["text"]
+        await engine.send(user("Hi."))
+        await engine.send({"type": "response.create"})
+        done = await until(events, "response.done", seen)
+        assert done["response"]["output"][0]["content"][0] == {
+            "type": "output_text",
+            "text": "In text.",
+        }
+        update = {
+            "type": "session.update",
+            "session": {"type": "realtime", "output_modalities": ["audio"]},
+        }
+        await engine.send(update)
+        updated = await until(events, "session.updated", seen)
+        assert updated["session"]["output_modalities"] == ["audio"]
+        assert inner.session["output_modalities"] == ["text"]
+        await engine.send({"type": "response.create"})
+        done = await until(events, "response.done", seen)
+        assert done["response"]["output"][0]["content"][0]["transcript"] == "Spoken now."
+        assert audio_bytes(seen) == 2 * WORD_BYTES
+        assert_valid_ga((0.0, ev) for ev in seen)
+    finally:
+        await engine.close()

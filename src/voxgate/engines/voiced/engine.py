@@ -31,15 +31,24 @@ _ITEM_ECHOES = {"conversation.item.added", "conversation.item.created", "convers
 
 
 class VoicedEngine:
-    """``inner``'s replies spoken by ``tts`` in ``voice`` (the name the client is told)."""
+    """``inner``'s replies spoken by ``tts`` in ``voice`` (the name the client is told).
+
+    ``output_modalities`` is what the client's session starts with (a session configured for
+    text gets the inner engine's text until it asks for audio).
+    """
 
     def __init__(
-        self, inner: Engine, tts: TextToSpeech | StreamingTextToSpeech, *, voice: str
+        self,
+        inner: Engine,
+        tts: TextToSpeech | StreamingTextToSpeech,
+        *,
+        voice: str,
+        output_modalities: list[str] | None = None,
     ) -> None:
         self._inner = inner
         self._tts = streaming(tts)
         self._voice = voice
-        self._modalities = ["audio"]  # what the client asked for
+        self._modalities = list(output_modalities or ["audio"])  # what the client asked for
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
         self._replies: dict[str, VoicedReply] = {}
         self._item_owner: dict[str, VoicedReply] = {}
