@@ -17,11 +17,12 @@ from fastapi.staticfiles import StaticFiles
 from voxgate import __version__
 from voxgate.agents import runs as agent_runs
 from voxgate.agents.runs.api import router as runs_router
-from voxgate.components.tts import TextToSpeech
+from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
 from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
+from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server.auth import APIError, ClientSecrets, api_error_handler
 from voxgate.server.limits import SessionLimit
@@ -70,11 +71,18 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
 
             def new_engine(session: Event | None = None) -> Engine:
+                engine = OpenAIEngine(settings, session)
+                speaker: TextToSpeech | StreamingTextToSpeech | None = tts
                 if settings.openai_voice_provider == "cartesia":  # a connection per session
                     from voxgate.components.tts.cartesia import CartesiaTTS
 
-                    return OpenAIEngine(settings, session, tts=CartesiaTTS.from_settings(settings))
-                return OpenAIEngine(settings, session, tts=tts)
+                    speaker = CartesiaTTS.from_settings(settings)
+                if speaker is None:
+                    return engine
+                modalities = (session or {}).get("output_modalities")
+                return VoicedEngine(
+                    engine, speaker, voice=settings.voice, output_modalities=modalities
+                )
 
             app.state.describe_session = lambda session: describe_session(settings, session)
         else:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 
-from voxgate.engines.openai.connect import Upstream, realtime_client
+from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.engine import OpenAIEngine
 from voxgate.protocol import Event
 from voxgate.session import EventWriter, Session
@@ -128,9 +128,7 @@ class Sideband:
         if self._connected:
             raise ConnectionError(f"call {self.call_id} ended: a sideband does not reconnect")
         self._connected = True
-        client = realtime_client(self._settings)
-        connection = await client.realtime.connect(call_id=self.call_id).enter()
-        return connection
+        return await open_upstream(self._settings, call_id=self.call_id)
 
     async def _record(self, ev: Event) -> None:
         entry = transcript_entry(ev)

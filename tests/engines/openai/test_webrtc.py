@@ -17,13 +17,8 @@ from tests.engines.openai.test_engine import (
     upstream_sessions,
 )
 from voxgate.client import VoiceClient
-from voxgate.engines.openai.webrtc import (
-    NO_AUDIO_S,
-    TAIL_S,
-    Closed,
-    WebRTCUpstream,
-    open_webrtc_upstream,
-)
+from voxgate.engines.openai.connect import UpstreamClosed
+from voxgate.engines.openai.webrtc import NO_AUDIO_S, TAIL_S, WebRTCUpstream, open_webrtc_upstream
 from voxgate.server.app import create_app
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +56,7 @@ async def test_a_refused_call_is_a_connection_error(models):
     async with serve_app(upstream_app(models)) as up:
         settings = gateway_settings(up, openai_transport="webrtc")
         settings.openai_api_key = "sk-wrong"
-        with pytest.raises(Closed, match="401"):
+        with pytest.raises(UpstreamClosed, match="401"):
             await open_webrtc_upstream(settings)
 
 
@@ -139,9 +134,9 @@ def _ev(type_: str, **fields) -> str:
 def _drain(upstream: WebRTCUpstream) -> list[str]:
     out = []
     while not upstream._inbox.empty():
-        text = upstream._inbox.get_nowait()
-        assert text is not None
-        out.append(json.loads(text)["type"])
+        ev = upstream._inbox.get_nowait()
+        assert ev is not None
+        out.append(ev["type"])
     return out
 
 
@@ -183,6 +178,22 @@ async def test_a_replys_closing_events_wait_for_its_audio():
         assert _drain(upstream) == ["response.output_audio.done"]
     finally:
         await upstream.close()
+
+
+async def test_the_tracks_audio_is_an_event_of_pcm_bytes():
+    upstream = WebRTCUpstream()
+    part = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0}
+    upstream._on_message(_ev("response.content_part.added", **part))
+    upstream._on_message("not an event")  # logged and dropped
+    upstream._on_message(_ev("output_audio_buffer.started", response_id="resp_1"))
+    await upstream._on_audio(b"\1\0" * 960)
+    assert (await upstream.recv())["type"] == "response.content_part.added"
+    delta = await upstream.recv()
+    assert delta["type"] == "response.output_audio.delta"
+    assert delta["delta"] == b"\1\0" * 960 and delta["item_id"] == "item_1"
+    await upstream.close()
+    with pytest.raises(UpstreamClosed):
+        await upstream.recv()
 
 
 async def test_a_commit_covers_the_audio_sent_before_it(models, speech):

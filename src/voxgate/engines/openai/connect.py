@@ -1,28 +1,89 @@
-"""Opening a Realtime WebSocket upstream with the ``openai`` SDK: OpenAI, Azure, or any server."""
+"""The seam between engine ``openai`` and its upstream: Realtime events, whatever carries them.
+
+``Upstream`` speaks in-process events (audio fields are PCM16 bytes). ``SDKUpstream`` is the
+``openai`` SDK's WebSocket connection behind it (JSON and base64 are done here, at the wire);
+the WebRTC upstream (``webrtc.py``) puts audio on its Opus track and the rest on a data channel.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Protocol
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from websockets.exceptions import ConnectionClosed
 
+from voxgate.protocol import Event, ProtocolError, from_wire, to_wire
 from voxgate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamClosed(ConnectionError):
+    """The upstream connection ended or could not be made (the engine reconnects)."""
 
 
 class Upstream(Protocol):
-    """The part of the SDK's ``AsyncRealtimeConnection`` the engine uses."""
+    """One connection to a Realtime server, as events."""
 
-    async def send_raw(self, data: str | bytes) -> None:
-        """Send one text frame."""
+    async def send(self, ev: Event) -> None:
+        """Send one client event; raises ``UpstreamClosed`` when the connection has ended."""
         ...
 
-    async def recv_bytes(self) -> bytes:
-        """The next frame; raises ``websockets.ConnectionClosed`` when the connection drops."""
+    async def recv(self) -> Event:
+        """The next server event; raises ``UpstreamClosed`` when the connection ends."""
         ...
 
-    async def close(self, *, code: int = 1000, reason: str = "") -> None:
+    async def close(self) -> None:
         """Close the connection."""
         ...
+
+
+def decode(text: str | bytes) -> Event | None:
+    """A wire frame as an in-process server event; None (logged) when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        log.warning("upstream sent a frame that is not JSON: %.200r", text)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        log.warning("upstream sent a frame that is not an event: %.200r", data)
+        return None
+    try:
+        return from_wire(data)
+    except ProtocolError as exc:
+        log.warning("upstream sent a bad event: %s", exc)
+        return None
+
+
+class SDKUpstream:
+    """The SDK's ``AsyncRealtimeConnection`` as an ``Upstream``."""
+
+    def __init__(self, connection: AsyncRealtimeConnection) -> None:
+        self._connection = connection
+
+    async def send(self, ev: Event) -> None:
+        """One client event, as JSON (its audio base64)."""
+        try:
+            await self._connection.send_raw(json.dumps(to_wire(ev)))
+        except (ConnectionClosed, OSError) as exc:
+            raise UpstreamClosed(f"the upstream connection dropped: {exc}") from exc
+
+    async def recv(self) -> Event:
+        """The next server event (frames that are not one are logged and skipped)."""
+        while True:
+            try:
+                raw = await self._connection.recv_bytes()
+            except (ConnectionClosed, OSError) as exc:
+                raise UpstreamClosed(f"the upstream connection dropped: {exc}") from exc
+            if (ev := decode(raw)) is not None:
+                return ev
+
+    async def close(self) -> None:
+        """Close the WebSocket."""
+        await self._connection.close()
 
 
 def realtime_client(settings: Settings) -> AsyncOpenAI:
@@ -44,11 +105,15 @@ def realtime_client(settings: Settings) -> AsyncOpenAI:
     )
 
 
-async def open_upstream(settings: Settings) -> Upstream:
-    """A new Realtime WebSocket connection (the SDK's own reconnects are left off)."""
+async def open_upstream(settings: Settings, *, call_id: str | None = None) -> Upstream:
+    """A new Realtime WebSocket connection (the SDK's own reconnects are left off).
+
+    With ``call_id`` it joins that call (a browser-direct call's sideband) instead.
+    """
     client = realtime_client(settings)
+    if call_id is not None:
+        return SDKUpstream(await client.realtime.connect(call_id=call_id).enter())
     model = settings.openai_model
     if settings.azure_openai_endpoint:
         model = settings.azure_openai_deployment or model
-    connection = await client.realtime.connect(model=model).enter()
-    return connection
+    return SDKUpstream(await client.realtime.connect(model=model).enter())

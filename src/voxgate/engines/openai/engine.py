@@ -1,9 +1,10 @@
 """Engine ``openai``: a backend-owned OpenAI Realtime session (OpenAI, Azure, or any server).
 
-Client events go upstream as they are; upstream events come back with their audio decoded.
-When the connection drops, the engine reconnects with backoff, sends the session
-configuration again and replays the conversation's items (the user hears a pause); a response
-cut off by the drop ends ``failed`` (its partial items are deleted) and is asked for again.
+Client events go upstream as they are, and upstream events come back, through an ``Upstream``
+(``connect.py``: the SDK's WebSocket, or a WebRTC call). When the connection drops, the engine
+reconnects with backoff, sends the session configuration again and replays the conversation's
+items (the user hears a pause); a response cut off by the drop ends ``failed`` (its partial
+items are deleted) and is asked for again.
 Each ``response.done`` is followed by a ``voxgate.metrics`` event with its usage and cost.
 """
 
@@ -13,21 +14,16 @@ import asyncio
 import collections
 import contextlib
 import copy
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
-
-from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech, streaming
-from voxgate.engines.openai.connect import Upstream, open_upstream
+from voxgate.engines.openai.connect import Upstream, UpstreamClosed, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
-from voxgate.engines.openai.voicing import CustomVoice
-from voxgate.protocol import Event, ProtocolError, error_event, event, from_wire, new_id, to_wire
+from voxgate.protocol import Event, error_event, event, new_id
 from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +95,6 @@ class OpenAIEngine:
         session: Event | None = None,
         *,
         connect: Callable[[], Awaitable[Upstream]] | None = None,
-        tts: TextToSpeech | StreamingTextToSpeech | None = None,
     ) -> None:
         self._settings = settings
         self._connect = connect or _opener(settings)
@@ -118,36 +113,17 @@ class OpenAIEngine:
         self._price = price_for(settings.openai_model)
         self._closed = False
         self.reconnects = 0
-        self._voice: CustomVoice | None = None
-        self._tts = streaming(tts) if tts is not None else None
-        if self._tts is not None:  # the upstream answers in text and ``tts`` speaks
-            self._voice = CustomVoice(
-                self._tts,
-                settings.voice,
-                self._session.get("output_modalities") or ["audio"],
-                put=self._put,
-                metrics=self._metrics,
-                cut=self._cut_to_heard,
-            )
-            self._session["output_modalities"] = ["text"]
-        self._quiet_deletes: set[str] = set()
-        self._fixes: set[asyncio.Task[None]] = set()
         self._task = asyncio.create_task(self._run(), name="openai engine")
 
     # -- Engine protocol -------------------------------------------------------------------
 
     async def send(self, ev: Event) -> None:
         """Forward one client event (held while the upstream reconnects)."""
-        if self._voice is not None:
-            voiced = self._voice.client_event(ev)
-            if voiced is None:
-                return
-            ev = voiced
         if ev["type"] == "session.update":
             merge(self._session, ev["session"])
         if self._ready and self._upstream is not None:
-            with contextlib.suppress(ConnectionClosed, OSError):  # the reader reconnects
-                await self._send(self._upstream, ev)
+            with contextlib.suppress(UpstreamClosed):  # the reader reconnects
+                await self._upstream.send(ev)
                 return
         if len(self._pending) >= MAX_PENDING:
             self._pending.popleft()
@@ -164,10 +140,6 @@ class OpenAIEngine:
         if self._closed:
             return
         self._closed = True
-        if self._voice is not None:
-            self._voice.close()
-        if self._tts is not None:
-            await self._tts.aclose()
         if self._upstream is not None:
             with contextlib.suppress(Exception):
                 await self._upstream.close()
@@ -196,13 +168,13 @@ class OpenAIEngine:
             try:
                 await self._begin(upstream)
                 while True:
-                    raw = await upstream.recv_bytes()
+                    ev = await upstream.recv()
                     try:
-                        self._on_upstream(json.loads(raw))
-                    except Exception:  # one bad frame must not end the conversation
-                        log.exception("upstream frame not handled: %.200r", raw)
+                        self._on_upstream(ev)
+                    except Exception:  # one bad event must not end the conversation
+                        log.exception("upstream event not handled: %.200r", ev)
                     attempt = 0
-            except (ConnectionClosed, OSError) as exc:
+            except UpstreamClosed as exc:
                 log.warning("upstream connection dropped: %s", exc)
             finally:
                 self._upstream, self._ready = None, False
@@ -214,22 +186,19 @@ class OpenAIEngine:
         resumed = self._announced
         self._own_update = new_id(_OWN)
         update = {"type": "session.update", "event_id": self._own_update, "session": self._session}
-        await self._send(upstream, update)
+        await upstream.send(update)
         if resumed:
             self.reconnects += 1
             for create in self._conversation.replay():
                 self._echoes.add(create["item"]["id"])
-                await self._send(upstream, {**create, "event_id": new_id(_OWN)})
+                await upstream.send({**create, "event_id": new_id(_OWN)})
             if self._resume_response:
                 self._resume_response = False
-                await self._send(upstream, {"type": "response.create", "event_id": new_id(_OWN)})
+                await upstream.send({"type": "response.create", "event_id": new_id(_OWN)})
         while self._pending:  # an event leaves the queue only once it has been sent
-            await self._send(upstream, self._pending[0])
+            await upstream.send(self._pending[0])
             self._pending.popleft()
         self._ready = True
-
-    async def _send(self, upstream: Upstream, ev: Event) -> None:
-        await upstream.send_raw(json.dumps(to_wire(ev)))
 
     def _give_up(self, exc: Exception) -> None:
         log.error("upstream unreachable, giving up: %r", exc)
@@ -246,8 +215,6 @@ class OpenAIEngine:
         """End what the dropped connection was doing, so the client's view stays consistent."""
         self._echoes.clear()
         self._own_update = None
-        if self._voice is not None:
-            self._voice.on_drop()  # a reply cut mid-text fails, as below
         response, self._response = self._response, None
         if response is None:
             return
@@ -279,15 +246,7 @@ class OpenAIEngine:
 
     # -- upstream events -------------------------------------------------------------------
 
-    def _on_upstream(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            log.warning("upstream sent a frame that is not an event: %.200r", data)
-            return
-        try:
-            ev = from_wire(data)
-        except ProtocolError as exc:
-            log.warning("upstream sent a bad event: %s", exc)
-            return
+    def _on_upstream(self, ev: Event) -> None:
         type_ = ev["type"]
         if type_ == "session.created":
             self._upstream_created = ev  # the client is told via our own session.update
@@ -296,12 +255,6 @@ class OpenAIEngine:
             self._own_update = None
             if not self._announced:
                 self._announce(ev["session"])
-            return
-        if type_ == "session.updated":
-            ev = {**ev, "session": self._client_session(ev["session"])}
-        if type_ == "conversation.item.deleted" and ev["item_id"] in self._quiet_deletes:
-            self._quiet_deletes.discard(ev["item_id"])
-            self._conversation.observe(ev)
             return
         if type_ == "error" and str(ev["error"].get("event_id") or "").startswith(_OWN):
             self._on_own_error(ev)
@@ -314,10 +267,6 @@ class OpenAIEngine:
             return
         self._conversation.observe(ev)
         self._follow_response(ev)
-        if self._voice is not None and self._voice.route(ev):
-            if type_ == "response.done":
-                self._response = None  # the upstream's part is over; the voice goes on
-            return
         self._put(ev)
         if type_ == "response.done":
             current, self._response = self._response, None
@@ -328,10 +277,7 @@ class OpenAIEngine:
 
     def _announce(self, session: Event) -> None:
         self._announced = True
-        self._put(event("session.created", session=self._client_session(session)))
-
-    def _client_session(self, session: Event) -> Event:
-        return session if self._voice is None else self._voice.client_session(session)
+        self._put(event("session.created", session=session))
 
     def _on_own_error(self, ev: Event) -> None:
         if ev["error"].get("event_id") == self._own_update:
@@ -370,24 +316,6 @@ class OpenAIEngine:
                 cost_usd=cost_usd(usage, self._price) if self._price and usage else None,
             )
         )
-
-    def _cut_to_heard(self, item_id: str, heard: str) -> None:
-        """Make the upstream remember only the words the user heard of its reply."""
-        events = self._conversation.cut(item_id, heard)
-        for ev in events:
-            ev["event_id"] = new_id(_OWN)
-            if ev["type"] == "conversation.item.delete":
-                self._quiet_deletes.add(item_id)
-            else:
-                self._echoes.add(item_id)
-
-        async def send_all() -> None:
-            for ev in events:
-                await self.send(ev)
-
-        task = asyncio.create_task(send_all())
-        self._fixes.add(task)
-        task.add_done_callback(self._fixes.discard)
 
     def _put(self, ev: Event) -> None:
         if not self._closed:

@@ -1,20 +1,19 @@
 """Engine ``openai`` over WebRTC: one upstream call through ``POST {base}/realtime/calls``.
 
 The call is an ``Upstream`` like the SDK's WebSocket, so the engine (reconnects, replay, cost)
-does not know which one it drives. Client events go on the ``oai-events`` data channel, except
-``input_audio_buffer.append``, whose PCM goes out on the Opus track (in real time, so an
-``input_audio_buffer.commit`` waits until the audio before it has left); the incoming track becomes
-``response.output_audio.delta`` events while the upstream says its audio buffer plays
-(``output_audio_buffer.started`` … ``stopped``). A response's closing events arrive on the data
-channel before its audio has been heard, so from ``response.output_audio.done`` on, events wait
-until the audio has arrived (``stopped``, ``cleared``) — the engine sees the order a WebSocket
-gives.
+does not know which one it drives. Client events go on the ``oai-events`` data channel as JSON,
+except ``input_audio_buffer.append``, whose PCM goes straight to the Opus track (in real time,
+so an ``input_audio_buffer.commit`` waits until the audio before it has left); the incoming
+track's PCM becomes ``response.output_audio.delta`` events (no base64 on the way) while the
+upstream says its audio buffer plays (``output_audio_buffer.started`` … ``stopped``). A
+response's closing events arrive on the data channel before its audio has been heard, so from
+``response.output_audio.done`` on, events wait until the audio has arrived (``stopped``,
+``cleared``) — the engine sees the order a WebSocket gives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import json
@@ -25,6 +24,7 @@ import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from voxgate.engines.openai.connect import UpstreamClosed, decode
 from voxgate.protocol import Event, event
 from voxgate.settings import Settings
 from voxgate.transports.rtc_media import AgentAudioTrack, read_microphone
@@ -43,12 +43,8 @@ _BUFFER_EVENTS = {
 }
 
 
-class Closed(ConnectionError):
-    """The call ended (the engine reconnects, as for a dropped WebSocket)."""
-
-
 class WebRTCUpstream:
-    """One Realtime call over WebRTC, with the SDK connection's ``send_raw`` / ``recv_bytes``."""
+    """One Realtime call over WebRTC, as an ``Upstream``."""
 
     def __init__(self) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -57,14 +53,14 @@ class WebRTCUpstream:
         self.call_id: str | None = None
         self._url = ""
         self._headers: dict[str, str] = {}
-        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Event | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         # whose audio is arriving, and where it belongs
         self._parts: dict[str, tuple[str, int, int]] = {}  # response id -> item, output, content
         self._playing: str | None = None  # the response whose audio the track carries
         self._ended: collections.deque[str] = collections.deque(maxlen=64)  # heard to the end
-        self._held: list[str] | None = None  # events after output_audio.done, until heard
+        self._held: list[Event] | None = None  # events after output_audio.done, until heard
         self._held_for: str | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -87,52 +83,51 @@ class WebRTCUpstream:
             async with httpx.AsyncClient(timeout=30) as http:
                 r = await http.post(url, files=files, headers=headers)
         except httpx.HTTPError as exc:
-            raise Closed(f"POST {url} failed: {exc}") from None
+            raise UpstreamClosed(f"POST {url} failed: {exc}") from None
         if r.status_code != 201 and r.status_code != 200:
-            raise Closed(f"POST {url} answered {r.status_code}: {r.text[:300]}")
+            raise UpstreamClosed(f"POST {url} answered {r.status_code}: {r.text[:300]}")
         self.call_id = (r.headers.get("location") or "").rstrip("/").rsplit("/", 1)[-1] or None
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
         try:
             await asyncio.wait_for(opened.wait(), 30)
         except TimeoutError:
-            raise Closed("the call's data channel did not open within 30 s") from None
+            raise UpstreamClosed("the call's data channel did not open within 30 s") from None
 
     # -- Upstream ---------------------------------------------------------------------------
 
-    async def send_raw(self, data: str | bytes) -> None:
+    async def send(self, ev: Event) -> None:
         """One client event: audio to the track, the rest to the data channel."""
         if self._closed or self.channel.readyState != "open":
-            raise Closed("the call has ended")
-        text = data.decode() if isinstance(data, bytes) else data
-        ev = json.loads(text)
-        if ev.get("type") == "input_audio_buffer.append":
-            self.mic.push(base64.b64decode(ev["audio"]))
+            raise UpstreamClosed("the call has ended")
+        type_ = ev["type"]
+        if type_ == "input_audio_buffer.append":
+            self.mic.push(ev["audio"])
             return
-        if ev.get("type") == "input_audio_buffer.clear":
+        if type_ == "input_audio_buffer.clear":
             self.mic.flush()
-        elif ev.get("type") == "input_audio_buffer.commit":
+        elif type_ == "input_audio_buffer.commit":
             await self._mic_sent()  # a commit covers the audio appended before it
             if self._closed or self.channel.readyState != "open":
-                raise Closed("the call has ended")
-        self.channel.send(text)
+                raise UpstreamClosed("the call has ended")
+        self.channel.send(json.dumps(ev))  # no audio field: append went to the track
 
     async def _mic_sent(self) -> None:
         """Wait until the audio queued now has left (the track paces it) and has arrived."""
         if self.mic.queued_ms:
             await asyncio.sleep(self.mic.queued_ms / 1000 + TAIL_S)
 
-    async def recv_bytes(self) -> bytes:
-        """The next server event; ``Closed`` when the call ends."""
-        text = await self._inbox.get()
-        if text is None:
+    async def recv(self) -> Event:
+        """The next server event; ``UpstreamClosed`` when the call ends."""
+        ev = await self._inbox.get()
+        if ev is None:
             self._inbox.put_nowait(None)
-            raise Closed("the call has ended")
-        return text.encode()
+            raise UpstreamClosed("the call has ended")
+        return ev
 
-    async def close(self, *, code: int = 1000, reason: str = "") -> None:
+    async def close(self) -> None:
         """Hang up: the call ends upstream too (``POST .../calls/{id}/hangup``)."""
         live = not self._closed
-        self._end(reason or "closed")
+        self._end("closed")
         for task in list(self._tasks):
             task.cancel()
         self.mic.stop()
@@ -148,12 +143,10 @@ class WebRTCUpstream:
         if not isinstance(message, str):
             log.warning("upstream sent binary data on the data channel; ignored")
             return
-        try:
-            ev = json.loads(message)
-            type_ = ev["type"]
-        except (ValueError, KeyError, TypeError):
-            self._deliver(message)  # the engine reports what it cannot read
+        ev = decode(message)
+        if ev is None:
             return
+        type_ = ev["type"]
         if type_ in _BUFFER_EVENTS:
             self._on_buffer(type_, str(ev.get("response_id") or ""))
             return
@@ -169,7 +162,7 @@ class WebRTCUpstream:
                 self._held, self._held_for = [], response_id
                 if self._playing != response_id:  # not started yet (or there is none)
                     self._set_timer(NO_AUDIO_S, response_id)
-        self._deliver(message)
+        self._deliver(ev)
 
     def _on_buffer(self, type_: str, response_id: str) -> None:
         if type_ == "output_audio_buffer.started":
@@ -202,14 +195,14 @@ class WebRTCUpstream:
         self._ended.append(response_id)
         self._parts.pop(response_id, None)
         held, self._held, self._held_for = self._held or [], None, None
-        for text in held:
-            self._inbox.put_nowait(text)
+        for ev in held:
+            self._inbox.put_nowait(ev)
 
-    def _deliver(self, text: str) -> None:
+    def _deliver(self, ev: Event) -> None:
         if self._held is not None:
-            self._held.append(text)
+            self._held.append(ev)
         else:
-            self._inbox.put_nowait(text)
+            self._inbox.put_nowait(ev)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
@@ -228,9 +221,9 @@ class WebRTCUpstream:
             item_id=item_id,
             output_index=output_index,
             content_index=content_index,
-            delta=base64.b64encode(pcm).decode("ascii"),
+            delta=pcm,
         )
-        self._inbox.put_nowait(json.dumps(delta))
+        self._inbox.put_nowait(delta)
 
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):

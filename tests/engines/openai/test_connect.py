@@ -1,0 +1,90 @@
+"""The events seam of engine ``openai``: frames decoded at the wire, any ``Engine`` as upstream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from tests.engines.openai.engine_upstream import EngineUpstream
+from voxgate.agents.testing import ScriptedEngine, say
+from voxgate.engines.openai import OpenAIEngine
+from voxgate.engines.openai.connect import decode
+from voxgate.protocol import Event
+from voxgate.settings import Settings
+
+
+def settings() -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, engine="openai", openai_api_key="sk-x", openai_model="gpt-realtime"
+    )
+
+
+async def until(events: AsyncIterator[Event], type_: str, seen: list[Event]) -> Event:
+    """The next event of ``type_`` (everything on the way is kept in ``seen``)."""
+    async with asyncio.timeout(10):
+        async for ev in events:
+            seen.append(ev)
+            if ev["type"] == type_:
+                return ev
+    raise AssertionError(f"the engine ended before a {type_}")
+
+
+def user(text: str) -> Event:
+    content = [{"type": "input_text", "text": text}]
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": content},
+    }
+
+
+def texts(items: list[dict]) -> list[str]:
+    return [part.get("text", "") for item in items for part in item.get("content", [])]
+
+
+def test_a_wire_frame_is_an_event_with_its_audio_as_bytes():
+    delta = '{"type": "response.output_audio.delta", "delta": "AQID"}'
+    assert decode(delta) == {"type": "response.output_audio.delta", "delta": b"\1\2\3"}
+    assert decode(b'{"type": "session.updated", "session": {}}') == {
+        "type": "session.updated",
+        "session": {},
+    }
+    assert decode("not json") is None
+    assert decode('["not", "an", "event"]') is None
+    assert decode('{"type": "response.output_audio.delta", "delta": "%%%"}') is None
+
+
+async def test_a_dropped_in_process_upstream_is_reconnected_with_the_conversation():
+    upstreams: list[EngineUpstream] = []
+
+    async def connect() -> EngineUpstream:
+        upstreams.append(EngineUpstream(ScriptedEngine([say("Paris, of course.")])))
+        return upstreams[-1]
+
+    engine = OpenAIEngine(settings(), connect=connect)
+    events, seen = engine.events(), []
+    try:
+        await until(events, "session.created", seen)
+        await engine.send(user("What is the capital of France?"))
+        await engine.send({"type": "response.create"})
+        done = await until(events, "response.done", seen)
+        assert done["response"]["status"] == "completed"
+        metrics = await until(events, "voxgate.metrics", seen)
+        assert metrics["response_id"] == done["response"]["id"]
+        assert metrics["model"] == "gpt-realtime" and metrics["usage"]["total_tokens"] == 0
+        first = upstreams[0].engine
+        assert isinstance(first, ScriptedEngine)
+        held = [dict(item) for item in first.items]
+        await first.close()  # the connection drops
+        async with asyncio.timeout(10):
+            while engine.reconnects == 0 or len(upstreams[-1].engine.items) < 2:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.01)
+        second = upstreams[-1].engine
+        assert isinstance(second, ScriptedEngine)
+        assert [i["id"] for i in second.items] == [i["id"] for i in held]
+        assert texts(second.items) == ["What is the capital of France?", "Paris, of course."]
+        await engine.send({"type": "response.create"})  # the conversation goes on there
+        done = await until(events, "response.done", seen)
+        assert done["response"]["status"] == "completed"
+        assert [ev["type"] for ev in seen].count("session.created") == 1
+    finally:
+        await engine.close()
