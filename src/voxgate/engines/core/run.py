@@ -78,8 +78,12 @@ class ResponseRun:
         return self.status != "in_progress"
 
     def start(self) -> None:
-        """Begin generating in a task of its own."""
+        """``response.created`` now; generation in a task of its own."""
+        self.writer.created()
+        if not self.tools:  # with tools, the first text (not a call) opens the message
+            self.writer.open_message()
         self.task = asyncio.create_task(self._run(), name=f"response {self.id}")
+        self.task.add_done_callback(self._ended)
 
     def cancel(self, reason: str) -> None:
         """Stop now; the response ends ``cancelled`` with the spec's ``reason``."""
@@ -89,10 +93,12 @@ class ResponseRun:
 
     # -- generation ------------------------------------------------------------------------
 
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # a response cancelled before its task ran still ends, as the spec's client expects
+        if not self.done and self._cancel_reason is not None:
+            self._finish("cancelled", reason=self._cancel_reason)
+
     async def _run(self) -> None:
-        self.writer.created()
-        if not self.tools:  # with tools, the first text (not a call) opens the message
-            self.writer.open_message()
         try:
             await self._generate()
         except asyncio.CancelledError:
