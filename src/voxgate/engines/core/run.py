@@ -79,9 +79,7 @@ class ResponseRun:
 
     def start(self) -> None:
         """``response.created`` now; generation in a task of its own."""
-        self.writer.created()
-        if not self.tools:  # with tools, the first text (not a call) opens the message
-            self.writer.open_message()
+        self.writer.created()  # the first text (not a call) opens the message
         self.task = asyncio.create_task(self._run(), name=f"response {self.id}")
         self.task.add_done_callback(self._ended)
 
