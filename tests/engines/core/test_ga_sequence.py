@@ -2,7 +2,9 @@
 
 Each check speaks only the protocol: client events in, server events out, every one of them
 valid for the ``openai`` SDK's GA models. An engine joins the suite with one ``<name>_case``
-fixture and its name in ``ENGINES``.
+fixture and its name in ``ENGINES``; its model (real, scripted or a fake upstream's) is asked
+``ASK_WEATHER`` with ``get_weather`` forced (a call), ``ASK_STORY`` (a reply long enough to
+cancel) and ``ASK_HELLO`` (a short reply).
 """
 
 from __future__ import annotations
@@ -99,7 +101,6 @@ def scripted_reply(items: list[dict[str, Any]]) -> Reply:
 @pytest.fixture
 def local_case(models: LocalModels) -> Case:
     config = SessionConfig.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
-    config.turn_detection = None
     return Case(LocalEngine(models, config), audio=True)
 
 
