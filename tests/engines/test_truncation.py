@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from voxgate.components.llm import ChatMessage
+from voxgate.engines.core.config import SessionConfig
 from voxgate.engines.local import LocalModels
-from voxgate.engines.local.config import SessionConfig
 from voxgate.engines.local.engine import LocalEngine
 from voxgate.protocol import Event
 from voxgate.settings import Settings

@@ -32,8 +32,8 @@ def test_held_reply_is_not_heard_until_released(monkeypatch):
     now[0] += 2
     assert playback.heard_ms() == 0
     playback.release()
-    now[0] += 0.4
-    assert playback.heard_ms() == 400
+    now[0] += 0.5
+    assert playback.heard_ms() == 500
     assert playback.playing
 
 

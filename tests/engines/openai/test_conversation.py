@@ -84,36 +84,3 @@ def test_an_item_inserted_after_another_keeps_its_place():
         )
     )
     assert [it["id"] for it in conv.items] == ["a", "b", "c"]
-
-
-def test_cut_replaces_a_reply_by_the_words_heard():
-    conv = Conversation()
-    conv.observe(
-        added(
-            {
-                "id": "u",
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "hi"}],
-            }
-        )
-    )
-    conv.observe(
-        added(
-            {
-                "id": "a",
-                "type": "message",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": "Hello there, friend."}],
-            },
-            "u",
-        )
-    )
-    delete, create = conv.cut("a", "Hello there,")
-    assert delete == {"type": "conversation.item.delete", "item_id": "a"}
-    assert create["previous_item_id"] == "u"
-    assert create["item"]["id"] == "a"
-    assert create["item"]["content"] == [{"type": "output_text", "text": "Hello there,"}]
-    ConversationItemCreateEvent.model_validate(create)
-    assert conv.cut("a", "") == [delete]  # nothing heard: the reply goes
-    assert conv.cut("missing", "x") == []

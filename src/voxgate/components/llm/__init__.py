@@ -32,6 +32,8 @@ class ToolCall:
 
     name: str
     arguments: str
+    call_id: str | None = None
+    """The call's id, if the model gives it one (else the engine makes one)."""
 
 
 class LanguageModel(Protocol):

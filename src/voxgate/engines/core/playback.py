@@ -82,9 +82,12 @@ class Playback:
             if phrase.complete and phrase.end_ms <= heard:
                 text += phrase.text
             elif phrase.start_ms < heard and phrase.end_ms > phrase.start_ms:
-                words = phrase.text.split(" ")
+                words = phrase.text.split()
                 share = min(1.0, (heard - phrase.start_ms) / (phrase.end_ms - phrase.start_ms))
-                text += " ".join(words[: int(len(words) * share)])
+                said = words[: int(len(words) * share)]
+                if said:
+                    text += phrase.text[: len(phrase.text) - len(phrase.text.lstrip())]
+                    text += " ".join(said)
         return text.strip()
 
     async def pace(self, lead_ms: float) -> None:

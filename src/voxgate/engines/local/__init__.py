@@ -1,6 +1,6 @@
 """The embedded offline engine."""
 
-from voxgate.engines.local.config import SessionConfig
+from voxgate.engines.core.config import SessionConfig
 from voxgate.engines.local.engine import LocalEngine
 from voxgate.engines.local.models import LocalModels, load_models
 

@@ -12,17 +12,19 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from voxgate.audio import SAMPLE_RATE, Resampler
-from voxgate.components.llm import ChatMessage, Tool, ToolChoice
-from voxgate.engines import dispatch
-from voxgate.engines.local.config import SessionConfig, check_tool_choice, check_tools
+from voxgate.components.llm import ChatMessage
+from voxgate.engines.core.config import SessionConfig
+from voxgate.engines.core.engine import ConversationEngine
+from voxgate.engines.core.run import ResponseRun, Speak
+from voxgate.engines.local.gate import Gate
+from voxgate.engines.local.history import History
 from voxgate.engines.local.models import LocalModels
-from voxgate.engines.local.response import Gate, ResponseRun
 from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
+from voxgate.engines.local.voice import LocalVoice
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
 
 log = logging.getLogger(__name__)
@@ -30,22 +32,6 @@ log = logging.getLogger(__name__)
 MAX_BUFFER_MS = 5 * 60 * 1000
 """Longest uncommitted input audio a session may hold (manual commit mode)."""
 MIN_COMMIT_MS = 100
-_TEMPLATE_TOKENS = 8  # what a chat template adds around each message, about
-
-
-def _item_text(item: dict[str, Any]) -> str:
-    """What a conversation item says: its text or transcript, a call, or a call's output."""
-    if item.get("type") == "function_call":
-        return f"{item.get('name', '')}({item.get('arguments') or ''})"
-    if item.get("type") == "function_call_output":
-        return str(item.get("output") or "")
-    return " ".join(
-        str(part.get("text") or part.get("transcript") or "") for part in item.get("content", [])
-    ).strip()
-
-
-def _starts_turn(item: dict[str, Any]) -> bool:
-    return item.get("type") == "message" and item.get("role") == "user"
 
 
 @dataclass
@@ -57,25 +43,26 @@ class _Turn:
     transcript: asyncio.Task[tuple[str, float]]
     started_at: float = field(default_factory=time.monotonic)
     reply: ResponseRun | None = None
+    gate: Gate | None = None  # where the speculative reply's events wait
     prepare: asyncio.Task[None] | None = None
 
     def drop(self) -> None:
         self.transcript.cancel()
         if self.prepare is not None:
             self.prepare.cancel()
+        if self.gate is not None:
+            self.gate.drop()
         if self.reply is not None:
-            self.reply.gate.drop()
             self.reply.cancel("turn_detected")
 
 
-class LocalEngine:
+class LocalEngine(ConversationEngine):
     """One conversation on the shared local models."""
+
+    report_metrics = True
 
     def __init__(self, models: LocalModels, config: SessionConfig) -> None:
         self._models = models
-        self.config = config
-        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._items: list[dict[str, Any]] = []
         # soxr's low-quality filter delays by ~20 ms less than its default, and speech
         # recognition and VAD are as accurate on it (measured); the delay is on every turn's end
         self._resampler = Resampler(SAMPLE_RATE, models.stt.sample_rate, quality="LQ")
@@ -87,47 +74,26 @@ class LocalEngine:
         self._buffer = bytearray()  # the uncommitted input audio buffer, at the STT rate
         self._end_samples = 0  # input samples (STT rate) received so far
         self._next_item_id = new_id("item")
-        self._last_unseen: str | None = None  # the newest item truncation hides from the model
+        self._history = History(models.llm)
+        self._voice_of = LocalVoice(models)
         self._turn: _Turn | None = None  # speculative: silence has begun, not yet committed
-        self._response: ResponseRun | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._transcribing: set[asyncio.Task[Any]] = set()  # committed turns awaiting transcripts
-        self._closed = False
+        super().__init__(models.llm, config)
         self._configure_vad()
-        self._put(event("session.created", session=config.to_session()))
-
-    # -- Engine protocol -------------------------------------------------------------------
-
-    async def send(self, ev: Event) -> None:
-        """Handle one client event; refusals become ``error`` events."""
-        dispatch(
-            self, ev, self._put, f"event type {ev['type']!r} is not supported by the local engine"
-        )
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Server events until ``close()``."""
-        while (ev := await self._out.get()) is not None:
-            yield ev
 
     async def close(self) -> None:
         """Cancel all work; ``events()`` ends."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._turn is not None:
+        if self._turn is not None and not self._closed:
             self._turn.drop()
-        if self._response is not None and self._response.task is not None:
-            self._response.task.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        self._out.put_nowait(None)
+        await super().close()
 
-    # -- client events ---------------------------------------------------------------------
+    # -- ConversationEngine hooks ----------------------------------------------------------
 
-    def _on_session_update(self, ev: Event) -> None:
-        self.config.update(ev["session"])
+    def _unsupported(self, type_: str) -> str:
+        return f"event type {type_!r} is not supported by the local engine"
+
+    def _session_updated(self) -> None:
         self._configure_vad()
-        self._put(event("session.updated", session=self.config.to_session()))
         self._spawn(self._prepare_model())
 
     async def _prepare_model(self) -> None:
@@ -136,6 +102,22 @@ class LocalEngine:
             await self._models.llm.prepare(self.config.instructions, self.config.tools)
         except Exception:
             log.exception("preparing the language model failed")
+
+    async def _messages(self, instructions: str | None) -> list[ChatMessage]:
+        # a manual commit's transcript may still be on its way
+        await asyncio.gather(*self._transcribing, return_exceptions=True)
+        return self._chat_messages(instructions)
+
+    def _chat_messages(
+        self, instructions: str | None, user_text: str | None = None
+    ) -> list[ChatMessage]:
+        """The conversation as chat messages (truncated), and ``user_text`` as the last."""
+        return self._history.messages(self.config, self.conversation.items, instructions, user_text)
+
+    def _voice(self) -> Speak | None:
+        return self._voice_of.speak
+
+    # -- client events ---------------------------------------------------------------------
 
     def _on_input_audio_buffer_append(self, ev: Event) -> None:
         pcm: bytes = ev["audio"]
@@ -158,112 +140,6 @@ class LocalEngine:
         if self._vad is not None:
             self._vad.reset()
         self._put(event("input_audio_buffer.cleared"))
-
-    def _on_conversation_item_create(self, ev: Event) -> None:
-        item = copy.deepcopy(ev["item"])
-        if item.get("type") not in ("message", "function_call", "function_call_output"):
-            raise ProtocolError(
-                f"item type {item.get('type')!r} is not supported; send a 'message', "
-                "'function_call' or 'function_call_output'",
-                code="unsupported_item_type",
-                param="item.type",
-            )
-        if item["type"] == "function_call_output":
-            self._check_call_output(item)
-        elif item["type"] == "function_call":
-            item.setdefault("call_id", new_id("call"))
-            item.setdefault("arguments", "{}")
-            if not item.get("name"):
-                raise ProtocolError(
-                    "a function_call item needs the function's 'name'",
-                    code="invalid_value",
-                    param="item.name",
-                )
-        item.setdefault("id", new_id("item"))
-        item.update(object="realtime.item", status="completed")
-        if any(i["id"] == item["id"] for i in self._items):
-            raise ProtocolError(
-                f"item {item['id']!r} already exists", code="item_exists", param="item.id"
-            )
-        previous = ev.get("previous_item_id")
-        if previous is not None and previous != "root":
-            self._index(previous, param="previous_item_id")
-        self._put(event("conversation.item.added", previous_item_id=None, item=item))
-        self._put(event("conversation.item.done", previous_item_id=None, item=copy.deepcopy(item)))
-
-    def _check_call_output(self, item: dict[str, Any]) -> None:
-        call_id = item.get("call_id")
-        if not any(
-            i.get("type") == "function_call" and i.get("call_id") == call_id for i in self._items
-        ):
-            raise ProtocolError(
-                f"no function_call with call_id {call_id!r} in the conversation",
-                code="invalid_value",
-                param="item.call_id",
-            )
-        if not isinstance(item.get("output"), str):
-            raise ProtocolError(
-                "a function_call_output item needs its 'output' as a string",
-                code="invalid_value",
-                param="item.output",
-            )
-
-    def _on_conversation_item_truncate(self, ev: Event) -> None:
-        item = self._items[self._index(ev["item_id"], param="item_id")]
-        if item.get("role") != "assistant":
-            raise ProtocolError(
-                "only assistant audio can be truncated", code="invalid_item", param="item_id"
-            )
-        self._put(
-            event(
-                "conversation.item.truncated",
-                item_id=item["id"],
-                content_index=ev["content_index"],
-                audio_end_ms=ev["audio_end_ms"],
-            )
-        )
-
-    def _on_conversation_item_delete(self, ev: Event) -> None:
-        del self._items[self._index(ev["item_id"], param="item_id")]
-        self._put(event("conversation.item.deleted", item_id=ev["item_id"]))
-
-    def _on_conversation_item_retrieve(self, ev: Event) -> None:
-        item = self._items[self._index(ev["item_id"], param="item_id")]
-        self._put(event("conversation.item.retrieved", item=copy.deepcopy(item)))
-
-    def _on_response_create(self, ev: Event) -> None:
-        if self._response is not None and not self._response.done:
-            raise ProtocolError(
-                "the conversation already has an active response; cancel it first",
-                code="conversation_already_has_active_response",
-            )
-        params = ev.get("response") or {}
-        tools = self.config.tools
-        if "tools" in params:
-            tools = check_tools(params["tools"] or [], param="response.tools")
-        choice = self.config.tool_choice
-        if (asked := params.get("tool_choice")) is not None:
-            choice = check_tool_choice(asked, tools, param="response.tool_choice")
-        self._respond(
-            Gate(self._put),
-            instructions=params.get("instructions"),
-            modalities=params.get("output_modalities"),
-            tools=(tools, choice),
-        )
-
-    def _on_response_cancel(self, ev: Event) -> None:
-        if self._response is None or self._response.done:
-            raise ProtocolError(
-                "there is no active response to cancel", code="response_cancel_not_active"
-            )
-        self._response.cancel("client_cancelled")
-
-    def _on_output_audio_buffer_clear(self, ev: Event) -> None:
-        if self._response is not None and not self._response.done:
-            self._response.cancel("client_cancelled")
-        self._put(
-            event("output_audio_buffer.cleared", response_id=getattr(self._response, "id", ""))
-        )
 
     # -- input audio and turns -------------------------------------------------------------
 
@@ -376,7 +252,15 @@ class LocalEngine:
         except Exception:
             return  # _finish_turn reports it
         if text:
-            turn.reply = self._new_response(Gate(self._put, is_open=False), user_text=text)
+            turn.gate = Gate(self._put, is_open=False)
+            snapshot = self._chat_messages(None, text)  # the user's item is not in yet
+
+            async def messages() -> list[ChatMessage]:
+                return snapshot
+
+            turn.reply = self._new_response(
+                turn.gate.emit, messages=messages, playback=turn.gate.playback
+            )
             turn.reply.start()
 
     def _commit(self, *, respond: bool) -> None:
@@ -393,7 +277,7 @@ class LocalEngine:
         if self._vad is not None:
             self._vad.reset()
         self._next_item_id = new_id("item")
-        previous = self._last_id()
+        previous = self.conversation.last_id
         self._put(
             event("input_audio_buffer.committed", item_id=turn.item_id, previous_item_id=previous)
         )
@@ -435,10 +319,7 @@ class LocalEngine:
             )
             return
         stt_wait_ms = (time.monotonic() - committed_at) * 1000
-        item = next((it for it in self._items if it["id"] == turn.item_id), None)
-        if item is not None:  # the client may have deleted it meanwhile
-            item = copy.deepcopy(item)
-            item["content"][0]["transcript"] = text
+        index = self.conversation.index(turn.item_id)
         self._put(
             event(
                 "conversation.item.input_audio_transcription.completed",
@@ -448,163 +329,18 @@ class LocalEngine:
                 usage={"type": "duration", "seconds": round(len(turn.audio) / 2 / self._rate, 3)},
             )
         )
-        if item is not None:
+        if index is not None:  # the client may have deleted it meanwhile
+            item = copy.deepcopy(self.conversation.items[index])  # with its transcript now
             self._put(event("conversation.item.done", previous_item_id=None, item=item))
         if not respond or not text:
             return
         if turn.prepare is not None:
             await asyncio.shield(turn.prepare)
-        reply = turn.reply
-        if reply is None or reply.done:
-            reply = self._new_response(Gate(self._put), user_text=None)
+        reply, gate = turn.reply, turn.gate
+        if reply is None or reply.done or gate is None:
+            reply, gate = self._new_response(self._put), None
             reply.start()
         reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=stt_ms)
         self._go_live(reply)
-        reply.gate.open()
-
-    # -- responses -------------------------------------------------------------------------
-
-    def _respond(
-        self,
-        gate: Gate,
-        *,
-        instructions: str | None = None,
-        modalities: list[str] | None = None,
-        tools: tuple[list[Tool], ToolChoice] | None = None,
-    ) -> None:
-        reply = self._new_response(
-            gate, user_text=None, instructions=instructions, modalities=modalities, tools=tools
-        )
-        self._go_live(reply)
-        reply.start()
-
-    def _go_live(self, reply: ResponseRun) -> None:
-        if self._response is not None and self._response is not reply and not self._response.done:
-            self._response.cancel("turn_detected")
-        self._response = reply
-
-    def _new_response(
-        self,
-        gate: Gate,
-        *,
-        user_text: str | None,
-        instructions: str | None = None,
-        modalities: list[str] | None = None,
-        tools: tuple[list[Tool], ToolChoice] | None = None,
-    ) -> ResponseRun:
-        tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
-        if user_text is not None:  # speculative: the user's item is not in the conversation yet
-            snapshot = self._chat_messages(instructions, user_text)
-
-            async def messages() -> list[ChatMessage]:
-                return snapshot
-        else:
-
-            async def messages() -> list[ChatMessage]:
-                # a manual commit's transcript may still be on its way
-                await asyncio.gather(*self._transcribing, return_exceptions=True)
-                return self._chat_messages(instructions)
-
-        return ResponseRun(
-            models=self._models,
-            messages=messages,
-            gate=gate,
-            audio="audio" in (modalities or self.config.output_modalities),
-            max_tokens=self.config.max_output_tokens,
-            temperature=self.config.temperature,
-            previous_item_id=self._last_id() if user_text is None else None,
-            tools=tool_list if tool_choice != "none" else [],
-            tool_choice=tool_choice,
-        )
-
-    def _chat_messages(
-        self, instructions: str | None, user_text: str | None = None
-    ) -> list[ChatMessage]:
-        """The conversation as chat messages (truncated), and ``user_text`` as the last."""
-        system = instructions or self.config.instructions
-        messages: list[ChatMessage] = [{"role": "system", "content": system}]
-        pending = [{"role": "user", "content": user_text}] if user_text is not None else []
-        for item in self._seen_items(system, pending):
-            if item.get("type") == "function_call":
-                call = {
-                    "id": item["call_id"],
-                    "type": "function",
-                    "function": {"name": item["name"], "arguments": item.get("arguments") or "{}"},
-                }
-                last = messages[-1]
-                if last["role"] == "assistant" and "tool_calls" in last:
-                    last["tool_calls"].append(call)
-                else:
-                    messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-            elif item.get("type") == "function_call_output":
-                messages.append(
-                    {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
-                )
-            elif item.get("type") == "message" and (text := _item_text(item)):
-                messages.append({"role": item["role"], "content": text})
-        return messages + pending
-
-    def _seen_items(self, system: str, pending: list[ChatMessage]) -> list[dict[str, Any]]:
-        """The items the model sees under the session's ``truncation``.
-
-        Past the limit, whole turns (each from a user message on) are dropped from the start
-        down to ``retention_ratio`` of it; the new start is kept, so the prompt's beginning,
-        and the model's cache of it, stays the same until the limit is reached again.
-        """
-        items, truncation = self._items, self.config.truncation
-        if truncation.type == "disabled":
-            return items
-        llm = self._models.llm
-        start = next((i + 1 for i, it in enumerate(items) if it["id"] == self._last_unseen), 0)
-        room = llm.context_window - self.config.max_output_tokens - llm.count_tokens(system)
-        limit = min(truncation.limit or self.config.history_tokens, room - _TEMPLATE_TOKENS)
-        sizes = [_TEMPLATE_TOKENS + llm.count_tokens(_item_text(it)) for it in items[start:]]
-        total = sum(sizes) + sum(_TEMPLATE_TOKENS + llm.count_tokens(m["content"]) for m in pending)
-        if total <= limit:
-            return items[start:]
-        target, first = truncation.retention_ratio * limit, start
-        for index in range(first + 1, len(items)):
-            total -= sizes[index - 1 - first]  # items[index - 1] is dropped
-            if _starts_turn(items[index]):
-                start = index
-                if total <= target:
-                    break
-        else:
-            if pending:  # the new user message starts the last turn: drop all before it
-                start = len(items)
-        self._last_unseen = items[start - 1]["id"] if start else None
-        return items[start:]
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _put(self, ev: Event) -> None:
-        """Every server event passes here: the conversation is what clients were told."""
-        if self._closed:
-            return
-        if ev["type"] == "conversation.item.added":
-            item = copy.deepcopy(ev["item"])
-            self._items.append(item)
-            ev["previous_item_id"] = self._items[-2]["id"] if len(self._items) > 1 else None
-        elif ev["type"] == "conversation.item.done":
-            index = next(
-                (i for i, it in enumerate(self._items) if it["id"] == ev["item"]["id"]), None
-            )
-            if index is not None:
-                self._items[index] = copy.deepcopy(ev["item"])
-                ev["previous_item_id"] = self._items[index - 1]["id"] if index else None
-        self._out.put_nowait(ev)
-
-    def _index(self, item_id: str, *, param: str) -> int:
-        for index, item in enumerate(self._items):
-            if item["id"] == item_id:
-                return index
-        raise ProtocolError(f"no item with id {item_id!r}", code="item_not_found", param=param)
-
-    def _last_id(self) -> str | None:
-        return self._items[-1]["id"] if self._items else None
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        if gate is not None:
+            gate.open()

@@ -7,9 +7,9 @@ transcript (``input_text`` for the user, ``output_text`` for the assistant), und
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from voxgate.engines.core import conversation as core
 from voxgate.protocol import Event
 
 
@@ -17,55 +17,8 @@ def _text_of(part: dict[str, Any]) -> str:
     return str(part.get("text") or part.get("transcript") or "")
 
 
-class Conversation:
-    """Ordered items of one upstream conversation."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-
-    def observe(self, ev: Event) -> None:
-        """Follow one upstream server event."""
-        type_ = ev["type"]
-        if type_ == "conversation.item.added":
-            self._add(ev["item"], ev.get("previous_item_id"))
-        elif type_ == "conversation.item.done":
-            index = self._index(ev["item"].get("id"))
-            if index is None:
-                self._add(ev["item"], ev.get("previous_item_id"))
-            else:
-                self.items[index] = copy.deepcopy(ev["item"])
-        elif type_ == "conversation.item.deleted":
-            self.remove(ev["item_id"])
-        elif type_ == "conversation.item.input_audio_transcription.completed":
-            index = self._index(ev["item_id"])
-            if index is not None:
-                content = self.items[index].get("content") or []
-                position = ev.get("content_index", 0)
-                if position < len(content):
-                    content[position]["transcript"] = ev["transcript"]
-
-    def remove(self, item_id: str) -> None:
-        """Forget one item."""
-        self.items = [it for it in self.items if it.get("id") != item_id]
-
-    def cut(self, item_id: str, heard: str) -> list[Event]:
-        """Client events that replace an assistant reply by the words of it that were heard."""
-        index = self._index(item_id)
-        if index is None:
-            return []
-        events: list[Event] = [{"type": "conversation.item.delete", "item_id": item_id}]
-        if heard:
-            previous = self.items[index - 1]["id"] if index else "root"
-            item = {
-                "id": item_id,
-                "type": "message",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": heard}],
-            }
-            events.append(
-                {"type": "conversation.item.create", "previous_item_id": previous, "item": item}
-            )
-        return events
+class Conversation(core.Conversation):
+    """Ordered items of one upstream conversation, and the events that rebuild them."""
 
     def replay(self) -> list[Event]:
         """``conversation.item.create`` events that rebuild the conversation upstream."""
@@ -80,16 +33,6 @@ class Conversation:
             )
             previous = created["id"]
         return events
-
-    def _add(self, item: dict[str, Any], previous: str | None) -> None:
-        if self._index(item.get("id")) is not None:
-            return
-        after = self._index(previous) if previous else None
-        position = len(self.items) if after is None else after + 1
-        self.items.insert(position, copy.deepcopy(item))
-
-    def _index(self, item_id: str | None) -> int | None:
-        return next((i for i, it in enumerate(self.items) if it.get("id") == item_id), None)
 
 
 def replayable(item: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 import pytest
 
-from voxgate.engines.local.config import SessionConfig, check_tool_choice, check_tools
+from voxgate.engines.core.config import SessionConfig, check_tool_choice, check_tools
 from voxgate.protocol import ProtocolError
 from voxgate.settings import Settings
 

@@ -1,4 +1,7 @@
-"""A local engine session's settings, in the shape of the GA ``session`` object."""
+"""The settings of a session whose engine owns its conversation, as the GA ``session`` object.
+
+The local and scripted engines keep them; ``session.update`` changes them, checked.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from voxgate.components.llm import Tool, ToolChoice
 from voxgate.protocol import ProtocolError, new_id
 from voxgate.settings import Settings
 
-MODEL = "voxgate-local"
 _PCM = {"type": "audio/pcm", "rate": 24000}
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -99,6 +101,7 @@ class SessionConfig:
     tool_choice: ToolChoice = "auto"
     truncation: Truncation = field(default_factory=Truncation)
     history_tokens: int = 512  # the budget of truncation "auto" and of limits left unset
+    model: str = "voxgate-local"
     id: str = field(default_factory=lambda: new_id("sess"))
 
     @classmethod
@@ -198,7 +201,7 @@ class SessionConfig:
             "type": "realtime",
             "object": "realtime.session",
             "id": self.id,
-            "model": MODEL,
+            "model": self.model,
             "output_modalities": self.output_modalities,
             "instructions": self.instructions,
             "max_output_tokens": self.max_output_tokens,

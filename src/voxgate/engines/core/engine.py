@@ -1,0 +1,216 @@
+"""An engine that owns its conversation: the client events every such engine handles alike.
+
+Items (create, delete, retrieve, truncate), responses (create, cancel: one active at a time)
+and the output audio buffer are handled here, against the ``Conversation`` and with replies a
+language model makes (``ResponseRun``). An engine built on it adds its input: the local
+engine audio and turns, the scripted test engine nothing but a scripted model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolChoice
+from voxgate.engines import dispatch
+from voxgate.engines.core.chat import chat_messages
+from voxgate.engines.core.config import SessionConfig, check_tool_choice, check_tools
+from voxgate.engines.core.conversation import Conversation
+from voxgate.engines.core.playback import Playback
+from voxgate.engines.core.run import ResponseRun, Speak
+from voxgate.protocol import Event, ProtocolError, event
+
+
+class ConversationEngine:
+    """The ``Engine`` protocol over a conversation it keeps and replies ``llm`` makes.
+
+    Hooks for what an engine adds: ``_unsupported`` (the refusal of an event it lacks),
+    ``_session_updated``, ``_messages`` (what the model reads) and ``_voice`` (how a reply
+    is spoken; None: replies are text).
+    """
+
+    report_metrics = False
+    """Whether each response's timings go out as ``voxgate.metrics``."""
+    response_type: type[ResponseRun] = ResponseRun
+    """What generates a response."""
+
+    def __init__(self, llm: LanguageModel, config: SessionConfig) -> None:
+        self.llm = llm
+        self.config = config
+        self.conversation = Conversation()
+        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._response: ResponseRun | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self._put(event("session.created", session=config.to_session()))
+
+    # -- Engine protocol -------------------------------------------------------------------
+
+    async def send(self, ev: Event) -> None:
+        """Handle one client event; refusals become ``error`` events."""
+        dispatch(self, ev, self._put, self._unsupported(ev["type"]))
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Server events until ``close()``."""
+        while (ev := await self._out.get()) is not None:
+            yield ev
+
+    async def close(self) -> None:
+        """Cancel all work; ``events()`` ends."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._response is not None and self._response.task is not None:
+            self._response.task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        self._out.put_nowait(None)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _unsupported(self, type_: str) -> str:
+        return f"event type {type_!r} is not supported by this engine"
+
+    def _session_updated(self) -> None:
+        """The session's settings changed."""
+
+    async def _messages(self, instructions: str | None) -> list[ChatMessage]:
+        """What the model reads for a reply: the instructions and the conversation."""
+        return chat_messages(instructions or self.config.instructions, self.conversation.items)
+
+    def _voice(self) -> Speak | None:
+        return None
+
+    # -- client events ---------------------------------------------------------------------
+
+    def _on_session_update(self, ev: Event) -> None:
+        self.config.update(ev["session"])
+        self._put(event("session.updated", session=self.config.to_session()))
+        self._session_updated()
+
+    def _on_conversation_item_create(self, ev: Event) -> None:
+        item = self.conversation.check_create(ev)
+        previous = ev.get("previous_item_id")
+        self._put(event("conversation.item.added", previous_item_id=previous, item=item))
+        self._put(event("conversation.item.done", previous_item_id=None, item=copy.deepcopy(item)))
+
+    def _on_conversation_item_truncate(self, ev: Event) -> None:
+        item = self.conversation.check_truncate(ev)
+        self._put(
+            event(
+                "conversation.item.truncated",
+                item_id=item["id"],
+                content_index=ev["content_index"],
+                audio_end_ms=ev["audio_end_ms"],
+            )
+        )
+
+    def _on_conversation_item_delete(self, ev: Event) -> None:
+        self.conversation.get(ev["item_id"])
+        self._put(event("conversation.item.deleted", item_id=ev["item_id"]))
+
+    def _on_conversation_item_retrieve(self, ev: Event) -> None:
+        item = self.conversation.get(ev["item_id"])
+        self._put(event("conversation.item.retrieved", item=copy.deepcopy(item)))
+
+    def _on_response_create(self, ev: Event) -> None:
+        if self._response is not None and not self._response.done:
+            raise ProtocolError(
+                "the conversation already has an active response; cancel it first",
+                code="conversation_already_has_active_response",
+            )
+        params = ev.get("response") or {}
+        tools = self.config.tools
+        if "tools" in params:
+            tools = check_tools(params["tools"] or [], param="response.tools")
+        choice = self.config.tool_choice
+        if (asked := params.get("tool_choice")) is not None:
+            choice = check_tool_choice(asked, tools, param="response.tool_choice")
+        reply = self._new_response(
+            self._put,
+            instructions=params.get("instructions"),
+            modalities=params.get("output_modalities"),
+            tools=(tools, choice),
+        )
+        self._go_live(reply)
+        reply.start()
+
+    def _on_response_cancel(self, ev: Event) -> None:
+        if self._response is None or self._response.done:
+            raise ProtocolError(
+                "there is no active response to cancel", code="response_cancel_not_active"
+            )
+        self._response.cancel("client_cancelled")
+
+    def _on_output_audio_buffer_clear(self, ev: Event) -> None:
+        if self._response is not None and not self._response.done:
+            self._response.cancel("client_cancelled")
+        self._put(
+            event("output_audio_buffer.cleared", response_id=getattr(self._response, "id", ""))
+        )
+
+    # -- responses -------------------------------------------------------------------------
+
+    def _new_response(
+        self,
+        emit: Callable[[Event], None],
+        *,
+        messages: Callable[[], Awaitable[list[ChatMessage]]] | None = None,
+        instructions: str | None = None,
+        modalities: list[str] | None = None,
+        tools: tuple[list[Tool], ToolChoice] | None = None,
+        playback: Playback | None = None,
+    ) -> ResponseRun:
+        """A response, not started, whose events go to ``emit``.
+
+        The model reads ``messages`` (by default: the instructions and the conversation as
+        they are when the response starts).
+        """
+        tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
+        audio = "audio" in (modalities or self.config.output_modalities)
+        return self.response_type(
+            llm=self.llm,
+            messages=messages or (lambda: self._messages(instructions)),
+            emit=emit,
+            speak=self._voice() if audio else None,
+            playback=playback or Playback(),
+            max_tokens=self.config.max_output_tokens,
+            temperature=self.config.temperature,
+            tools=tool_list if tool_choice != "none" else [],
+            tool_choice=tool_choice,
+            report_metrics=self.report_metrics,
+        )
+
+    def _go_live(self, reply: ResponseRun) -> None:
+        """``reply`` is the active response; one still running before it is cancelled."""
+        if self._response is not None and self._response is not reply and not self._response.done:
+            self._response.cancel("turn_detected")
+        self._response = reply
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _put(self, ev: Event) -> None:
+        """Every server event passes here: the conversation is what clients were told."""
+        if self._closed:
+            return
+        type_ = ev["type"]
+        if type_ in ("conversation.item.added", "conversation.item.done"):
+            item_id = ev["item"]["id"]
+            # a done item the client deleted meanwhile stays deleted
+            if type_ == "conversation.item.added" or self.conversation.index(item_id) is not None:
+                self.conversation.observe(ev)
+                ev["previous_item_id"] = self.conversation.previous_id(item_id)
+        elif type_ in (
+            "conversation.item.deleted",
+            "conversation.item.input_audio_transcription.completed",
+        ):
+            self.conversation.observe(ev)
+        self._out.put_nowait(ev)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
