@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ctypes
 import importlib.util
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,29 @@ def bundled_model() -> Path:
     if not path.is_file():
         raise FileNotFoundError(path)
     return path
+
+
+@contextlib.contextmanager
+def _plain_weights() -> Iterator[None]:
+    """Load weights as stored, not repacked for the CPU's wider kernels.
+
+    llama.cpp's repacked kernels ("extra buffer types") crash on AVX-512 CPUs (llama-cpp-python
+    0.3.36) and round differently from the plain ones, which flips a 135M model's close tool
+    choices. ``Llama`` takes no such option, so its default parameters change while it loads.
+    """
+    module: Any = llama_cpp.llama_cpp
+    defaults = module.llama_model_default_params
+
+    def params() -> Any:
+        found = defaults()
+        found.use_extra_bufts = False
+        return found
+
+    module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = defaults
 
 
 class _LeanStateLlama(Llama):
@@ -120,12 +144,13 @@ class LlamaLLM:
     ) -> None:
         self._n_threads = n_threads or os.cpu_count()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="llama")
-        self._llama = _LeanStateLlama(
-            model_path=str(model_path or bundled_model()),
-            n_ctx=n_ctx,
-            n_threads=self._n_threads,
-            verbose=False,
-        )
+        with _plain_weights():
+            self._llama = _LeanStateLlama(
+                model_path=str(model_path or bundled_model()),
+                n_ctx=n_ctx,
+                n_threads=self._n_threads,
+                verbose=False,
+            )
         if prompt_cache_mb:
             self._llama.set_cache(_PromptCache(capacity_bytes=prompt_cache_mb << 20))
         self._lock = asyncio.Lock()
