@@ -26,8 +26,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, event
+from voxgate.rtc import AgentAudioTrack, read_microphone
 from voxgate.settings import Settings
-from voxgate.transports.rtc_media import AgentAudioTrack, read_microphone
 
 log = logging.getLogger(__name__)
 
