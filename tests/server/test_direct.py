@@ -97,7 +97,7 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
             async with RtcClient(base, mode="direct", api_key=USER_KEY) as browser:
                 call_id = browser.session_id
                 assert call_id and call_id.startswith("rtc_")
-                # the browser's call is at the upstream; the gateway's sideband joined it
+                # the browser's call is at the upstream; the gateway's listener joined it on its sideband
                 browser.speak(
                     silence(400) + speech("What is the weather in Paris?") + silence(1200)
                 )
@@ -133,7 +133,7 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
                     unauthorized = await http.get(f"/api/realtime/transcripts/{call_id}")
                     assert unauthorized.status_code == 401
                 assert call_id in gateway.state.gateway.direct_calls
-                # the call ends at the upstream: the sideband ends with it, the transcript stays
+                # the call ends at the upstream: the listener ends with it, the transcript stays
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{up}/v1") as http:
                     hangup = await http.post(
                         f"/realtime/calls/{call_id}/hangup",
