@@ -1,8 +1,8 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
 ``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
-(and ``grant: GrantDep`` for a key-checked one), so nothing reads ``app.state`` but
-``get_gateway``.
+(and ``grant: GrantDep`` for a key-checked one). ``app.state.gateway`` is the app's only state,
+read by ``get_gateway`` (and by ``agents/runs/api.py``, which may not import server/).
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ class Peer:
         log.info("peer %s (session %s): %s", self.id, self.session.id, state)
         self._voxgate_event("voxgate.webrtc.state", connection_state=state)
         if state in ("failed", "closed"):
-            self._spawn_detached(self.close(reason=f"connection {state}"))
+            self._peers.spawn(self.close(reason=f"connection {state}"))
 
     async def _watchdog(self) -> None:
         await asyncio.sleep(CONNECT_TIMEOUT_S)
@@ -208,9 +208,6 @@ class Peer:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _spawn_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._peers.spawn(coro)
 
 
 def with_ptime(sdp: str, ptime_ms: int) -> str:
