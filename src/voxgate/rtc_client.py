@@ -22,10 +22,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voxgate.protocol import Event
-from voxgate.transports import rtc_decode
-from voxgate.transports.rtc_media import AgentAudioTrack
-
-rtc_decode.install()
+from voxgate.rtc import AgentAudioTrack
 
 SPEECH_RMS = 200
 """A received frame louder than this (PCM16 RMS) counts as speech, not silence."""
@@ -153,7 +150,7 @@ class RtcClient:
             self.spoke.append(time.monotonic())
 
     def speak_opus(self, packets: list[bytes]) -> None:
-        """Queue speech already encoded with ``rtc_media.encode_opus`` (40 ms packets)."""
+        """Queue speech already encoded with ``voxgate.rtc.encode_opus`` (40 ms packets)."""
         self.mic.push_opus(packets)
 
     @property

@@ -27,4 +27,4 @@ def test_serve_takes_an_agents_file_and_bad_files_fail_at_start(settings, tmp_pa
     with pytest.raises(AgentLoadError, match="does not exist"):
         create_app(settings.model_copy(update={"agents": str(tmp_path / "nope.py")}))
     app = create_app(settings.model_copy(update={"agents": "none"}), models=object())  # type: ignore[arg-type]
-    assert app.state.runs.runners == {}
+    assert app.state.gateway.agents.runs.runners == {}

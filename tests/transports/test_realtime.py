@@ -54,7 +54,7 @@ async def port(models, clock) -> AsyncIterator[int]:
     """voxgate with an API key configured (so keys are checked), sharing the test models."""
     settings = Settings(_env_file=None, api_keys=[API_KEY])  # type: ignore[call-arg]
     app = create_app(settings, models=models)
-    app.state.client_secrets.clock = clock
+    app.state.gateway.client_secrets.clock = clock
     async with serve_app(app) as port:
         yield port
 

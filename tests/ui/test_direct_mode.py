@@ -55,7 +55,7 @@ async def test_direct_mode_spoken_turn(open_page, direct_gateway):  # noqa: F811
         timeout=60000,
     )
     assert not [e for e in await page.debug("errors") if e.get("code") != "connection"]
-    # voxgate's sideband kept the transcript of the call
+    # voxgate's listener kept the transcript of the call
     async with httpx.AsyncClient(base_url=base) as http:
         r = await http.get(f"/api/realtime/transcripts/{call_id}")
         assert r.status_code == 200, r.text

@@ -159,8 +159,8 @@ async def _over_websocket(url: str, texts: list[str], conversations: int) -> lis
 
 
 async def _over_webrtc(url: str, texts: list[str]) -> list[_Turn]:
+    from voxgate.rtc import FRAME_MS
     from voxgate.rtc_client import RtcClient
-    from voxgate.transports.rtc_media import FRAME_MS
 
     turns = []
     async with RtcClient(url, mode="offer") as client:

@@ -30,8 +30,8 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE
 from voxgate.bench.server import serve
+from voxgate.rtc import encode_opus
 from voxgate.rtc_client import RtcClient
-from voxgate.transports.rtc_media import encode_opus
 
 WARMUP_S = 3.0
 CONNECT_BATCH = 8

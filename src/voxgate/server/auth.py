@@ -5,7 +5,8 @@ set headers, offers it as the subprotocol ``openai-insecure-api-key.<key>`` as i
 OpenAI. With no ``api_keys`` configured, any bearer key is accepted (offline development) —
 except an ``ek_`` key, which is always checked, because it carries its session configuration.
 
-For a route: ``grant: Grant = Depends(require_key)``; anywhere else: ``authenticate(conn)``.
+For a route: ``grant: GrantDep`` (``server/gateway.py``); anywhere else:
+``gateway.authenticate(conn)``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -117,12 +118,13 @@ def bearer_key(conn: HTTPConnection) -> str | None:
     return None
 
 
-def authenticate(conn: HTTPConnection) -> Grant:
-    """Check the connection's key against the app's settings and client secrets."""
-    state: Any = conn.app.state
+def authenticate(
+    conn: HTTPConnection, *, api_keys: list[str], client_secrets: ClientSecrets
+) -> Grant:
+    """Check the connection's key against the configured keys and the minted secrets."""
     key = bearer_key(conn)
     if key is not None and key.startswith(CLIENT_SECRET_PREFIX):
-        secret = state.client_secrets.lookup(key)
+        secret = client_secrets.lookup(key)
         if secret is None:
             raise APIError(
                 401,
@@ -131,7 +133,6 @@ def authenticate(conn: HTTPConnection) -> Grant:
                 code="invalid_api_key",
             )
         return Grant("client_secret", session=secret.session)
-    api_keys: list[str] = state.settings.api_keys
     if not api_keys:
         return Grant("open")
     if key is None:
@@ -141,8 +142,3 @@ def authenticate(conn: HTTPConnection) -> Grant:
     if not any(secrets.compare_digest(key, allowed) for allowed in api_keys):
         raise APIError(401, "incorrect API key", code="invalid_api_key")
     return Grant("api_key")
-
-
-async def require_key(request: Request) -> Grant:
-    """FastAPI dependency: the request's grant, or a 401 in OpenAI's error shape."""
-    return authenticate(request)

@@ -11,11 +11,8 @@ from voxgate.session.session import AgentFactory, EngineFactory, Session
 class SessionRegistry:
     """In-process sessions by id; a session lives while it has participants."""
 
-    def __init__(
-        self, engine_factory: EngineFactory, agent_factory: AgentFactory | None = None
-    ) -> None:
+    def __init__(self, engine_factory: EngineFactory) -> None:
         self._engine_factory = engine_factory
-        self._agent_factory = agent_factory
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -25,19 +22,18 @@ class SessionRegistry:
         """The live session with this id, if any."""
         return self._sessions.get(session_id)
 
-    def open(self, session_id: str, *, config: Event | None = None, agent: bool = True) -> Session:
-        """The session with this id, created if new.
+    def open(
+        self, session_id: str, *, config: Event | None = None, agent: AgentFactory | None = None
+    ) -> Session:
+        """The session with this id, created if new (a live one keeps its engine and agent).
 
-        Its engine starts configured with ``config``; it has the server's agent unless ``agent``
-        is False (a plain model session, as ``/v1/realtime`` serves).
+        A new session's engine starts configured with ``config``, and ``agent`` makes the agent
+        it starts with; without one it is a plain model session (as ``/v1/realtime`` serves).
         """
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = Session(
-                session_id,
-                self._engine_factory,
-                self._agent_factory if agent else None,
-                config=config,
+                session_id, self._engine_factory, agent, config=config
             )
         return session
 

@@ -21,22 +21,6 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 SESSION_ID_RULE = "session id must be 1-128 letters, digits, '_', '-' or '.'"
 
 
-def request_agent(app: Any, session_id: str, agent: str | None) -> None:
-    """Start a new session ``session_id`` with ``agent``; ``ValueError`` names the choices.
-
-    A session that already runs keeps its agent (handoffs move it on).
-    """
-    if not agent:
-        return
-    names: list[str] = app.state.agent_names
-    if agent not in names:
-        raise ValueError(
-            f"unknown agent {agent!r}; this server runs: {', '.join(names) or 'no agents'}"
-        )
-    if app.state.registry.get(session_id) is None:
-        app.state.agent_requests[session_id] = agent
-
-
 class TextTurn(BaseModel):
     """``{"type": "text", "text": ...}``: a typed user turn."""
 

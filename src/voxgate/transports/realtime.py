@@ -2,7 +2,8 @@
 
 Apps and SDKs written for OpenAI connect here unchanged (``websocket_base_url``), backed by
 whatever engine the gateway runs. One connection is one session; ``?call_id=`` instead joins a
-live session (a WebRTC call's sideband). Audio is base64 in ``input_audio_buffer.append`` and
+live session (a WebRTC call's sideband). The route that authenticates and finds the session is
+the app's (``server/openai_api.py``). Audio is base64 in ``input_audio_buffer.append`` and
 ``response.output_audio.delta``, in the format the client chose (``audio/pcm`` 24 kHz,
 ``audio/pcmu``, ``audio/pcma``); it is converted here, once, so engines see only PCM16 24 kHz,
 and ``session.created`` / ``session.updated`` report the client's formats back.
@@ -10,6 +11,7 @@ and ``session.created`` / ``session.updated`` report the client's formats back.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import copy
@@ -18,22 +20,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
 from voxgate.protocol import (
     SERVER_EVENT_MODELS,
     Event,
     ProtocolError,
-    new_id,
     parse_client_event,
     to_wire,
 )
-from voxgate.server.auth import APIError, authenticate
-from voxgate.session import EventWriter, Session, SessionRegistry
+from voxgate.session import EventWriter, Session
+from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 SUBPROTOCOL = "realtime"
 """What a browser offers (with ``openai-insecure-api-key.<key>``); the server selects it."""
@@ -77,37 +77,19 @@ def _subprotocol(websocket: WebSocket) -> str | None:
     return SUBPROTOCOL if SUBPROTOCOL in [p.strip() for p in offered.split(",")] else None
 
 
-@router.websocket("/v1/realtime")
-async def realtime_socket(
-    websocket: WebSocket, model: str | None = None, call_id: str | None = None
+async def serve_client(
+    websocket: WebSocket,
+    session: Session,
+    edge: EdgeAudio,
+    settings: Settings,
+    *,
+    sideband: bool = False,
 ) -> None:
-    """One Realtime connection: a new session (``?model=``) or a live one (``?call_id=``)."""
-    app = websocket.app
-    registry: SessionRegistry = app.state.registry
-    edge = EdgeAudio()
-    try:
-        grant = authenticate(websocket)
-        if call_id is not None:
-            found = registry.get(call_id)
-            if found is None:
-                raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
-            session = found
-        elif model is None:
-            raise APIError(
-                400, "add ?model=<model> to the URL (or ?call_id=<call>)", code="missing_model"
-            )
-        else:
-            config = edge.to_engine(grant.session) if grant.session else None
-            # a plain model session, as with OpenAI: the client brings its own tools
-            session = registry.open(new_id("sess"), config=config, agent=False)
-    except ProtocolError as exc:
-        await websocket.send_denial_response(
-            APIError(400, str(exc), code=exc.code, param=exc.param).response()
-        )
-        return
-    except APIError as exc:
-        await websocket.send_denial_response(exc.response())
-        return
+    """Accept the socket and serve ``session`` on it until the client goes (it then leaves).
+
+    A ``sideband`` (``?call_id=``) follows a call: it does not keep the session alive, and the
+    socket closes when the session ends.
+    """
     await websocket.accept(subprotocol=_subprotocol(websocket))
 
     async def deliver(ev: Event) -> None:
@@ -115,10 +97,10 @@ async def realtime_socket(
         if wire is not None:
             await websocket.send_text(json.dumps(wire))
 
-    writer = EventWriter(deliver, max_pending=app.state.settings.client_queue_size)
-    session.join(writer, sideband=call_id is not None)
-    writing = app.state.spawn(writer.run())
-    watching = app.state.spawn(_close_when_over(websocket, session)) if call_id else None
+    writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    session.join(writer, sideband=sideband)
+    writing = asyncio.create_task(writer.run())
+    watching = asyncio.create_task(_close_when_over(websocket, session)) if sideband else None
     try:
         try:
             await session.start()
@@ -142,7 +124,6 @@ async def realtime_socket(
         if watching is not None:
             watching.cancel()
         session.leave(writer)
-        await registry.release(session)
 
 
 async def _close_when_over(websocket: WebSocket, session: Session) -> None:

@@ -1,9 +1,9 @@
 """WebRTC clients (aiortc): Opus audio both ways, events on the ``oai-events`` data channel.
 
-``POST /api/webrtc/offer`` takes ``{"sdp", "type"[, "session_id"]}`` and answers
-``{"sdp", "type", "session_id"}``. The data channel carries the WebSocket transport's JSON events
-both ways; agent audio travels on the track instead of ``response.output_audio.delta``.
-``/v1/realtime/calls`` (see ``transports.calls``) uses the same ``Peer`` with GA events only.
+The data channel carries the WebSocket transport's JSON events both ways; agent audio travels on
+the track instead of ``response.output_audio.delta``. ``POST /api/webrtc/offer`` and OpenAI's
+``/v1/realtime/calls`` (GA events only) are the app's routes; both open a ``Peer`` through
+``Peers``, which also parks a peer's session after it leaves, so a reconnect can resume it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import (
@@ -23,19 +24,16 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
+from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
 from voxgate.session import EventWriter, Session, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports import rtc_decode
-from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
-from voxgate.transports.rtc_media import FRAME_MS, AgentAudioTrack, read_microphone
+from voxgate.transports.messages import handle_text
 
 log = logging.getLogger(__name__)
-router = APIRouter()
-rtc_decode.install()
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+"""Runs a task that may outlive its peer (the gateway's, so shutdown cancels it)."""
 
 CHANNEL = "oai-events"
 CONNECT_TIMEOUT_S = 30.0
@@ -53,13 +51,12 @@ class Peer:
     and accepts GA client events only.
     """
 
-    def __init__(self, app: FastAPI, session: Session, *, ga_only: bool = False) -> None:
-        settings: Settings = app.state.settings
+    def __init__(self, peers: Peers, session: Session, *, ga_only: bool = False) -> None:
+        settings = peers.settings
         self.id = new_id("rtc")
         self.session = session
         self.ga_only = ga_only
-        self._app = app
-        self._settings = settings
+        self._peers = peers
         servers = [RTCIceServer(**s.model_dump()) for s in settings.webrtc_ice_servers]
         # An explicit list: aiortc falls back to a public STUN server when given None.
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
@@ -184,7 +181,7 @@ class Peer:
         log.info("peer %s (session %s): %s", self.id, self.session.id, state)
         self._voxgate_event("voxgate.webrtc.state", connection_state=state)
         if state in ("failed", "closed"):
-            self._spawn_detached(self.close(reason=f"connection {state}"))
+            self._peers.spawn(self.close(reason=f"connection {state}"))
 
     async def _watchdog(self) -> None:
         await asyncio.sleep(CONNECT_TIMEOUT_S)
@@ -205,17 +202,12 @@ class Peer:
             if task is not current:
                 task.cancel()
         await self.pc.close()
-        peers: dict[str, Peer] = self._app.state.peers
-        peers.pop(self.id, None)
-        self._spawn_detached(_release_later(self._app, self.session))
+        self._peers.left(self)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _spawn_detached(self, coro: Any) -> None:
-        self._app.state.spawn(coro)
 
 
 def with_ptime(sdp: str, ptime_ms: int) -> str:
@@ -235,82 +227,46 @@ def with_ptime(sdp: str, ptime_ms: int) -> str:
     return "\r\n".join(out)
 
 
-async def _release_later(app: FastAPI, session: Session) -> None:
-    """Park an empty session for ``webrtc_park_seconds``, then close it unless rejoined."""
-    await asyncio.sleep(app.state.settings.webrtc_park_seconds)
-    registry: SessionRegistry = app.state.registry
-    await registry.release(session)
+class Peers:
+    """The WebRTC peers this process serves, by peer id."""
 
+    def __init__(self, settings: Settings, registry: SessionRegistry, spawn: Spawn) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.spawn = spawn
+        self._peers: dict[str, Peer] = {}
 
-async def open_peer(
-    app: FastAPI,
-    sdp: str,
-    *,
-    session_id: str | None = None,
-    agent: str | bool | None = None,
-    ga_only: bool = False,
-    config: Event | None = None,
-) -> Peer:
-    """A connected-to-be peer in session ``session_id`` (new if None).
+    async def open(self, session: Session, sdp: str, *, ga_only: bool = False) -> Peer:
+        """A connected-to-be peer in ``session``, answering the offer ``sdp``.
 
-    ``agent`` names the agent a new session starts with (None: the server's default; False:
-    none, a plain model session); ``config`` is the session configuration it starts with.
+        ``ga_only`` (the OpenAI-compatible ``/calls``) keeps the peer to GA events. A
+        ``ValueError`` names what is wrong with an offer it cannot use.
+        """
+        peer = Peer(self, session, ga_only=ga_only)
+        self._peers[peer.id] = peer
+        try:
+            await peer.answer(sdp)
+        except BaseException:
+            await peer.close(reason="bad offer")
+            raise
+        return peer
 
-    ``ValueError`` for an SDP offer it cannot use or an unknown agent.
-    """
-    if not app.state.settings.webrtc_enabled:
-        raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
-    registry: SessionRegistry = app.state.registry
-    session_id = session_id or new_id("sess")
-    if isinstance(agent, str):
-        request_agent(app, session_id, agent)
-    session = registry.open(session_id, config=config, agent=agent is not False)
-    peer = Peer(app, session, ga_only=ga_only)
-    app.state.peers[peer.id] = peer
-    try:
-        await peer.answer(sdp)
-    except BaseException:
-        await peer.close(reason="bad offer")
-        raise
-    return peer
+    def in_session(self, session_id: str) -> list[Peer]:
+        """The peers of one session (a call's)."""
+        return [p for p in self._peers.values() if p.session.id == session_id]
 
+    def left(self, peer: Peer) -> None:
+        """``peer`` has closed: park its session for ``webrtc_park_seconds``."""
+        self._peers.pop(peer.id, None)
+        self.spawn(self._release_later(peer.session))
 
-async def close_peers(app: FastAPI) -> None:
-    """Hang up every peer (server shutdown)."""
-    peers: dict[str, Peer] = getattr(app.state, "peers", {})
-    for peer in list(peers.values()):
-        with contextlib.suppress(Exception):
-            await peer.close(reason="server shutdown")
+    async def _release_later(self, session: Session) -> None:
+        """Close an empty session after the park unless a client rejoined it."""
+        await asyncio.sleep(self.settings.webrtc_park_seconds)
+        await self.registry.release(session)
 
-
-class Offer(BaseModel):
-    """The browser's ``RTCSessionDescription``, plus the session to join or resume."""
-
-    sdp: str = Field(min_length=1)
-    type: str = "offer"
-    session_id: str | None = None
-    agent: str | None = Field(None, description="The agent a new session starts with.")
-
-
-class Answer(BaseModel):
-    """The server's SDP answer and the session the peer is in."""
-
-    sdp: str
-    type: str = "answer"
-    session_id: str
-
-
-@router.post("/api/webrtc/offer")
-async def webrtc_offer(offer: Offer, request: Request) -> Answer:
-    """Connect a WebRTC client: SDP offer in, SDP answer out (candidates included)."""
-    if offer.type != "offer":
-        raise HTTPException(400, f"expected an SDP of type 'offer', got {offer.type!r}")
-    if offer.session_id is not None and not SESSION_ID.match(offer.session_id):
-        raise HTTPException(400, SESSION_ID_RULE)
-    try:
-        peer = await open_peer(
-            request.app, offer.sdp, session_id=offer.session_id, agent=offer.agent
-        )
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return Answer(sdp=peer.answer_sdp, session_id=peer.session.id)
+    async def close(self) -> None:
+        """Hang up every peer (server shutdown)."""
+        for peer in list(self._peers.values()):
+            with contextlib.suppress(Exception):
+                await peer.close(reason="server shutdown")

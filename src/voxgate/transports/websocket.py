@@ -1,36 +1,26 @@
-"""``WS /ws/{session_id}``: binary PCM16 frames for audio, JSON text frames for events."""
+"""voxgate's WebSocket client: binary PCM16 frames for audio, JSON text frames for events.
+
+The route (``WS /ws/{session_id}``) that opens the session is the app's (``server/sessions.py``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
-from voxgate.protocol import Event, ProtocolError, error_event, to_wire
-from voxgate.session import EventWriter, Session, SessionRegistry
-from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE, handle_text, request_agent
+from voxgate.protocol import Event, ProtocolError, to_wire
+from voxgate.session import EventWriter, Session
+from voxgate.settings import Settings
+from voxgate.transports.messages import handle_text
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 
-@router.websocket("/ws/{session_id}")
-async def session_socket(websocket: WebSocket, session_id: str) -> None:
-    """One client of session ``session_id`` (created on first join)."""
-    app = websocket.app
-    registry: SessionRegistry = app.state.registry
-    settings = app.state.settings
-    await websocket.accept()
-    if not SESSION_ID.match(session_id):
-        await websocket.send_json(
-            error_event(
-                SESSION_ID_RULE,
-                code="invalid_session_id",
-            )
-        )
-        await websocket.close(code=1008)
-        return
+async def serve_client(websocket: WebSocket, session: Session, settings: Settings) -> None:
+    """One client of ``session`` on an accepted socket, until it disconnects (it then leaves)."""
 
     async def deliver(ev: Event) -> None:
         if ev["type"] == "response.output_audio.delta":
@@ -39,15 +29,8 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
             await websocket.send_text(json.dumps(to_wire(ev)))
 
     writer = EventWriter(deliver, max_pending=settings.client_queue_size)
-    try:
-        request_agent(app, session_id, websocket.query_params.get("agent"))
-    except ValueError as exc:
-        await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
-        await websocket.close(code=1008)
-        return
-    session = registry.open(session_id)
     session.join(writer)
-    writing = app.state.spawn(writer.run())
+    writing = asyncio.create_task(writer.run())
     try:
         while True:
             message = await websocket.receive()
@@ -66,7 +49,6 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
         writer.close()
         writing.cancel()
         session.leave(writer)
-        await registry.release(session)
 
 
 async def _on_audio(session: Session, data: bytes, limit: int) -> None:

@@ -22,7 +22,7 @@ router = APIRouter()
 
 
 def _manager(app: Any) -> RunManager:
-    manager: RunManager = app.state.runs
+    manager: RunManager = app.state.gateway.agents.runs
     return manager
 
 
@@ -151,7 +151,7 @@ def _narrate(app: Any, run: Run, session_id: str | None) -> bool:
     """Follow ``run`` in the live voice session ``session_id``, if there is one with agents."""
     if not session_id:
         return False
-    session = app.state.registry.get(session_id)
+    session = app.state.gateway.registry.get(session_id)
     runtime = getattr(session, "agent", None)
     narrator = getattr(runtime, "narrator", None)
     if narrator is None:

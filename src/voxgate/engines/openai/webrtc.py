@@ -26,8 +26,8 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.engines.openai.connect import UpstreamClosed, decode
 from voxgate.protocol import Event, event
+from voxgate.rtc import AgentAudioTrack, read_microphone
 from voxgate.settings import Settings
-from voxgate.transports.rtc_media import AgentAudioTrack, read_microphone
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 // The WebRTC transport: `POST /api/webrtc/offer`, Opus both ways, events on 'oai-events'.
 // `direct`: browser-direct mode, `POST /api/realtime/webrtc-offer` — the call goes to the
-// server's Realtime upstream (GA events only), which voxgate joins with a sideband.
+// server's Realtime upstream (GA events only); voxgate's listener joins it on the call's
+// sideband.
 import { EventTransport } from './util.js';
 
 const GATHER_TIMEOUT_MS = 3000;

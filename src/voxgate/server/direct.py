@@ -4,7 +4,8 @@
 session configuration (instructions, voice, model), so the provider key never reaches a browser
 and the browser cannot choose another configuration. ``POST /api/realtime/webrtc-offer`` instead
 passes the browser's SDP offer to the upstream's ``/realtime/calls`` with the server's key, and
-joins the call with a sideband (``transports.sideband``: the agent's tools, the transcript);
+joins the call on its sideband connection (``server/direct_listener.py``: the agent's tools,
+the transcript);
 ``GET /api/realtime/transcripts/{call_id}`` reads a transcript and ``POST
 /api/realtime/transcripts`` takes one from a client that keeps its own. Off unless
 ``direct_mode_enabled``: then the mode's endpoints answer 404.
@@ -23,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
-from voxgate.server.auth import APIError, Grant, bearer_key, require_key
-from voxgate.settings import Settings
-from voxgate.transports.sideband import TranscriptEntry, Transcripts, attach
+from voxgate.server.auth import APIError, bearer_key
+from voxgate.server.gateway import Gateway, GatewayDep, GrantDep
+from voxgate.server.transcripts import TranscriptEntry
 
 log = logging.getLogger(__name__)
 CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -33,27 +34,32 @@ CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
 router = APIRouter()
 
 
-def _enabled(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    if not settings.direct_mode_enabled:
+async def _enabled(gateway: GatewayDep) -> Gateway:
+    """The gateway, or a 404 when browser-direct mode is off."""
+    if not gateway.settings.direct_mode_enabled:
         raise APIError(
             404, "browser-direct mode is off (VOXGATE_DIRECT_MODE_ENABLED)", code="not_found"
         )
-    return settings
+    return gateway
+
+
+DirectGateway = Annotated[Gateway, Depends(_enabled)]
+"""The gateway of a browser-direct route (404 when the mode is off)."""
 
 
 @router.post("/api/realtime/client-secret")
 async def mint_client_secret(
     request: Request,
-    settings: Annotated[Settings, Depends(_enabled)],
-    grant: Annotated[Grant, Depends(require_key)],
+    gateway: DirectGateway,
+    grant: GrantDep,
 ) -> dict[str, Any]:
     """An upstream ephemeral key for this server's session configuration."""
     if grant.kind == "client_secret":
         raise APIError(
             403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
         )
-    request.app.state.session_limit.take(bearer_key(request))
+    gateway.session_limit.take(bearer_key(request))
+    settings = gateway.settings
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     try:
         secret = await realtime_client(settings).realtime.client_secrets.create(
@@ -90,19 +96,20 @@ class DirectAnswer(BaseModel):
 async def webrtc_offer(
     offer: DirectOffer,
     request: Request,
-    settings: Annotated[Settings, Depends(_enabled)],
-    grant: Annotated[Grant, Depends(require_key)],
+    gateway: DirectGateway,
+    grant: GrantDep,
 ) -> DirectAnswer:
-    """Start a call at the upstream with the server's key; a sideband joins it."""
+    """Start a call at the upstream with the server's key; voxgate listens on its sideband."""
     if grant.kind == "client_secret":
         raise APIError(
             403, "an ephemeral key cannot start direct calls", code="insufficient_permissions"
         )
+    settings = gateway.settings
     if settings.azure_openai_endpoint:
         raise APIError(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
-    request.app.state.session_limit.take(bearer_key(request))
+    gateway.session_limit.take(bearer_key(request))
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
     files = {"sdp": (None, offer.sdp), "session": (None, json.dumps(session))}
@@ -135,7 +142,7 @@ async def webrtc_offer(
             code="upstream_error",
             type_="server_error",
         )
-    await attach(request.app, call_id)
+    await gateway.direct_calls.listen(call_id)
     return DirectAnswer(sdp=r.text, call_id=call_id)
 
 
@@ -166,14 +173,12 @@ class ClientTranscript(BaseModel):
 @router.post("/api/realtime/transcripts", status_code=201)
 async def add_transcript(
     body: ClientTranscript,
-    request: Request,
-    settings: Annotated[Settings, Depends(_enabled)],
-    grant: Annotated[Grant, Depends(require_key)],
+    gateway: DirectGateway,
+    grant: GrantDep,
 ) -> dict[str, Any]:
     """Keep a client's transcript of a call (a turn with a known ``item_id`` replaces it)."""
-    transcripts: Transcripts = request.app.state.transcripts
     for turn in body.entries:
-        transcripts.add(
+        gateway.transcripts.add(
             body.call_id, TranscriptEntry(turn.role, turn.text, turn.item_id, source="client")
         )
     return {"call_id": body.call_id, "accepted": len(body.entries)}
@@ -182,12 +187,11 @@ async def add_transcript(
 @router.get("/api/realtime/transcripts/{call_id}")
 async def get_transcript(
     call_id: str,
-    request: Request,
-    settings: Annotated[Settings, Depends(_enabled)],
-    grant: Annotated[Grant, Depends(require_key)],
+    gateway: DirectGateway,
+    grant: GrantDep,
 ) -> dict[str, Any]:
     """A call's transcript so far."""
-    entries = request.app.state.transcripts.get(call_id)
+    entries = gateway.transcripts.get(call_id)
     if entries is None:
         raise APIError(404, f"no transcript for call {call_id!r}", code="not_found")
     return {"call_id": call_id, "entries": [e.to_json() for e in entries]}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -11,11 +13,11 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
 from tests.conftest import serve_app
+from voxgate.rtc import FRAME_MS, encode_opus
+from voxgate.rtc.decode import ArrivalOrder, InlineDecoder, MonoOpusDecoder
 from voxgate.rtc_client import RtcClient
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
-from voxgate.transports.rtc_decode import ArrivalOrder, InlineDecoder, MonoOpusDecoder
-from voxgate.transports.rtc_media import FRAME_MS, encode_opus
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +90,14 @@ async def test_a_call_decodes_without_decoder_threads():
     # both receivers (the server's and the client's) decoded inline: the tone came back
     assert client.heard.speech_ms >= 1200
     assert client.mic.speech_frames_sent == len(packets)
+
+
+def test_the_openai_engine_receives_with_the_patch_without_the_gateway():
+    # the engine's own peer connection decodes inline even when no transport was imported
+    check = (
+        "import sys; from aiortc import rtcrtpreceiver; import voxgate.engines.openai.webrtc; "
+        "from voxgate.rtc import decode; "
+        "assert 'voxgate.transports' not in sys.modules and 'voxgate.server' not in sys.modules; "
+        "assert rtcrtpreceiver.RTCRtpReceiver.receive is decode._inline_receive"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=60)

@@ -6,14 +6,15 @@ works against voxgate. A connection made with the key starts with that session c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from openai.types.realtime import RealtimeSessionCreateRequest
 from pydantic import BaseModel, Field, ValidationError
 
 from voxgate.protocol import ProtocolError
-from voxgate.server.auth import APIError, Grant, require_key
+from voxgate.server.auth import APIError
+from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.transports.realtime import EdgeAudio
 
 router = APIRouter()
@@ -41,7 +42,7 @@ def _invalid(exc: ValidationError, prefix: str) -> APIError:
 
 @router.post("/v1/realtime/client_secrets")
 async def create_client_secret(
-    request: Request, grant: Annotated[Grant, Depends(require_key)]
+    request: Request, gateway: GatewayDep, grant: GrantDep
 ) -> dict[str, Any]:
     """Mint an ephemeral key carrying the given session configuration."""
     if grant.kind == "client_secret":
@@ -65,14 +66,14 @@ async def create_client_secret(
     try:
         RealtimeSessionCreateRequest.model_validate(session)
         edge = EdgeAudio()
-        effective = edge.to_client(request.app.state.describe_session(edge.to_engine(session)))
+        effective = edge.to_client(gateway.describe_session(edge.to_engine(session)))
     except ValidationError as exc:
         raise _invalid(exc, "session") from None
     except ProtocolError as exc:
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
-    settings = request.app.state.settings
+    settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-    secret = request.app.state.client_secrets.mint(session, ttl_s=ttl)
+    secret = gateway.client_secrets.mint(session, ttl_s=ttl)
     return {
         "value": secret.value,
         "expires_at": secret.expires_at,

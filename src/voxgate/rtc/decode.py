@@ -118,7 +118,7 @@ def _decoder_worker(
 async def _inline_receive(
     self: rtcrtpreceiver.RTCRtpReceiver, parameters: RTCRtpReceiveParameters
 ) -> None:
-    # aiortc's private names (checked by tests/transports/test_rtc_decode.py): when one is
+    # aiortc's private names (checked by tests/rtc/test_decode.py): when one is
     # missing, the receiver keeps aiortc's own thread rather than breaking.
     track = self._track
     queue = getattr(track, "_queue", None)

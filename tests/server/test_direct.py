@@ -97,7 +97,7 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
             async with RtcClient(base, mode="direct", api_key=USER_KEY) as browser:
                 call_id = browser.session_id
                 assert call_id and call_id.startswith("rtc_")
-                # the browser's call is at the upstream; the gateway's sideband joined it
+                # the browser's call is at the upstream; the gateway's listener joined it on its sideband
                 browser.speak(
                     silence(400) + speech("What is the weather in Paris?") + silence(1200)
                 )
@@ -132,8 +132,8 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
                     assert entries[-1]["text"]
                     unauthorized = await http.get(f"/api/realtime/transcripts/{call_id}")
                     assert unauthorized.status_code == 401
-                assert call_id in gateway.state.sidebands
-                # the call ends at the upstream: the sideband ends with it, the transcript stays
+                assert call_id in gateway.state.gateway.direct_calls
+                # the call ends at the upstream: the listener ends with it, the transcript stays
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{up}/v1") as http:
                     hangup = await http.post(
                         f"/realtime/calls/{call_id}/hangup",
@@ -141,9 +141,9 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
                     )
                     assert hangup.status_code == 200
                 async with asyncio.timeout(10):
-                    while call_id in gateway.state.sidebands:
+                    while call_id in gateway.state.gateway.direct_calls:
                         await asyncio.sleep(0.1)
-                assert gateway.state.transcripts.get(call_id)
+                assert gateway.state.gateway.transcripts.get(call_id)
 
 
 async def test_client_transcripts_are_validated_and_kept():
@@ -239,7 +239,7 @@ async def test_a_minted_key_opens_a_call_at_the_upstream_and_wrong_or_expired_ke
                     pass
             assert refused.value.response.status_code == 401
         expires_at = minted.json()["expires_at"]
-        upstream.state.client_secrets.clock = lambda: expires_at + 1.0
+        upstream.state.gateway.client_secrets.clock = lambda: expires_at + 1.0
         with pytest.raises(httpx.HTTPStatusError) as expired:
             async with RtcClient(f"http://127.0.0.1:{up}", mode="calls", api_key=key):
                 pass

@@ -1,8 +1,8 @@
-"""What a direct call's sideband writes into its transcript."""
+"""What a direct call's listener writes into its transcript."""
 
 from __future__ import annotations
 
-from voxgate.transports.sideband import TranscriptEntry, Transcripts, transcript_entry
+from voxgate.server.transcripts import TranscriptEntry, Transcripts, transcript_entry
 
 
 def test_turns_come_from_transcriptions_transcripts_and_typed_messages():

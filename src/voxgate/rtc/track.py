@@ -1,9 +1,7 @@
-"""Audio at the WebRTC edge: the agent's voice as a paced track, the caller's mic as PCM16.
+"""The agent's voice on WebRTC: PCM16 24 kHz encoded to Opus and released on the wall clock.
 
-Opus on the wire is 48 kHz; voxgate runs at 24 kHz PCM16 mono. The conversion happens here, once
-per direction: PyAV's resampler after the receiver's decoder (48 kHz mono float, see
-``rtc_decode``) on the way in; on the way out the track encodes 24 kHz mono itself (libopus via
-PyAV; Opus takes 24 kHz natively).
+The track encodes 24 kHz mono itself (libopus via PyAV; Opus takes 24 kHz natively), so nothing
+is resampled to 48 kHz stereo and no frame hops to aiortc's encoder thread.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import collections
 import fractions
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -26,8 +24,6 @@ FRAME_MS = 40
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 FRAME_BYTES = FRAME_SAMPLES * 2
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
-MIC_CHUNK_BYTES = SAMPLE_RATE * 40 // 1000 * 2
-"""Mic audio reaches the session in 40 ms chunks, as the web page's WebSocket sends it."""
 
 OPUS_BITRATE = 32000
 """Opus bits per second for the agent's voice (mono speech)."""
@@ -176,37 +172,3 @@ class AgentAudioTrack(MediaStreamTrack):
             self._playing = playing
             if self._on_playing is not None:
                 self._on_playing(playing)
-
-
-async def read_microphone(
-    track: MediaStreamTrack,
-    deliver: Callable[[bytes], Awaitable[None]],
-    *,
-    on_first_frame: Callable[[float], None] | None = None,
-) -> int:
-    """Decode the caller's track into PCM16 24 kHz chunks until it ends; returns frames read.
-
-    ``on_first_frame(ms)`` learns how long the caller's packets are.
-    """
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-    pending = bytearray()
-    frames = 0
-    while True:
-        try:
-            frame = await track.recv()
-        except MediaStreamError:
-            break
-        frames += 1
-        if not isinstance(frame, av.AudioFrame):
-            continue
-        if frames == 1 and on_first_frame is not None:
-            on_first_frame(frame.samples / frame.sample_rate * 1000)
-        for out in resampler.resample(frame):
-            pending += out.to_ndarray().tobytes()
-        if len(pending) >= MIC_CHUNK_BYTES:
-            chunk = bytes(pending)
-            pending.clear()
-            await deliver(chunk)
-    if pending:
-        await deliver(bytes(pending))
-    return frames

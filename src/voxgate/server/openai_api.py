@@ -1,0 +1,118 @@
+"""OpenAI's Realtime interface, served: ``WS /v1/realtime`` and ``POST /v1/realtime/calls``.
+
+Apps and SDKs written for OpenAI use voxgate unchanged. A connection or call is a plain model
+session (no server agent: the client brings its own instructions and tools), configured by an
+ephemeral key's session if it came with one. ``/v1/realtime?call_id=`` is a call's sideband: it
+joins the live session (the call id is the session id). The protocol work is the transports'
+(``transports.realtime``, ``transports.calls``, ``transports.webrtc``).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+
+from voxgate.protocol import ProtocolError, error_event, new_id, parse_client_event
+from voxgate.server.auth import APIError
+from voxgate.server.gateway import GatewayDep
+from voxgate.session import Session
+from voxgate.transports import realtime
+from voxgate.transports.calls import read_offer
+
+router = APIRouter()
+
+
+@router.websocket("/v1/realtime")
+async def realtime_socket(
+    websocket: WebSocket,
+    gateway: GatewayDep,
+    model: str | None = None,
+    call_id: str | None = None,
+) -> None:
+    """One Realtime connection: a new session (``?model=``) or a live one (``?call_id=``)."""
+    edge = realtime.EdgeAudio()
+    session: Session
+    try:
+        grant = gateway.authenticate(websocket)
+        if call_id is not None:
+            found = gateway.registry.get(call_id)
+            if found is None:
+                raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
+            session = found
+        elif model is None:
+            raise APIError(
+                400, "add ?model=<model> to the URL (or ?call_id=<call>)", code="missing_model"
+            )
+        else:
+            config = edge.to_engine(grant.session) if grant.session else None
+            session = gateway.registry.open(new_id("sess"), config=config)
+    except ProtocolError as exc:
+        await websocket.send_denial_response(
+            APIError(400, str(exc), code=exc.code, param=exc.param).response()
+        )
+        return
+    except APIError as exc:
+        await websocket.send_denial_response(exc.response())
+        return
+    try:
+        await realtime.serve_client(
+            websocket, session, edge, gateway.settings, sideband=call_id is not None
+        )
+    finally:
+        await gateway.registry.release(session)
+
+
+def _bad_request(message: str, *, code: str, param: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": error_event(message, code=code, param=param)["error"]}, status_code=400
+    )
+
+
+@router.post("/v1/realtime/calls", status_code=201, response_model=None)
+async def create_call(request: Request, gateway: GatewayDep) -> Response:
+    """Start a WebRTC call: SDP offer in, SDP answer out (``201``, ``Location`` names the call).
+
+    Its events travel on the ``oai-events`` data channel as GA events, its audio on the Opus
+    track.
+    """
+    if not gateway.settings.webrtc_enabled:
+        raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
+    grant = gateway.authenticate(request)
+    try:
+        sdp, config = await read_offer(request)
+        update = None
+        if config is not None:
+            update = parse_client_event({"type": "session.update", "session": config})
+    except ProtocolError as exc:
+        return _bad_request(str(exc), code=exc.code, param=exc.param)
+    if not sdp.strip().startswith("v="):
+        return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
+    call_id = "rtc_" + secrets.token_hex(12)
+    session = gateway.registry.open(call_id, config=grant.session)
+    try:
+        peer = await gateway.peers.open(session, sdp, ga_only=True)
+    except ValueError as exc:
+        return _bad_request(str(exc), code="invalid_sdp", param="sdp")
+    if update is not None:
+        await peer.session.send(update)
+    return Response(
+        peer.answer_sdp,
+        status_code=201,
+        media_type="application/sdp",
+        headers={"Location": f"/v1/realtime/calls/{call_id}"},
+    )
+
+
+@router.post("/v1/realtime/calls/{call_id}/hangup")
+async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Response:
+    """End a call: its peers hang up and the session closes."""
+    gateway.authenticate(request)
+    found = gateway.peers.in_session(call_id)
+    if not found:
+        raise HTTPException(404, f"no call {call_id!r}")
+    for peer in found:
+        await peer.close(reason="hung up")
+    await gateway.registry.release(found[0].session)
+    return Response(status_code=200)

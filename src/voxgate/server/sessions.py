@@ -1,0 +1,76 @@
+"""voxgate's own session routes: ``WS /ws/{session_id}`` and ``POST /api/webrtc/offer``.
+
+A client names the session to join or resume, and for a new one the agent it starts with
+(``?agent=`` / ``"agent"``); the transports then carry it (``transports.websocket``,
+``transports.webrtc``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, WebSocket
+from pydantic import BaseModel, Field
+
+from voxgate.protocol import error_event, new_id
+from voxgate.server.gateway import GatewayDep
+from voxgate.transports import websocket as ws_transport
+from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE
+
+router = APIRouter()
+
+
+@router.websocket("/ws/{session_id}")
+async def session_socket(
+    websocket: WebSocket, session_id: str, gateway: GatewayDep, agent: str | None = None
+) -> None:
+    """One client of session ``session_id`` (created on first join, with agent ``agent``)."""
+    await websocket.accept()
+    if not SESSION_ID.match(session_id):
+        await websocket.send_json(error_event(SESSION_ID_RULE, code="invalid_session_id"))
+        await websocket.close(code=1008)
+        return
+    try:
+        starting = gateway.agents.starting(agent)
+    except ValueError as exc:
+        await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
+        await websocket.close(code=1008)
+        return
+    session = gateway.registry.open(session_id, agent=starting)
+    try:
+        await ws_transport.serve_client(websocket, session, gateway.settings)
+    finally:
+        await gateway.registry.release(session)
+
+
+class Offer(BaseModel):
+    """The browser's ``RTCSessionDescription``, plus the session to join or resume."""
+
+    sdp: str = Field(min_length=1)
+    type: str = "offer"
+    session_id: str | None = None
+    agent: str | None = Field(None, description="The agent a new session starts with.")
+
+
+class Answer(BaseModel):
+    """The server's SDP answer and the session the peer is in."""
+
+    sdp: str
+    type: str = "answer"
+    session_id: str
+
+
+@router.post("/api/webrtc/offer")
+async def webrtc_offer(offer: Offer, gateway: GatewayDep) -> Answer:
+    """Connect a WebRTC client: SDP offer in, SDP answer out (candidates included)."""
+    if offer.type != "offer":
+        raise HTTPException(400, f"expected an SDP of type 'offer', got {offer.type!r}")
+    if offer.session_id is not None and not SESSION_ID.match(offer.session_id):
+        raise HTTPException(400, SESSION_ID_RULE)
+    if not gateway.settings.webrtc_enabled:
+        raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
+    try:
+        starting = gateway.agents.starting(offer.agent)
+        session = gateway.registry.open(offer.session_id or new_id("sess"), agent=starting)
+        peer = await gateway.peers.open(session, offer.sdp)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Answer(sdp=peer.answer_sdp, session_id=peer.session.id)
