@@ -18,14 +18,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.engines.openai.engine_upstream import EngineUpstream
 from voxgate.agents.testing import Reply, ScriptedEngine, call
 from voxgate.engines import Engine
 from voxgate.engines.core.config import SessionConfig
 from voxgate.engines.local import LocalEngine, LocalModels
+from voxgate.engines.openai import OpenAIEngine
 from voxgate.protocol import Event, to_wire, validate_server_event
 from voxgate.settings import Settings
 
-ENGINES = ["local", "scripted"]
+ENGINES = ["local", "scripted", "openai"]
 
 WEATHER = {
     "type": "function",
@@ -107,6 +109,20 @@ def local_case(models: LocalModels) -> Case:
 @pytest.fixture
 def scripted_case() -> Case:
     return Case(ScriptedEngine([scripted_reply] * 50), audio=False)
+
+
+@pytest.fixture
+def openai_case() -> Case:
+    """Engine ``openai`` whose upstream is the scripted engine, in process."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, engine="openai", openai_api_key="sk-test", agents="none"
+    )
+    upstream = ScriptedEngine([scripted_reply] * 50)
+
+    async def connect() -> EngineUpstream:
+        return EngineUpstream(upstream)
+
+    return Case(OpenAIEngine(settings, connect=connect), audio=False)
 
 
 @pytest_asyncio.fixture(params=ENGINES)
