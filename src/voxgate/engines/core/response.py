@@ -6,8 +6,10 @@ transcript and audio streamed as deltas), then ``response.done`` with the output
 and ``status_details``. A cancelled spoken reply is cut to what was heard: its transcript
 says only that, and ``conversation.item.truncated`` follows ``response.done``.
 
-The response, item and part objects are built here and nowhere else; audio deltas carry raw
-PCM16 bytes and cost no more than a slice.
+The response and item objects are the ``openai`` SDK's own types (``openai.types.realtime``),
+built here and nowhere else (``response_object``, ``message_item``, ``function_call_item``,
+also for engines that only pass a reply on); audio deltas carry raw PCM16 bytes and cost no
+more than a slice.
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from typing import Any
+
+from openai.types.realtime import (
+    RealtimeConversationItemAssistantMessage,
+    RealtimeConversationItemFunctionCall,
+    RealtimeResponse,
+    RealtimeResponseStatus,
+    RealtimeResponseUsage,
+)
+from pydantic import BaseModel
 
 from voxgate.audio import SAMPLE_RATE
 from voxgate.components.llm import Usage
@@ -25,6 +36,78 @@ DELTA_MS = 100
 _DELTA_BYTES = SAMPLE_RATE * 2 * DELTA_MS // 1000
 
 Item = dict[str, Any]
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(exclude_none=True)
+
+
+def message_item(item_id: str, status: str, text: str, *, audio: bool) -> Item:
+    """An assistant message: its text, or the transcript of its audio."""
+    part = (
+        {"type": "output_audio", "transcript": text}
+        if audio
+        else {"type": "output_text", "text": text}
+    )
+    return _dump(
+        RealtimeConversationItemAssistantMessage.model_validate(
+            {
+                "id": item_id,
+                "object": "realtime.item",
+                "type": "message",
+                "role": "assistant",
+                "status": status,
+                "content": [part],
+            }
+        )
+    )
+
+
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> Item:
+    """A function call the model makes."""
+    return _dump(
+        RealtimeConversationItemFunctionCall.model_validate(
+            {
+                "id": item_id,
+                "object": "realtime.item",
+                "type": "function_call",
+                "status": status,
+                "call_id": call_id,
+                "name": name,
+                "arguments": arguments,
+            }
+        )
+    )
+
+
+def response_object(
+    response_id: str,
+    status: str,
+    *,
+    audio: bool | None,
+    output: list[Item] | None = None,
+    details: dict[str, Any] | None = None,
+    usage: Usage | None = None,
+) -> dict[str, Any]:
+    """A ``realtime.response`` (its modalities left out when ``audio`` is None: not known)."""
+    fields: dict[str, Any] = {"id": response_id, "object": "realtime.response", "status": status}
+    if audio is not None:
+        fields["output_modalities"] = ["audio"] if audio else ["text"]
+    response = RealtimeResponse.model_validate(fields)
+    # items and details as given: validated where they are made, not copied through models again
+    dumped = _dump(response)
+    dumped["output"] = output or []
+    if details is not None:
+        dumped["status_details"] = _dump(RealtimeResponseStatus.model_validate(details))
+    if usage is not None:
+        dumped["usage"] = _dump(
+            RealtimeResponseUsage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                total_tokens=usage.input_tokens + usage.output_tokens,
+            )
+        )
+    return dumped
 
 
 class ResponseWriter:
@@ -45,7 +128,9 @@ class ResponseWriter:
 
     def created(self) -> None:
         """``response.created``: the response begins."""
-        self._emit("response.created", response=self._response("in_progress"))
+        self._emit(
+            "response.created", response=response_object(self.id, "in_progress", audio=self.audio)
+        )
 
     # -- the message -----------------------------------------------------------------------
 
@@ -54,7 +139,7 @@ class ResponseWriter:
         if self._message_index is not None:
             return
         self._message_index = len(self._calls)
-        item = self._message_item("in_progress", "")
+        item = message_item(self.item_id, "in_progress", "", audio=self.audio)
         where = {"response_id": self.id, "output_index": self._message_index}
         self._emit("response.output_item.added", **where, item=item)
         self._emit("conversation.item.added", previous_item_id=None, item=copy.deepcopy(item))
@@ -81,15 +166,9 @@ class ResponseWriter:
     def function_call(self, name: str, arguments: str, call_id: str | None = None) -> Item:
         """A whole function call item, all of its events at once; returns the item."""
         index = len(self._calls) + (self._message_index is not None)
-        item: Item = {
-            "id": new_id("item"),
-            "object": "realtime.item",
-            "type": "function_call",
-            "status": "in_progress",
-            "call_id": call_id or new_id("call"),
-            "name": name,
-            "arguments": "",
-        }
+        item = function_call_item(
+            new_id("item"), call_id or new_id("call"), name, "", "in_progress"
+        )
         where = {"response_id": self.id, "output_index": index}
         ids = {**where, "item_id": item["id"], "call_id": item["call_id"]}
         self._emit("response.output_item.added", **where, item=item)
@@ -134,7 +213,14 @@ class ResponseWriter:
         items = [item for _, item in sorted(output, key=lambda entry: entry[0])]
         self._emit(
             "response.done",
-            response=self._response(status, output=items, details=details, usage=usage or Usage()),
+            response=response_object(
+                self.id,
+                status,
+                audio=self.audio,
+                output=items,
+                details=details,
+                usage=usage or Usage(),
+            ),
         )
         if heard is not None:
             self._emit(
@@ -155,7 +241,8 @@ class ResponseWriter:
             )
         else:
             self._emit("response.output_text.done", **self._part_ids(), text=self.text)
-        item = self._message_item("completed" if status == "completed" else "incomplete", self.text)
+        done = "completed" if status == "completed" else "incomplete"
+        item = message_item(self.item_id, done, self.text, audio=self.audio)
         self._emit("response.content_part.done", **self._part_ids(), part=self._part(self.text))
         self._emit(
             "response.output_item.done",
@@ -183,42 +270,3 @@ class ResponseWriter:
         return (
             {"type": "audio", "transcript": text} if self.audio else {"type": "text", "text": text}
         )
-
-    def _message_item(self, status: str, text: str) -> Item:
-        content = (
-            {"type": "output_audio", "transcript": text}
-            if self.audio
-            else {"type": "output_text", "text": text}
-        )
-        return {
-            "id": self.item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": status,
-            "content": [content],
-        }
-
-    def _response(
-        self,
-        status: str,
-        *,
-        output: list[Item] | None = None,
-        details: dict[str, Any] | None = None,
-        usage: Usage | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "realtime.response",
-            "status": status,
-            "status_details": details,
-            "output": output or [],
-            "output_modalities": ["audio"] if self.audio else ["text"],
-            "usage": None
-            if usage is None
-            else {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-            },
-        }

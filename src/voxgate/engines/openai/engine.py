@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxgate.engines.core.response import response_object
 from voxgate.engines.openai.connect import Upstream, UpstreamClosed, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
@@ -230,14 +231,7 @@ class OpenAIEngine:
         self._put(
             event(
                 "response.done",
-                response={
-                    "id": response.id,
-                    "object": "realtime.response",
-                    "status": "failed",
-                    "status_details": details,
-                    "output": [],
-                    "usage": None,
-                },
+                response=response_object(response.id, "failed", audio=None, details=details),
             )
         )
         for item_id in response.items:

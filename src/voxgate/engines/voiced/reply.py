@@ -23,6 +23,7 @@ from voxgate.audio import SAMPLE_RATE, Resampler, duration_ms
 from voxgate.components.tts import SpeechContext, StreamingTextToSpeech, TTSError
 from voxgate.components.tts.phrases import PhraseSplitter
 from voxgate.engines.core.playback import Playback
+from voxgate.engines.core.response import message_item, response_object
 from voxgate.protocol import Event, error_event, event
 
 LEAD_MS = 1500.0
@@ -249,9 +250,7 @@ class VoicedReply:
     def _finish_cancelled(self, reason: str, heard: str) -> None:
         item = None
         if self._item is not None:
-            item = spoken_item(self._item)
-            item["status"] = "incomplete"
-            item["content"] = [{"type": "output_audio", "transcript": heard}]
+            item = message_item(self._item["id"], "incomplete", heard, audio=True)
         if self._part is not None:
             self._emit(event("response.output_audio.done", **self._part))
             self._emit(
@@ -264,15 +263,13 @@ class VoicedReply:
                 event("response.output_item.done", response_id=self.id, output_index=0, item=item)
             )
             self._emit(event("conversation.item.done", previous_item_id=None, item=item))
-        response = {
-            "id": self.id,
-            "object": "realtime.response",
-            "status": "cancelled",
-            "status_details": {"type": "cancelled", "reason": reason},
-            "output": [item] if item is not None else [],
-            "output_modalities": ["audio"],
-            "usage": None,
-        }
+        response = response_object(
+            self.id,
+            "cancelled",
+            audio=True,
+            output=[item] if item is not None else [],
+            details={"type": "cancelled", "reason": reason},
+        )
         self._emit(event("response.done", response=response))
         self._end()
 
