@@ -192,13 +192,19 @@ class Settings(BaseSettings):
         "Requests without an `Origin` (non-browser clients) are not affected.",
     )
     sessions_per_minute: int = Field(
-        60, ge=0, description="New sessions per key and per client address a minute; 0: no limit."
+        60, ge=0, description="New sessions a client address may open a minute; 0: no limit."
     )
     offers_per_minute: int = Field(
-        30, ge=0, description="WebRTC offers per key and per client address a minute; 0: no limit."
+        30, ge=0, description="WebRTC offers a client address may make a minute; 0: no limit."
     )
     client_secrets_per_minute: int = Field(
-        60, ge=0, description="Client secrets minted per key and per client address a minute."
+        60, ge=0, description="Client secrets a client address may mint a minute; 0: no limit."
+    )
+    rate_limit_key_factor: int = Field(
+        10,
+        ge=1,
+        description="A key's limits, as a multiple of an address's (one key may serve a "
+        "backend's many users).",
     )
     rate_limit_exempt_addresses: Annotated[list[str], NoDecode] = Field(
         ["127.0.0.1", "::1"],

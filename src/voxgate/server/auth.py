@@ -193,7 +193,10 @@ def authenticate(
         return Grant("open", key=key_id(key) if key else None)
     if key is None:
         raise APIError(
-            401, "missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key"
+            401,
+            "missing API key: send 'Authorization: Bearer <key>' (a browser's WebSocket: the "
+            "subprotocol openai-insecure-api-key.<key>)",
+            code="missing_api_key",
         )
     if not any(secrets.compare_digest(key, allowed) for allowed in api_keys):
         raise APIError(401, "incorrect API key", code="invalid_api_key")

@@ -129,15 +129,20 @@ class Limit:
 
 
 class RateLimits:
-    """The gateway's limits: new sessions, WebRTC offers and client secrets, per minute."""
+    """The gateway's limits: new sessions, WebRTC offers and client secrets, per minute.
+
+    Each per client address (loopback exempt by default: the local user, and benchmarks) and
+    per key (``rate_limit_key_factor`` times as many, exempt nowhere).
+    """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         exempt = frozenset(settings.rate_limit_exempt_addresses)
+        factor = settings.rate_limit_key_factor
 
         def limit(what: str, per_minute: int) -> Limit:
             return Limit(
                 what,
-                SlidingWindow(per_minute, 60.0, clock),
+                SlidingWindow(per_minute * factor, 60.0, clock),
                 SlidingWindow(per_minute, 60.0, clock),
                 exempt,
             )
