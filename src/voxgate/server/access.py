@@ -17,8 +17,8 @@ def forbidden(session_id: str) -> APIError:
     """The 403 for a session the caller has no right to (whether it is live or not)."""
     return APIError(
         403,
-        f"this key does not open session {session_id!r}: an ephemeral key opens only the "
-        "session it was minted for, and a session opened with a key needs that key",
+        "an ephemeral key opens only the session it was minted for, and a session opened "
+        f"with a key needs that key: this key does not open {session_id!r}",
         code="session_forbidden",
     )
 
