@@ -13,12 +13,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ExceptionHandler
 
 from voxgate import __version__
 from voxgate.agents.runs.api import router as runs_router
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         redoc_url=None,
     )
     app.state.gateway = gateway
-    app.add_exception_handler(APIError, api_error_handler)
+    # one handler for both kinds of connection: an HTTP error, or a WebSocket closed 1008
+    app.add_exception_handler(APIError, cast(ExceptionHandler, api_error_handler))
     app.add_middleware(OriginMiddleware, settings=settings)
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
