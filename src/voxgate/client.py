@@ -49,15 +49,17 @@ class Received:
 class VoiceClient:
     """``async with VoiceClient(url) as c``: send audio and text, wait for events."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None) -> None:
         self.url = url
+        self.api_key = api_key
         self.received = Received()
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
 
     async def __aenter__(self) -> VoiceClient:
-        self._ws = await websockets.connect(self.url, max_size=None)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
+        self._ws = await websockets.connect(self.url, max_size=None, additional_headers=headers)
         self._reader = asyncio.create_task(self._read())
         return self
 

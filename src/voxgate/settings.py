@@ -174,8 +174,43 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         [],
-        description="Bearer keys the OpenAI-compatible API (`/v1/realtime`, client secrets) "
-        "accepts, comma-separated. None set: any bearer is accepted (offline development).",
+        description="API keys, comma-separated: when set, every route but `/healthz` and the "
+        "page (`/`, `/static`) needs one (or an ephemeral `ek_` key for its own session). None "
+        "set: open, for a single local user (any bearer is accepted).",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        [
+            "http://localhost:*",
+            "http://127.0.0.1:*",
+            "http://[::1]:*",
+            "https://localhost:*",
+            "https://127.0.0.1:*",
+            "https://[::1]:*",
+        ],
+        description="Browser origins (`Origin` header) allowed on WebSockets and API routes, "
+        "comma-separated, besides the server's own host; `:*` is any port, `*` any origin. "
+        "Requests without an `Origin` (non-browser clients) are not affected.",
+    )
+    sessions_per_minute: int = Field(
+        60, ge=0, description="New sessions a client address may open a minute; 0: no limit."
+    )
+    offers_per_minute: int = Field(
+        30, ge=0, description="WebRTC offers a client address may make a minute; 0: no limit."
+    )
+    client_secrets_per_minute: int = Field(
+        60, ge=0, description="Client secrets a client address may mint a minute; 0: no limit."
+    )
+    rate_limit_key_factor: int = Field(
+        10,
+        ge=1,
+        description="A key's limits, as a multiple of an address's (one key may serve a "
+        "backend's many users).",
+    )
+    rate_limit_exempt_addresses: Annotated[list[str], NoDecode] = Field(
+        ["127.0.0.1", "::1"],
+        description="Client addresses without a per-address limit (per-key limits still apply), "
+        "comma-separated. Behind a reverse proxy, let uvicorn see the caller's address "
+        "(`X-Forwarded-For`) or empty this list.",
     )
     client_secret_ttl_s: int = Field(
         600, ge=10, le=7200, description="Default lifetime of an ephemeral `ek_` client secret."
@@ -205,7 +240,7 @@ class Settings(BaseSettings):
         "resumes it with its `session_id`.",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_origins", "rate_limit_exempt_addresses", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

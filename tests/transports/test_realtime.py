@@ -355,7 +355,7 @@ async def test_browser_subprotocol_key_and_bad_frames(port):
 
 async def test_call_id_joins_a_live_session_as_a_sideband(port):
     session_id = "rtc_" + uuid.uuid4().hex
-    async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{session_id}") as user:
+    async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{session_id}", api_key=API_KEY) as user:
         connect = sdk(port).realtime.connect(call_id=session_id)
         async with connect as connection:
             sideband = Conversation(connection)

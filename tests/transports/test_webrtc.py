@@ -188,7 +188,9 @@ async def test_feature_flag_and_bearer_keys(models):
         )
         key = minted.json()["value"]
         r = await client.post(  # the key is good: what is wrong now is the offer
-            "/v1/realtime/calls", content="v=0", headers={"Authorization": f"Bearer {key}"}
+            "/v1/realtime/calls",
+            content="v=0",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/sdp"},
         )
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_sdp"
 

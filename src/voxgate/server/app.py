@@ -1,4 +1,9 @@
-"""The FastAPI application: routes, static web UI, the engine factory, and the gateway."""
+"""The FastAPI application: routes, static web UI, the engine factory, and the gateway.
+
+With keys configured every route needs one but ``/healthz`` and the page (``/``, ``/static``):
+the page asks for a key when ``/api/client-config`` answers 401. ``/docs`` and
+``/openapi.json`` are routes of ours so that they take the key too.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ExceptionHandler
 
 from voxgate import __version__
 from voxgate.agents.runs.api import router as runs_router
@@ -25,7 +32,8 @@ from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server import client_secrets, direct, openai_api, sessions
 from voxgate.server.auth import APIError, api_error_handler
-from voxgate.server.gateway import Gateway
+from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
+from voxgate.server.origins import OriginMiddleware
 from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,17 +100,28 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
         gateway.start(new_engine, describe)
         if not settings.api_keys:
-            log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
+            log.warning(
+                "no VOXGATE_API_KEYS set: every route is open to whoever reaches this server"
+            )
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await gateway.close()
 
-    app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="voxgate",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.gateway = gateway
-    app.add_exception_handler(APIError, api_error_handler)
+    # one handler for both kinds of connection: an HTTP error, or a WebSocket closed 1008
+    app.add_exception_handler(APIError, cast(ExceptionHandler, api_error_handler))
+    app.add_middleware(OriginMiddleware, settings=settings)
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
-    app.include_router(runs_router)
+    app.include_router(runs_router, dependencies=[Depends(require_api_key)])
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
 
@@ -111,9 +130,21 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         """Liveness: the models are loaded and the server takes sessions."""
         return {"status": "ok", "version": __version__, "sessions": len(gateway.registry)}
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(grant: AdminDep) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(grant: AdminDep) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="voxgate API")
+
     @app.get("/api/client-config")
-    async def client_config() -> dict[str, Any]:
-        """What the web page needs before it connects: WebRTC, ICE servers, direct mode, agents."""
+    async def client_config(grant: GrantDep) -> dict[str, Any]:
+        """What the web page needs before it connects: WebRTC, ICE servers, direct mode, agents.
+
+        With keys configured it takes one (its ICE servers may hold TURN credentials): a 401
+        tells the page to ask for a key.
+        """
         return {
             "webrtc": {
                 "enabled": settings.webrtc_enabled,
@@ -123,6 +154,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             },
             "direct": {"enabled": settings.direct_mode_enabled},
             "agents": gateway.agents.names,
+            "auth": {"required": bool(settings.api_keys)},
         }
 
     @app.get("/", include_in_schema=False)

@@ -1,7 +1,10 @@
 """``POST /v1/realtime/client_secrets``: ephemeral ``ek_`` keys scoped to a session config.
 
 The request and response have OpenAI's shape, so ``client.realtime.client_secrets.create``
-works against voxgate. A connection made with the key starts with that session configuration.
+works against voxgate. A key opens one session, whose id the response names (``session.id``):
+a new, unguessable one, or the one the request names (``session_id``, voxgate's own field: the
+web page mints a key for the session it joins). That session starts with the key's
+configuration, which its holder may narrow but not widen (``server/scope.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from fastapi import APIRouter, Request
 from openai.types.realtime import RealtimeSessionCreateRequest
 from pydantic import BaseModel, Field, ValidationError
 
-from voxgate.protocol import ProtocolError
+from voxgate.protocol import ProtocolError, new_id
 from voxgate.server.auth import APIError
-from voxgate.server.gateway import GatewayDep, GrantDep
+from voxgate.server.gateway import AdminDep, GatewayDep
+from voxgate.transports.messages import SESSION_ID
 from voxgate.transports.realtime import EdgeAudio
 
 router = APIRouter()
@@ -32,6 +36,11 @@ class ClientSecretRequest(BaseModel):
 
     expires_after: ExpiresAfter | None = None
     session: dict[str, Any] = Field(default_factory=lambda: {"type": "realtime"})
+    session_id: str | None = Field(
+        None,
+        pattern=SESSION_ID.pattern,
+        description="voxgate: the session the key opens (default: a new, unguessable id).",
+    )
 
 
 def _invalid(exc: ValidationError, prefix: str) -> APIError:
@@ -42,13 +51,10 @@ def _invalid(exc: ValidationError, prefix: str) -> APIError:
 
 @router.post("/v1/realtime/client_secrets")
 async def create_client_secret(
-    request: Request, gateway: GatewayDep, grant: GrantDep
+    request: Request, gateway: GatewayDep, grant: AdminDep
 ) -> dict[str, Any]:
-    """Mint an ephemeral key carrying the given session configuration."""
-    if grant.kind == "client_secret":
-        raise APIError(
-            403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
-        )
+    """Mint an ephemeral key for one session, carrying its configuration."""
+    gateway.limits.client_secrets.take(request, grant)
     try:
         body = ClientSecretRequest.model_validate(await request.json())
     except ValueError as exc:
@@ -71,11 +77,13 @@ async def create_client_secret(
         raise _invalid(exc, "session") from None
     except ProtocolError as exc:
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
+    session_id = body.session_id or new_id("sess")
+    gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-    secret = gateway.client_secrets.mint(session, ttl_s=ttl)
+    secret = gateway.client_secrets.mint(session, ttl_s=ttl, session_id=session_id)
     return {
         "value": secret.value,
         "expires_at": secret.expires_at,
-        "session": {**effective, "expires_at": secret.expires_at},
+        "session": {**effective, "id": session_id, "expires_at": secret.expires_at},
     }

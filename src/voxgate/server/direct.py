@@ -8,7 +8,9 @@ joins the call on its sideband connection (``server/direct_listener.py``: the ag
 the transcript);
 ``GET /api/realtime/transcripts/{call_id}`` reads a transcript and ``POST
 /api/realtime/transcripts`` takes one from a client that keeps its own. Off unless
-``direct_mode_enabled``: then the mode's endpoints answer 404.
+``direct_mode_enabled``: then the mode's endpoints answer 404. Minting and calls take an API
+key (or the open default) and count against the rate limits; an ephemeral key reads and writes
+only the transcript of its own session id.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
 from voxgate.server.auth import APIError, bearer_key
-from voxgate.server.gateway import Gateway, GatewayDep, GrantDep
+from voxgate.server.gateway import AdminDep, Gateway, GatewayDep, GrantDep
 from voxgate.server.transcripts import TranscriptEntry
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,10 @@ DirectGateway = Annotated[Gateway, Depends(_enabled)]
 async def mint_client_secret(
     request: Request,
     gateway: DirectGateway,
-    grant: GrantDep,
+    grant: AdminDep,
 ) -> dict[str, Any]:
     """An upstream ephemeral key for this server's session configuration."""
-    if grant.kind == "client_secret":
-        raise APIError(
-            403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
-        )
+    gateway.limits.client_secrets.take(request, grant)
     gateway.session_limit.take(bearer_key(request))
     settings = gateway.settings
     session = {"model": settings.openai_model, **initial_session(settings, None)}
@@ -97,18 +96,15 @@ async def webrtc_offer(
     offer: DirectOffer,
     request: Request,
     gateway: DirectGateway,
-    grant: GrantDep,
+    grant: AdminDep,
 ) -> DirectAnswer:
     """Start a call at the upstream with the server's key; voxgate listens on its sideband."""
-    if grant.kind == "client_secret":
-        raise APIError(
-            403, "an ephemeral key cannot start direct calls", code="insufficient_permissions"
-        )
     settings = gateway.settings
     if settings.azure_openai_endpoint:
         raise APIError(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
+    gateway.limits.offers.take(request, grant)
     gateway.session_limit.take(bearer_key(request))
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
@@ -177,6 +173,7 @@ async def add_transcript(
     grant: GrantDep,
 ) -> dict[str, Any]:
     """Keep a client's transcript of a call (a turn with a known ``item_id`` replaces it)."""
+    gateway.rights.check(grant, body.call_id, None)
     for turn in body.entries:
         gateway.transcripts.add(
             body.call_id, TranscriptEntry(turn.role, turn.text, turn.item_id, source="client")
@@ -191,6 +188,7 @@ async def get_transcript(
     grant: GrantDep,
 ) -> dict[str, Any]:
     """A call's transcript so far."""
+    gateway.rights.check(grant, call_id, None)
     entries = gateway.transcripts.get(call_id)
     if entries is None:
         raise APIError(404, f"no transcript for call {call_id!r}", code="not_found")

@@ -1,8 +1,10 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
 ``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
-(and ``grant: GrantDep`` for a key-checked one). ``app.state.gateway`` is the app's only state,
-read by ``get_gateway`` (and by ``agents/runs/api.py``, which may not import server/).
+(``grant: GrantDep`` for a route any valid key opens, ``grant: AdminDep`` for one an ephemeral
+key does not). ``app.state.gateway`` is the app's only state, read by ``get_gateway`` (and by
+``agents/runs/api.py``, which may not import server/; its router is included with
+``AdminDep``'s dependency).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from starlette.requests import HTTPConnection
 
 from voxgate.engines import Engine
 from voxgate.protocol import Event
+from voxgate.server.access import SessionRights
 from voxgate.server.agent_catalog import AgentCatalog
-from voxgate.server.auth import ClientSecrets, Grant, authenticate
+from voxgate.server.auth import APIError, ClientSecrets, Grant, authenticate
 from voxgate.server.direct_listener import DirectCalls
-from voxgate.server.limits import SessionLimit
+from voxgate.server.limits import RateLimits, SessionLimit
 from voxgate.server.transcripts import Transcripts
-from voxgate.session import EngineFactory, SessionRegistry
+from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.webrtc import Peers
 
@@ -42,6 +45,8 @@ class Gateway:
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)
+        self.limits = RateLimits(settings)
+        self.rights = SessionRights()
         self.transcripts = Transcripts()
         self.direct_calls = DirectCalls(
             settings, self.transcripts, self.agents.starting(), self.spawn
@@ -72,6 +77,29 @@ class Gateway:
         return authenticate(
             conn, api_keys=self.settings.api_keys, client_secrets=self.client_secrets
         )
+
+    def open_session(
+        self,
+        conn: HTTPConnection,
+        grant: Grant,
+        session_id: str,
+        *,
+        config: Event | None = None,
+        agent: AgentFactory | None = None,
+    ) -> Session:
+        """The session ``session_id`` for this caller, joined if live, else created.
+
+        Joining needs the right to it (``SessionRights``); creating counts against the caller's
+        session rate limit. ``APIError``: 403 (not the caller's to join), 429 (too many).
+        """
+        live = self.registry.get(session_id)
+        self.rights.check(grant, session_id, live)
+        if live is not None:
+            return live
+        self.limits.sessions.take(conn, grant)
+        session = self.registry.open(session_id, config=config, agent=agent)
+        self.rights.opened(session, grant)
+        return session
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a task that outlives the request that starts it; shutdown cancels it."""
@@ -105,3 +133,20 @@ async def require_key(conn: HTTPConnection, gateway: GatewayDep) -> Grant:
 
 
 GrantDep = Annotated[Grant, Depends(require_key)]
+"""A route any valid key opens (an ephemeral key too: the route checks its session)."""
+
+
+async def require_api_key(conn: HTTPConnection, gateway: GatewayDep) -> Grant:
+    """FastAPI dependency: an API key (or the open default); an ephemeral key gets a 403."""
+    grant = gateway.authenticate(conn)
+    if grant.kind == "client_secret":
+        raise APIError(
+            403,
+            "an ephemeral key opens only its own session; this needs an API key",
+            code="insufficient_permissions",
+        )
+    return grant
+
+
+AdminDep = Annotated[Grant, Depends(require_api_key)]
+"""A route for API keys only (runs, docs, minting keys)."""

@@ -3,8 +3,11 @@
 Apps and SDKs written for OpenAI use voxgate unchanged. A connection or call is a plain model
 session (no server agent: the client brings its own instructions and tools), configured by an
 ephemeral key's session if it came with one. ``/v1/realtime?call_id=`` is a call's sideband: it
-joins the live session (the call id is the session id). The protocol work is the transports'
-(``transports.realtime``, ``transports.calls``, ``transports.webrtc``).
+joins the live session (the call id is the session id), for a key with the right to it
+(``server/access.py``). An ephemeral key's connection or call is its own session (the id it was
+minted for); any other gets a new, unguessable id. The protocol work is the transports'
+(``transports.realtime``, ``transports.calls``, ``transports.webrtc``). Refusals are OpenAI's:
+an HTTP status with an ``error`` body (on the WebSocket, before it opens).
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from fastapi.responses import JSONResponse
 from voxgate.protocol import ProtocolError, error_event, new_id, parse_client_event
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
+from voxgate.server.scope import scope_check
 from voxgate.session import Session
 from voxgate.transports import realtime
 from voxgate.transports.calls import read_offer
 
 router = APIRouter()
+
+OFFER_TYPES = ("application/sdp", "multipart/form-data")
 
 
 @router.websocket("/v1/realtime")
@@ -36,8 +42,10 @@ async def realtime_socket(
     session: Session
     try:
         grant = gateway.authenticate(websocket)
+        config = edge.to_engine(grant.session) if grant.session else None
         if call_id is not None:
             found = gateway.registry.get(call_id)
+            gateway.rights.check(grant, call_id, found)
             if found is None:
                 raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
             session = found
@@ -46,8 +54,8 @@ async def realtime_socket(
                 400, "add ?model=<model> to the URL (or ?call_id=<call>)", code="missing_model"
             )
         else:
-            config = edge.to_engine(grant.session) if grant.session else None
-            session = gateway.registry.open(new_id("sess"), config=config)
+            session_id = grant.session_id or new_id("sess")
+            session = gateway.open_session(websocket, grant, session_id, config=config)
     except ProtocolError as exc:
         await websocket.send_denial_response(
             APIError(400, str(exc), code=exc.code, param=exc.param).response()
@@ -58,7 +66,12 @@ async def realtime_socket(
         return
     try:
         await realtime.serve_client(
-            websocket, session, edge, gateway.settings, sideband=call_id is not None
+            websocket,
+            session,
+            edge,
+            gateway.settings,
+            sideband=call_id is not None,
+            check=scope_check(grant),
         )
     finally:
         await gateway.registry.release(session)
@@ -74,25 +87,37 @@ def _bad_request(message: str, *, code: str, param: str | None = None) -> JSONRe
 async def create_call(request: Request, gateway: GatewayDep) -> Response:
     """Start a WebRTC call: SDP offer in, SDP answer out (``201``, ``Location`` names the call).
 
-    Its events travel on the ``oai-events`` data channel as GA events, its audio on the Opus
-    track.
+    The body is ``application/sdp`` or ``multipart/form-data`` (``sdp``, ``session``): never a
+    type a cross-site page may post without a CORS preflight. Its events travel on the
+    ``oai-events`` data channel as GA events, its audio on the Opus track.
     """
     if not gateway.settings.webrtc_enabled:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
     grant = gateway.authenticate(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in OFFER_TYPES:
+        raise APIError(
+            415,
+            f"unsupported content type {content_type or 'none'!r}: send the SDP offer as "
+            "application/sdp, or multipart form fields 'sdp' and 'session'",
+            code="unsupported_content_type",
+        )
+    gateway.limits.offers.take(request, grant)
     try:
         sdp, config = await read_offer(request)
         update = None
         if config is not None:
             update = parse_client_event({"type": "session.update", "session": config})
+            if (check := scope_check(grant)) is not None:
+                check(update)
     except ProtocolError as exc:
         return _bad_request(str(exc), code=exc.code, param=exc.param)
     if not sdp.strip().startswith("v="):
         return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
-    call_id = "rtc_" + secrets.token_hex(12)
-    session = gateway.registry.open(call_id, config=grant.session)
+    call_id = grant.session_id or "rtc_" + secrets.token_hex(12)
+    session = gateway.open_session(request, grant, call_id, config=grant.session)
     try:
-        peer = await gateway.peers.open(session, sdp, ga_only=True)
+        peer = await gateway.peers.open(session, sdp, ga_only=True, check=scope_check(grant))
     except ValueError as exc:
         return _bad_request(str(exc), code="invalid_sdp", param="sdp")
     if update is not None:
@@ -107,8 +132,9 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
 
 @router.post("/v1/realtime/calls/{call_id}/hangup")
 async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Response:
-    """End a call: its peers hang up and the session closes."""
-    gateway.authenticate(request)
+    """End a call: its peers hang up and the session closes (for a key with the right to it)."""
+    grant = gateway.authenticate(request)
+    gateway.rights.check(grant, call_id, gateway.registry.get(call_id))
     found = gateway.peers.in_session(call_id)
     if not found:
         raise HTTPException(404, f"no call {call_id!r}")

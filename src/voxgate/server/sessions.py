@@ -2,41 +2,63 @@
 
 A client names the session to join or resume, and for a new one the agent it starts with
 (``?agent=`` / ``"agent"``); the transports then carry it (``transports.websocket``,
-``transports.webrtc``).
+``transports.webrtc``). With keys configured both need one: an API key, or the ephemeral key
+minted for that session (on the WebSocket as the ``openai-insecure-api-key.<key>``
+subprotocol). An offer without ``session_id`` gets a new, unguessable one.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, WebSocket
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
-from voxgate.protocol import error_event, new_id
-from voxgate.server.gateway import GatewayDep
+from voxgate.protocol import Event, ProtocolError, error_event, new_id
+from voxgate.server.auth import Grant
+from voxgate.server.gateway import GatewayDep, GrantDep
+from voxgate.server.scope import scope_check
 from voxgate.transports import websocket as ws_transport
 from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE
+from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
 
 router = APIRouter()
 
 
+def _minted_config(grant: Grant) -> Event | None:
+    """An ephemeral key's session configuration, as the engine takes it (PCM audio)."""
+    return EdgeAudio().to_engine(grant.session) if grant.session else None
+
+
 @router.websocket("/ws/{session_id}")
 async def session_socket(
-    websocket: WebSocket, session_id: str, gateway: GatewayDep, agent: str | None = None
+    websocket: WebSocket,
+    session_id: str,
+    gateway: GatewayDep,
+    grant: GrantDep,
+    agent: str | None = None,
 ) -> None:
     """One client of session ``session_id`` (created on first join, with agent ``agent``)."""
-    await websocket.accept()
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     if not SESSION_ID.match(session_id):
+        await websocket.accept(subprotocol=subprotocol)
         await websocket.send_json(error_event(SESSION_ID_RULE, code="invalid_session_id"))
         await websocket.close(code=1008)
         return
     try:
         starting = gateway.agents.starting(agent)
     except ValueError as exc:
+        await websocket.accept(subprotocol=subprotocol)
         await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
         await websocket.close(code=1008)
         return
-    session = gateway.registry.open(session_id, agent=starting)
+    session = gateway.open_session(
+        websocket, grant, session_id, agent=starting, config=_minted_config(grant)
+    )
+    await websocket.accept(subprotocol=subprotocol)
     try:
-        await ws_transport.serve_client(websocket, session, gateway.settings)
+        await ws_transport.serve_client(
+            websocket, session, gateway.settings, check=scope_check(grant)
+        )
     finally:
         await gateway.registry.release(session)
 
@@ -59,7 +81,9 @@ class Answer(BaseModel):
 
 
 @router.post("/api/webrtc/offer")
-async def webrtc_offer(offer: Offer, gateway: GatewayDep) -> Answer:
+async def webrtc_offer(
+    offer: Offer, request: Request, gateway: GatewayDep, grant: GrantDep
+) -> Answer:
     """Connect a WebRTC client: SDP offer in, SDP answer out (candidates included)."""
     if offer.type != "offer":
         raise HTTPException(400, f"expected an SDP of type 'offer', got {offer.type!r}")
@@ -67,10 +91,17 @@ async def webrtc_offer(offer: Offer, gateway: GatewayDep) -> Answer:
         raise HTTPException(400, SESSION_ID_RULE)
     if not gateway.settings.webrtc_enabled:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
+    session_id = offer.session_id or grant.session_id or new_id("sess")
     try:
         starting = gateway.agents.starting(offer.agent)
-        session = gateway.registry.open(offer.session_id or new_id("sess"), agent=starting)
-        peer = await gateway.peers.open(session, offer.sdp)
+        config = _minted_config(grant)
+    except (ValueError, ProtocolError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
+    gateway.limits.offers.take(request, grant)
+    session = gateway.open_session(request, grant, session_id, agent=starting, config=config)
+    try:
+        peer = await gateway.peers.open(session, offer.sdp, check=scope_check(grant))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return Answer(sdp=peer.answer_sdp, session_id=peer.session.id)

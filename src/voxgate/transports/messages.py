@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from voxgate.protocol import ProtocolError, parse_client_event
+from voxgate.protocol import Event, ProtocolError, parse_client_event
 from voxgate.session import Session
+
+ClientEventCheck = Callable[[Event], None]
+"""A check of one client's GA events before its session gets them; raises ``ProtocolError``
+to refuse one. server/ gives it (an ephemeral key's scope); the transports only call it."""
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 """What a client-chosen session id may look like."""
@@ -50,10 +55,13 @@ async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
     return True
 
 
-async def handle_text(session: Session, text: str, *, shortcuts: bool = True) -> None:
+async def handle_text(
+    session: Session, text: str, *, shortcuts: bool = True, check: ClientEventCheck | None = None
+) -> None:
     """One JSON text message from a client; raises ``ProtocolError`` for bad input.
 
-    ``shortcuts=False`` accepts GA client events only (the OpenAI-compatible endpoints).
+    ``shortcuts=False`` accepts GA client events only (the OpenAI-compatible endpoints);
+    ``check`` may refuse a GA event before the session gets it.
     """
     try:
         data = json.loads(text)
@@ -61,4 +69,7 @@ async def handle_text(session: Session, text: str, *, shortcuts: bool = True) ->
         raise ProtocolError(f"message is not valid JSON: {exc}", code="invalid_json") from None
     if shortcuts and isinstance(data, dict) and await _shortcut(session, data):
         return
-    await session.send(parse_client_event(data))
+    ev = parse_client_event(data)
+    if check is not None:
+        check(ev)
+    await session.send(ev)

@@ -32,6 +32,7 @@ from voxgate.protocol import (
 )
 from voxgate.session import EventWriter, Session
 from voxgate.settings import Settings
+from voxgate.transports.messages import ClientEventCheck
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,12 @@ async def serve_client(
     settings: Settings,
     *,
     sideband: bool = False,
+    check: ClientEventCheck | None = None,
 ) -> None:
     """Accept the socket and serve ``session`` on it until the client goes (it then leaves).
 
     A ``sideband`` (``?call_id=``) follows a call: it does not keep the session alive, and the
-    socket closes when the session ends.
+    socket closes when the session ends. ``check`` may refuse the client's events.
     """
     await websocket.accept(subprotocol=_subprotocol(websocket))
 
@@ -113,7 +115,7 @@ async def serve_client(
             if message["type"] == "websocket.disconnect":
                 break
             try:
-                await _on_message(session, edge, message)
+                await _on_message(session, edge, message, check)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:
@@ -133,7 +135,12 @@ async def _close_when_over(websocket: WebSocket, session: Session) -> None:
         await websocket.close(code=1000, reason="the call has ended")
 
 
-async def _on_message(session: Session, edge: EdgeAudio, message: Mapping[str, Any]) -> None:
+async def _on_message(
+    session: Session,
+    edge: EdgeAudio,
+    message: Mapping[str, Any],
+    check: ClientEventCheck | None = None,
+) -> None:
     text = message.get("text")
     if text is None:
         raise ProtocolError(
@@ -146,6 +153,8 @@ async def _on_message(session: Session, edge: EdgeAudio, message: Mapping[str, A
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"text frame is not valid JSON: {exc}", code="invalid_json") from None
     ev = parse_client_event(data)
+    if check is not None:
+        check(ev)
     if ev["type"] == "input_audio_buffer.append":
         try:
             ev["audio"] = edge.decoder.decode(ev["audio"])

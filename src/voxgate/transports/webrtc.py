@@ -29,7 +29,7 @@ from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
 from voxgate.session import EventWriter, Session, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports.messages import handle_text
+from voxgate.transports.messages import ClientEventCheck, handle_text
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
@@ -51,11 +51,19 @@ class Peer:
     and accepts GA client events only.
     """
 
-    def __init__(self, peers: Peers, session: Session, *, ga_only: bool = False) -> None:
+    def __init__(
+        self,
+        peers: Peers,
+        session: Session,
+        *,
+        ga_only: bool = False,
+        check: ClientEventCheck | None = None,
+    ) -> None:
         settings = peers.settings
         self.id = new_id("rtc")
         self.session = session
         self.ga_only = ga_only
+        self.check = check
         self._peers = peers
         servers = [RTCIceServer(**s.model_dump()) for s in settings.webrtc_ice_servers]
         # An explicit list: aiortc falls back to a public STUN server when given None.
@@ -160,7 +168,7 @@ class Peer:
                     "the data channel carries JSON text; audio goes on the audio track",
                     code="invalid_event",
                 )
-            await handle_text(self.session, message, shortcuts=not self.ga_only)
+            await handle_text(self.session, message, shortcuts=not self.ga_only, check=self.check)
         except ProtocolError as exc:
             self.writer.offer(exc.to_event())
 
@@ -236,13 +244,21 @@ class Peers:
         self.spawn = spawn
         self._peers: dict[str, Peer] = {}
 
-    async def open(self, session: Session, sdp: str, *, ga_only: bool = False) -> Peer:
+    async def open(
+        self,
+        session: Session,
+        sdp: str,
+        *,
+        ga_only: bool = False,
+        check: ClientEventCheck | None = None,
+    ) -> Peer:
         """A connected-to-be peer in ``session``, answering the offer ``sdp``.
 
-        ``ga_only`` (the OpenAI-compatible ``/calls``) keeps the peer to GA events. A
-        ``ValueError`` names what is wrong with an offer it cannot use.
+        ``ga_only`` (the OpenAI-compatible ``/calls``) keeps the peer to GA events; ``check``
+        may refuse its client events. A ``ValueError`` names what is wrong with an offer it
+        cannot use.
         """
-        peer = Peer(self, session, ga_only=ga_only)
+        peer = Peer(self, session, ga_only=ga_only, check=check)
         self._peers[peer.id] = peer
         try:
             await peer.answer(sdp)

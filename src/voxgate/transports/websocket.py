@@ -14,13 +14,22 @@ from fastapi import WebSocket, WebSocketDisconnect
 from voxgate.protocol import Event, ProtocolError, to_wire
 from voxgate.session import EventWriter, Session
 from voxgate.settings import Settings
-from voxgate.transports.messages import handle_text
+from voxgate.transports.messages import ClientEventCheck, handle_text
 
 log = logging.getLogger(__name__)
 
 
-async def serve_client(websocket: WebSocket, session: Session, settings: Settings) -> None:
-    """One client of ``session`` on an accepted socket, until it disconnects (it then leaves)."""
+async def serve_client(
+    websocket: WebSocket,
+    session: Session,
+    settings: Settings,
+    *,
+    check: ClientEventCheck | None = None,
+) -> None:
+    """One client of ``session`` on an accepted socket, until it disconnects (it then leaves).
+
+    ``check`` may refuse the client's GA events (``transports.messages.ClientEventCheck``).
+    """
 
     async def deliver(ev: Event) -> None:
         if ev["type"] == "response.output_audio.delta":
@@ -40,7 +49,7 @@ async def serve_client(websocket: WebSocket, session: Session, settings: Setting
                 if (data := message.get("bytes")) is not None:
                     await _on_audio(session, data, settings.max_binary_frame_bytes)
                 elif (text := message.get("text")) is not None:
-                    await handle_text(session, text)
+                    await handle_text(session, text, check=check)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:

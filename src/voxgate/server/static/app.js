@@ -6,6 +6,7 @@
 // views/ for each pane. This file wires them and handles the server's events.
 
 import { AudioEngine } from './js/audio.js';
+import { auth, setKey } from './js/auth.js';
 import { compactJson, debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
 import { ErrorView } from './js/views/errors.js';
@@ -27,6 +28,7 @@ class App {
   #generation = 0; // bumps on every connect/disconnect; stale async work checks it
   #speechStoppedAt = null; // performance.now() at the end of the user's last spoken turn
   #responseId = null;
+  #pendingOptions = null; // [agent, transport] to load once the page has a key
 
   constructor(ui) {
     this.ui = ui;
@@ -54,9 +56,21 @@ class App {
     this.ready = this.#loadOptions(params.get('agent'), transport);
   }
 
-  /** The server's WebRTC flag and ICE servers; the agents it offers. */
+  /** The server's WebRTC flag and ICE servers; the agents it offers (or: it wants a key). */
   async #loadOptions(agent, transport) {
     const config = await clientConfig();
+    auth.required = Boolean(config.auth?.required);
+    this.ui.apiKeyField.hidden = !auth.required;
+    if (!auth.required) setKey(null); // an open server: a key from before would only get in the way
+    if (config.auth?.refused) {
+      if (auth.key) this.errors.add('The server refused this API key: enter another and press Connect.', 'auth_required');
+      else this.errors.add('This server needs an API key: enter it and press Connect.', 'auth_required');
+      setKey(null);
+      this.#pendingOptions = [agent, transport];
+      document.body.dataset.ready = 'true';
+      return;
+    }
+    this.#pendingOptions = null;
     this.config = config.webrtc ?? this.config;
     this.direct = Boolean(config.direct?.enabled) && this.config.enabled;
     if (this.direct) {
@@ -85,7 +99,22 @@ class App {
 
   /* ----- connection lifecycle */
 
+  /** With keys configured: take the typed key and load the options it opens; false if refused. */
+  async #authorize() {
+    const key = this.ui.apiKey.value.trim();
+    if (!key) {
+      this.errors.add('This server needs an API key: enter it and press Connect.', 'auth_required');
+      this.ui.apiKey.focus();
+      return false;
+    }
+    setKey(key);
+    this.errors.clear();
+    await this.#loadOptions(...(this.#pendingOptions ?? [null, this.ui.transport.value]));
+    return this.#pendingOptions === null;
+  }
+
   async connect() {
+    if (this.#pendingOptions && !(await this.#authorize())) return;
     const generation = ++this.#generation;
     // After a dropped connection, Connect resumes the same session (the server parks it a while).
     const resume = debug.state === 'error' && debug.sessionId;
@@ -477,6 +506,8 @@ const ui = {
   runsCount: byTestId('runs-count'),
   runsEmpty: byTestId('runs-empty'),
   agentAudio: byTestId('agent-audio'),
+  apiKey: byTestId('api-key'),
+  apiKeyField: byTestId('api-key-field'),
   tabs: [...document.querySelectorAll('[role="tab"]')],
   panes: [...document.querySelectorAll('[role="tabpanel"]')],
 };

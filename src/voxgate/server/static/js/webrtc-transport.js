@@ -1,7 +1,8 @@
 // The WebRTC transport: `POST /api/webrtc/offer`, Opus both ways, events on 'oai-events'.
 // `direct`: browser-direct mode, `POST /api/realtime/webrtc-offer` — the call goes to the
 // server's Realtime upstream (GA events only); voxgate's listener joins it on the call's
-// sideband.
+// sideband. With keys configured, the offer carries the page's key (js/auth.js).
+import { authHeaders } from './auth.js';
 import { EventTransport } from './util.js';
 
 const GATHER_TIMEOUT_MS = 3000;
@@ -76,7 +77,7 @@ export class WebRtcTransport extends EventTransport {
     if (this.agent && !this.direct) body.agent = this.agent;
     const response = await fetch(this.direct ? '/api/realtime/webrtc-offer' : '/api/webrtc/offer', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...authHeaders() },
       body: JSON.stringify(body),
     });
     if (!response.ok) {
@@ -132,10 +133,15 @@ export class WebRtcTransport extends EventTransport {
   }
 }
 
-/** What the page needs before connecting: `{webrtc: {enabled, ice_servers}, direct: {enabled}, agents}`. */
+/**
+ * What the page needs before connecting: `{webrtc: {enabled, ice_servers}, direct: {enabled}, agents}`;
+ * and `auth: {required}`; `{auth: {required: true, refused: true}}` when the server wants a key
+ * the page lacks (or was given a wrong one).
+ */
 export async function clientConfig() {
   try {
-    const response = await fetch('/api/client-config');
+    const response = await fetch('/api/client-config', { headers: authHeaders() });
+    if (response.status === 401) return { auth: { required: true, refused: true } };
     if (response.ok) return await response.json();
   } catch {
     // an older server: assume WebRTC and no agent list

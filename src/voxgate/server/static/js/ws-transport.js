@@ -1,4 +1,5 @@
 // The WebSocket transport: `/ws/{session}`, JSON events and binary PCM16 24 kHz frames.
+import { socketProtocols } from './auth.js';
 import { EventTransport } from './util.js';
 
 function socketUrl(sessionId, agent) {
@@ -16,6 +17,7 @@ export class WebSocketTransport extends EventTransport {
   carriesAudio = true; // audio flows through send/receive, not a media track
   #ws = null;
   #opened = false;
+  #closed = false;
 
   constructor(sessionId, { agent = null } = {}) {
     super();
@@ -24,7 +26,15 @@ export class WebSocketTransport extends EventTransport {
   }
 
   async connect() {
-    const ws = new WebSocket(socketUrl(this.sessionId, this.agent));
+    let protocols;
+    try {
+      protocols = await socketProtocols(this.sessionId);
+    } catch (err) {
+      this.emit('close', { code: 1008, reason: err.message, opened: false });
+      return;
+    }
+    if (this.#closed) return;
+    const ws = new WebSocket(socketUrl(this.sessionId, this.agent), protocols);
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       this.#opened = true;
@@ -58,6 +68,7 @@ export class WebSocketTransport extends EventTransport {
   }
 
   close() {
+    this.#closed = true;
     const ws = this.#ws;
     this.#ws = null;
     if (!ws) return;
