@@ -27,6 +27,7 @@ from voxgate.server import client_secrets, direct, openai_api, sessions
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import Gateway
 from voxgate.settings import Settings
+from voxgate.transports.http import BodyLimit, recursion_error_handler
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 return local_config(session).to_session()
 
         gateway.start(new_engine, describe)
+        gateway.spawn(gateway.loop_lag.run())
         if not settings.api_keys:
             log.warning("no VOXGATE_API_KEYS set: /v1/realtime accepts any bearer key")
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app = FastAPI(title="voxgate", version=__version__, lifespan=lifespan)
     app.state.gateway = gateway
     app.add_exception_handler(APIError, api_error_handler)
+    app.add_exception_handler(RecursionError, recursion_error_handler)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router)

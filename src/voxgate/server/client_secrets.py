@@ -16,6 +16,7 @@ from voxgate.protocol import ProtocolError
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.transports.realtime import EdgeAudio
+from voxgate.wire import WireLimits, loads
 
 router = APIRouter()
 
@@ -50,11 +51,13 @@ async def create_client_secret(
             403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
         )
     try:
-        body = ClientSecretRequest.model_validate(await request.json())
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise _invalid(exc, "") from None
-        raise APIError(400, "the body must be JSON", code="invalid_json") from None
+        body = ClientSecretRequest.model_validate(
+            loads(await request.body(), WireLimits.from_settings(gateway.settings))
+        )
+    except ProtocolError as exc:
+        raise APIError(400, f"the body must be JSON: {exc}", code=exc.code) from None
+    except ValidationError as exc:
+        raise _invalid(exc, "") from None
     session = body.session
     if session.get("type") != "realtime":
         raise APIError(

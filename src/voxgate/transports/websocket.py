@@ -5,7 +5,6 @@ The route (``WS /ws/{session_id}``) that opens the session is the app's (``serve
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -14,13 +13,18 @@ from fastapi import WebSocket, WebSocketDisconnect
 from voxgate.protocol import Event, ProtocolError, to_wire
 from voxgate.session import EventWriter, Session
 from voxgate.settings import Settings
+from voxgate.transports.client import client_writer, serve_connection
 from voxgate.transports.messages import handle_text
+from voxgate.wire import WireLimits
 
 log = logging.getLogger(__name__)
 
 
 async def serve_client(websocket: WebSocket, session: Session, settings: Settings) -> None:
-    """One client of ``session`` on an accepted socket, until it disconnects (it then leaves)."""
+    """One client of ``session`` on an accepted socket, until it disconnects (it then leaves).
+
+    A client too slow to read its events is disconnected (1008, with the reason).
+    """
 
     async def deliver(ev: Event) -> None:
         if ev["type"] == "response.output_audio.delta":
@@ -28,27 +32,36 @@ async def serve_client(websocket: WebSocket, session: Session, settings: Setting
         else:
             await websocket.send_text(json.dumps(to_wire(ev)))
 
-    writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason[:120])
+
+    writer = client_writer(deliver, settings)
     session.join(writer)
-    writing = asyncio.create_task(writer.run())
+    try:
+        reading = _read(websocket, session, writer, settings)
+        await serve_connection(reading, writer, close)
+    finally:
+        session.leave(writer)
+
+
+async def _read(
+    websocket: WebSocket, session: Session, writer: EventWriter, settings: Settings
+) -> None:
+    limits = WireLimits.from_settings(settings)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                break
+                return
             try:
                 if (data := message.get("bytes")) is not None:
                     await _on_audio(session, data, settings.max_binary_frame_bytes)
                 elif (text := message.get("text")) is not None:
-                    await handle_text(session, text)
+                    await handle_text(session, text, limits)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:
         pass
-    finally:
-        writer.close()
-        writing.cancel()
-        session.leave(writer)
 
 
 async def _on_audio(session: Session, data: bytes, limit: int) -> None:
