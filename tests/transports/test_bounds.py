@@ -160,6 +160,17 @@ async def test_json_routes_answer_deep_and_oversized_bodies_with_4xx(served):
             headers={"Authorization": "Bearer sk-anything"},
         )
         assert r.status_code == 400 and r.json()["error"]["code"] == "json_too_deep"
+        long_session = {"type": "realtime", "instructions": "y" * 70_000}
+        r = await http.post(
+            "/v1/realtime/client_secrets", json={"session": long_session}, headers=headers
+        )
+        assert r.status_code == 400 and r.json()["error"]["code"] == "string_above_max_length"
+        r = await http.post(
+            "/v1/realtime/calls",
+            files={"sdp": (None, "v=0\r\n"), "session": (None, json.dumps(long_session))},
+            headers={"Authorization": "Bearer sk-anything"},
+        )
+        assert r.status_code == 400 and r.json()["error"]["code"] == "string_above_max_length"
         huge = b"{" + b" " * (3 * 1024 * 1024) + b"}"
         r = await http.post("/v1/realtime/client_secrets", content=huge, headers=headers)
         assert r.status_code == 413

@@ -16,7 +16,7 @@ from voxgate.protocol import ProtocolError
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.transports.realtime import EdgeAudio
-from voxgate.wire import WireLimits, loads
+from voxgate.wire import WireLimits, check_texts, loads
 
 router = APIRouter()
 
@@ -50,10 +50,9 @@ async def create_client_secret(
         raise APIError(
             403, "an ephemeral key cannot mint client secrets", code="insufficient_permissions"
         )
+    limits = WireLimits.from_settings(gateway.settings)
     try:
-        body = ClientSecretRequest.model_validate(
-            loads(await request.body(), WireLimits.from_settings(gateway.settings))
-        )
+        body = ClientSecretRequest.model_validate(loads(await request.body(), limits))
     except ProtocolError as exc:
         raise APIError(400, f"the body must be JSON: {exc}", code=exc.code) from None
     except ValidationError as exc:
@@ -68,6 +67,7 @@ async def create_client_secret(
         )
     try:
         RealtimeSessionCreateRequest.model_validate(session)
+        check_texts({"type": "session.update", "session": session}, limits)
         edge = EdgeAudio()
         effective = edge.to_client(gateway.describe_session(edge.to_engine(session)))
     except ValidationError as exc:

@@ -14,12 +14,13 @@ import secrets
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
-from voxgate.protocol import ProtocolError, error_event, new_id, parse_client_event
+from voxgate.protocol import ProtocolError, error_event, new_id
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
 from voxgate.session import Session
 from voxgate.transports import realtime
 from voxgate.transports.calls import read_offer
+from voxgate.wire import WireLimits, validate
 
 router = APIRouter()
 
@@ -81,10 +82,11 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
     grant = gateway.authenticate(request)
     try:
-        sdp, config = await read_offer(request)
+        limits = WireLimits.from_settings(gateway.settings)
+        sdp, config = await read_offer(request, limits)
         update = None
         if config is not None:
-            update = parse_client_event({"type": "session.update", "session": config})
+            update = validate({"type": "session.update", "session": config}, limits)
     except ProtocolError as exc:
         return _bad_request(str(exc), code=exc.code, param=exc.param)
     if not sdp.strip().startswith("v="):
