@@ -9,6 +9,7 @@ import contextlib
 import json
 import socket
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ import websockets
 from aiortc import RTCPeerConnection
 from websockets.frames import Frame, Opcode
 
-from tests.conftest import free_port, serve_app
+from tests.conftest import free_port
 from voxgate.cli import uvicorn_options
 from voxgate.rtc_client import RtcClient
 from voxgate.server.app import create_app
@@ -83,12 +84,29 @@ def loopback_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=None, engine="loopback", agents="none", **overrides)  # type: ignore[call-arg]
 
 
+@contextlib.asynccontextmanager
+async def serve_like_cli(settings: Settings) -> AsyncIterator[tuple[int, Gateway]]:
+    """The app under uvicorn as ``voxgate serve`` runs it (``cli.uvicorn_options``)."""
+    app = create_app(settings)
+    port = free_port()
+    options = {**uvicorn_options(settings), "port": port}
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), "the server did not start"
+            await asyncio.sleep(0.05)
+        yield port, app.state.gateway
+    finally:
+        server.should_exit = True
+        await serving
+
+
 @pytest_asyncio.fixture(scope="module")
 async def served() -> AsyncIterator[tuple[int, Gateway]]:
     """A loopback server that gives up on a client whose send takes over a second."""
-    app = create_app(loopback_settings(client_send_timeout_s=1.0))
-    async with serve_app(app) as port:
-        yield port, app.state.gateway
+    async with serve_like_cli(loopback_settings(client_send_timeout_s=1.0)) as served:
+        yield served
 
 
 async def next_of(ws: Any, type_: str, timeout: float = 10) -> dict[str, Any]:
@@ -303,15 +321,7 @@ async def test_keepalive_drops_a_client_that_stopped_reading_during_a_send():
     settings = loopback_settings(
         ws_ping_interval_s=0.3, ws_ping_timeout_s=0.3, client_send_timeout_s=60.0
     )
-    app = create_app(settings)
-    gateway: Gateway = app.state.gateway
-    port = free_port()
-    options = {**uvicorn_options(settings), "port": port, "host": "127.0.0.1"}
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.05)
+    async with serve_like_cli(settings) as (port, gateway):
         session_id = "dead_" + uuid.uuid4().hex
         client = await RawClient.connect(port, f"/ws/{session_id}")
         try:
@@ -325,46 +335,58 @@ async def test_keepalive_drops_a_client_that_stopped_reading_during_a_send():
                     await asyncio.sleep(0.05)
         finally:
             client.abort()
-    finally:
-        server.should_exit = True
-        await serving
+
+
+HOG = """
+import asyncio, base64, json, sys, websockets
+
+def append(size):
+    audio = base64.b64encode(bytes(size)).decode()
+    return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+async def drain(ws):
+    async for _ in ws:
+        pass
+
+async def main(url):
+    huge, largest = append(8 * 1024 * 1024), append(1024 * 1024)
+    async with websockets.connect(url, max_size=None) as ws:
+        reading = asyncio.create_task(drain(ws))  # it reads: this client is only greedy
+        for _ in range(10):
+            await ws.send(huge)
+            await ws.send(largest)
+        print("sent", flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"""
 
 
 async def test_huge_appends_do_not_stall_another_session(served):
-    """Ten 8 MB appends took another session's round trip to 7.9 s."""
+    """Ten 8 MB appends (from another process) took another session's round trip to 7.9 s."""
     port, gateway = served
-    huge = big_append(8 * 1024 * 1024)
-    largest = big_append(1024 * 1024)  # the most one append may carry
     url = f"ws://127.0.0.1:{port}/ws/"
-    async with (
-        websockets.connect(url + uuid.uuid4().hex, max_size=None) as hog,
-        websockets.connect(url + uuid.uuid4().hex) as other,
-    ):
+    async with websockets.connect(url + uuid.uuid4().hex) as other:
         await still_open(other)
-
-        async def hogging() -> None:
-            for _ in range(10):
-                await hog.send(huge)
-                await hog.send(largest)
-
-        async def draining() -> None:
-            async for _ in hog:
-                pass
-
-        hogs = [asyncio.create_task(hogging()), asyncio.create_task(draining())]
+        hog = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOG, url + uuid.uuid4().hex, stdout=asyncio.subprocess.PIPE
+        )
         gateway.loop_lag.max_ms = 0.0
         trips = []
-        while not hogs[0].done():
-            started = time.perf_counter()
-            await still_open(other)
-            trips.append((time.perf_counter() - started) * 1000)
-        await hogs[0]
-        hogs[1].cancel()
+        waiting = asyncio.create_task(hog.communicate())
+        async with asyncio.timeout(120):
+            while not waiting.done():
+                started = time.perf_counter()
+                await still_open(other)
+                trips.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.01)
+        out, _ = await waiting
+    assert hog.returncode == 0 and b"sent" in out
     print(
-        f"round trips beside the hog: n={len(trips)} median {statistics.median(trips):.0f} ms, "
-        f"max {max(trips):.0f} ms; loop lag max {gateway.loop_lag.max_ms:.0f} ms"
+        f"round trips beside the hog: n={len(trips)} median {statistics.median(trips):.1f} ms, "
+        f"max {max(trips):.1f} ms; loop lag max {gateway.loop_lag.max_ms:.0f} ms"
     )
-    assert max(trips) < 1000  # generous on a shared machine; what matters is no stall of seconds
+    assert len(trips) >= 5
+    assert max(trips) < 500  # generous on a shared machine; before: stalls of seconds
 
 
 async def test_the_loop_lag_watchdog_runs_with_the_app(served, caplog):
