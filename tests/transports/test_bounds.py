@@ -269,8 +269,11 @@ class RawClient:
         await self.writer.drain()
 
     async def read_for(self, seconds: float) -> None:
-        """Read (and drop) whatever comes for ``seconds``, answering nothing (no pongs)."""
-        with contextlib.suppress(TimeoutError):
+        """Read (and drop) whatever comes for ``seconds``, answering nothing (no pongs).
+
+        A server that drops the client may reset the connection: that ends the reading too.
+        """
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
             async with asyncio.timeout(seconds):
                 while await self.reader.read(65536):
                     pass

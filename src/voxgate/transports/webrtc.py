@@ -143,7 +143,11 @@ class Peer:
             self.track.push(ev["delta"])
             return
         channel = self.channel
-        while channel is not None and channel.bufferedAmount > CHANNEL_HIGH_WATER:
+        while (
+            channel is not None
+            and channel.readyState == "open"
+            and channel.bufferedAmount > CHANNEL_HIGH_WATER
+        ):
             self._room.clear()  # aiortc queues without limit: wait for the client to take some
             await self._room.wait()
         cancelled = type_ == "response.done" and ev["response"].get("status") == "cancelled"
