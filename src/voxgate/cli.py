@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -33,14 +34,25 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        ws="websockets",
-    )
+    uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How ``voxgate serve`` runs uvicorn.
+
+    WebSockets on websockets' Sans-I/O implementation: its keepalive pings go out on a timer
+    even while a send waits for a client that does not read, so a dead client is dropped after
+    ``ws_ping_timeout_s``. The legacy implementation's ping waited on the same drain as that
+    send and died with ``AssertionError``, and the client was never dropped.
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": "websockets-sansio",
+        "ws_ping_interval": settings.ws_ping_interval_s,
+        "ws_ping_timeout": settings.ws_ping_timeout_s,
+    }
 
 
 def _bench_webrtc(args: argparse.Namespace) -> int:

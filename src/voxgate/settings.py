@@ -222,6 +222,62 @@ class Settings(BaseSettings):
     client_queue_size: int = Field(
         256, ge=8, description="Pending events per client before deltas are dropped."
     )
+    client_queue_limit: int = Field(
+        4096,
+        ge=8,
+        description="Pending events per client past which it is disconnected as too slow "
+        "(close 1008); `error` events past 32 pending are dropped before that.",
+    )
+    client_send_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds one event may take to reach a client before it is disconnected "
+        "as too slow (a client that stops reading).",
+    )
+    max_event_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON client event (a text frame or data-channel message), in "
+        "bytes; larger ones are refused unread (`event_too_large`).",
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=4,
+        le=200,
+        description="Deepest nesting of arrays and objects in a client event (`json_too_deep`).",
+    )
+    max_audio_append_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Most audio one `input_audio_buffer.append` may carry, in decoded bytes "
+        "(1 MiB: ~21 s of PCM16 24 kHz; `audio_too_large`).",
+    )
+    max_item_text_chars: int = Field(
+        64_000,
+        ge=1,
+        description="Longest text of a conversation item (a message's text, a function "
+        "call's arguments or output, a `text` shortcut), in characters.",
+    )
+    max_instructions_chars: int = Field(
+        64_000,
+        ge=1,
+        description="Longest `instructions` of a `session.update` or `response.create`.",
+    )
+    ws_ping_interval_s: float = Field(
+        20.0, gt=0, description="`voxgate serve`: seconds between WebSocket keepalive pings."
+    )
+    ws_ping_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="`voxgate serve`: seconds a WebSocket client has to answer a ping before "
+        "it is dropped.",
+    )
+    loop_lag_warn_ms: float = Field(
+        100.0,
+        gt=0,
+        description="Event-loop scheduling delay past which the server logs a warning (one "
+        "stalled callback delays every session).",
+    )
 
     webrtc_enabled: bool = Field(
         True,

@@ -1,6 +1,6 @@
 import asyncio
 
-from voxgate.session.writer import EventWriter
+from voxgate.session.writer import MAX_PENDING_ERRORS, EventWriter
 
 
 async def test_a_slow_client_loses_deltas_but_never_final_events():
@@ -42,3 +42,48 @@ async def test_events_arrive_in_order():
     assert delivered == list(range(50))
     writer.close()
     await asyncio.wait_for(task, 1)
+
+
+async def test_errors_are_capped_for_a_client_that_does_not_read():
+    async def stuck(ev):
+        await asyncio.Event().wait()
+
+    writer = EventWriter(stuck, max_pending=4, max_queued=100)
+    task = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    for _ in range(100_000):  # a client sending garbage while never reading
+        writer.offer({"type": "error", "error": {"code": "invalid_json"}})
+    assert writer.pending <= MAX_PENDING_ERRORS
+    assert writer.dropped >= 100_000 - MAX_PENDING_ERRORS - 1
+    assert writer.failure is None  # errors alone are shed, not fatal
+    writer.close()
+    task.cancel()
+
+
+async def test_a_client_too_far_behind_is_given_up_and_its_queue_released():
+    async def stuck(ev):
+        await asyncio.Event().wait()
+
+    writer = EventWriter(stuck, max_pending=4, max_queued=50)
+    task = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    for n in range(1000):
+        writer.offer({"type": "response.done", "n": n})
+    assert writer.failure is not None and "too slow" in writer.failure
+    assert writer.pending == 0
+    task.cancel()
+
+
+async def test_a_send_slower_than_the_timeout_ends_the_writer():
+    async def stuck(ev):
+        await asyncio.Event().wait()
+
+    writer = EventWriter(stuck, max_pending=4, send_timeout_s=0.05)
+    task = asyncio.create_task(writer.run())
+    writer.offer({"type": "session.updated"})
+    writer.offer({"type": "response.done"})
+    await asyncio.wait_for(task, 2)  # run() returns: the transport then closes the connection
+    assert writer.failure is not None and "0.05 s" in writer.failure
+    assert writer.pending == 0
+    writer.offer({"type": "response.done"})  # a closed writer takes nothing more
+    assert writer.pending == 0

@@ -35,6 +35,7 @@ from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
 from voxgate.server.origins import OriginMiddleware
 from voxgate.settings import Settings
+from voxgate.transports.http import BodyLimit, recursion_error_handler
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 return local_config(session).to_session()
 
         gateway.start(new_engine, describe)
+        gateway.spawn(gateway.loop_lag.run())
         if not settings.api_keys:
             log.warning(
                 "no VOXGATE_API_KEYS set: every route is open to whoever reaches this server"
@@ -118,7 +120,9 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.state.gateway = gateway
     # one handler for both kinds of connection: an HTTP error, or a WebSocket closed 1008
     app.add_exception_handler(APIError, cast(ExceptionHandler, api_error_handler))
+    app.add_exception_handler(RecursionError, recursion_error_handler)
     app.add_middleware(OriginMiddleware, settings=settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router, dependencies=[Depends(require_api_key)])

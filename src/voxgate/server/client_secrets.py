@@ -20,6 +20,7 @@ from voxgate.server.auth import APIError
 from voxgate.server.gateway import AdminDep, GatewayDep
 from voxgate.transports.messages import SESSION_ID
 from voxgate.transports.realtime import EdgeAudio
+from voxgate.wire import WireLimits, check_texts, loads
 
 router = APIRouter()
 
@@ -55,12 +56,13 @@ async def create_client_secret(
 ) -> dict[str, Any]:
     """Mint an ephemeral key for one session, carrying its configuration."""
     gateway.limits.client_secrets.take(request, grant)
+    limits = WireLimits.from_settings(gateway.settings)
     try:
-        body = ClientSecretRequest.model_validate(await request.json())
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise _invalid(exc, "") from None
-        raise APIError(400, "the body must be JSON", code="invalid_json") from None
+        body = ClientSecretRequest.model_validate(loads(await request.body(), limits))
+    except ProtocolError as exc:
+        raise APIError(400, f"the body must be JSON: {exc}", code=exc.code) from None
+    except ValidationError as exc:
+        raise _invalid(exc, "") from None
     session = body.session
     if session.get("type") != "realtime":
         raise APIError(
@@ -71,6 +73,7 @@ async def create_client_secret(
         )
     try:
         RealtimeSessionCreateRequest.model_validate(session)
+        check_texts({"type": "session.update", "session": session}, limits)
         edge = EdgeAudio()
         effective = edge.to_client(gateway.describe_session(edge.to_engine(session)))
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from voxgate.engines import Engine
+from voxgate.loop_lag import LoopLagWatchdog
 from voxgate.protocol import Event
 from voxgate.server.access import SessionRights
 from voxgate.server.agent_catalog import AgentCatalog
@@ -51,6 +52,7 @@ class Gateway:
         self.direct_calls = DirectCalls(
             settings, self.transcripts, self.agents.starting(), self.spawn
         )
+        self.loop_lag = LoopLagWatchdog(warn_ms=settings.loop_lag_warn_ms)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None

@@ -17,13 +17,14 @@ import secrets
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
-from voxgate.protocol import ProtocolError, error_event, new_id, parse_client_event
+from voxgate.protocol import ProtocolError, error_event, new_id
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
 from voxgate.session import Session
 from voxgate.transports import realtime
 from voxgate.transports.calls import read_offer
+from voxgate.wire import WireLimits, validate
 
 router = APIRouter()
 
@@ -104,10 +105,11 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
         )
     gateway.limits.offers.take(request, grant)
     try:
-        sdp, config = await read_offer(request)
+        limits = WireLimits.from_settings(gateway.settings)
+        sdp, config = await read_offer(request, limits)
         update = None
         if config is not None:
-            update = parse_client_event({"type": "session.update", "session": config})
+            update = validate({"type": "session.update", "session": config}, limits)
             if (check := scope_check(grant)) is not None:
                 check(update)
     except ProtocolError as exc:

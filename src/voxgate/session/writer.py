@@ -1,4 +1,8 @@
-"""One writer per client: a bounded queue that sheds deltas, never final events."""
+"""One writer per client: a bounded queue that sheds deltas, caps errors, gives up when slow.
+
+No client can make the server hold its events without bound: a client that stops reading is
+disconnected with a reason instead.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from voxgate.protocol import Event
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_ERRORS = 32
+"""``error`` events queued at once; more are dropped (a client sending garbage while not
+reading grew 505,000 of them)."""
+
 
 def is_droppable(ev: Event) -> bool:
     """Deltas (audio frames, partial text) may be shed for a slow client; nothing else."""
@@ -20,38 +28,80 @@ def is_droppable(ev: Event) -> bool:
 class EventWriter:
     """Delivers a session's events to one client in order, from a single task.
 
-    ``offer`` never blocks the session: a client that falls ``max_pending`` events behind
-    loses deltas (counted in ``dropped``) until it catches up.
+    ``offer`` never blocks the session. A client ``max_pending`` events behind loses deltas
+    (counted in ``dropped``); ``error`` events past ``MAX_PENDING_ERRORS`` queued are dropped
+    too. A client ``max_queued`` events behind, or one whose delivery takes longer than
+    ``send_timeout_s``, is given up on: ``run`` returns with ``failure`` saying why, the queue
+    is released, and the transport closes the connection with that reason.
     """
 
-    def __init__(self, deliver: Callable[[Event], Awaitable[None]], *, max_pending: int) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[Event], Awaitable[None]],
+        *,
+        max_pending: int,
+        max_queued: int | None = None,
+        send_timeout_s: float | None = None,
+    ) -> None:
         self._deliver = deliver
         self._max_pending = max_pending
+        self._max_queued = max_queued if max_queued is not None else 16 * max_pending
+        self._send_timeout_s = send_timeout_s
         self._queue: collections.deque[Event] = collections.deque()
+        self._errors = 0
         self._ready = asyncio.Event()
         self._closed = False
         self.dropped = 0
+        self.failure: str | None = None
+        """Why the writer gave up on its client (None while it keeps up)."""
+
+    @property
+    def pending(self) -> int:
+        """Events waiting for delivery."""
+        return len(self._queue)
 
     def offer(self, ev: Event) -> None:
-        """Queue ``ev`` for delivery (or shed it, if a delta and the client is behind)."""
+        """Queue ``ev`` for delivery, shed it, or give up on a client too far behind."""
         if self._closed:
             return
-        if len(self._queue) >= self._max_pending and is_droppable(ev):
+        queued = len(self._queue)
+        error = ev["type"] == "error"
+        if (queued >= self._max_pending and is_droppable(ev)) or (
+            error and self._errors >= MAX_PENDING_ERRORS
+        ):
             self.dropped += 1
             return
+        if queued >= self._max_queued:
+            self._give_up(f"client too slow: {queued} events not yet delivered")
+            return
+        self._errors += error
         self._queue.append(ev)
         self._ready.set()
 
     async def run(self) -> None:
-        """Deliver until ``close()``; a failed delivery ends the writer."""
+        """Deliver until ``close()`` or the client is given up on; a failed delivery raises."""
         while not self._closed:
             await self._ready.wait()
             self._ready.clear()
             while self._queue and not self._closed:
-                await self._deliver(self._queue.popleft())
+                ev = self._queue.popleft()
+                self._errors -= ev["type"] == "error"
+                try:
+                    async with asyncio.timeout(self._send_timeout_s):
+                        await self._deliver(ev)
+                except TimeoutError:
+                    self._give_up(
+                        f"client too slow: an event took over {self._send_timeout_s:g} s to send"
+                    )
+
+    def _give_up(self, reason: str) -> None:
+        log.warning("%s (%d events dropped); disconnecting it", reason, self.dropped)
+        self.failure = reason
+        self.close()
 
     def close(self) -> None:
         """Stop delivering; pending events are discarded."""
         self._closed = True
         self._queue.clear()
+        self._errors = 0
         self._ready.set()

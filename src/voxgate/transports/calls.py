@@ -7,16 +7,16 @@ The body is the SDP offer (``application/sdp``), or multipart form fields ``sdp`
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
 
 from voxgate.protocol import ProtocolError
+from voxgate.wire import WireLimits, loads
 
 
-async def read_offer(request: Request) -> tuple[str, Any]:
-    """``(sdp, session config or None)`` from either body shape."""
+async def read_offer(request: Request, limits: WireLimits | None = None) -> tuple[str, Any]:
+    """``(sdp, session config or None)`` from either body shape; ``session`` within ``limits``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         form = await request.form()
@@ -27,11 +27,10 @@ async def read_offer(request: Request) -> tuple[str, Any]:
             session = (await session.read()).decode("utf-8", "replace")
         if session is not None:
             try:
-                session = json.loads(session)
-            except json.JSONDecodeError as exc:
-                raise ProtocolError(
-                    f"'session' is not valid JSON: {exc}", code="invalid_json", param="session"
-                ) from None
+                session = loads(session, limits or WireLimits())
+            except ProtocolError as exc:
+                exc.param = "session"
+                raise
         return sdp or "", session
     if content_type in ("application/sdp", "text/plain", ""):
         return (await request.body()).decode("utf-8", "replace"), None

@@ -6,15 +6,15 @@ decodes it and hands it to the session.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from voxgate.protocol import Event, ProtocolError, parse_client_event
+from voxgate.protocol import Event, ProtocolError
 from voxgate.session import Session
+from voxgate.wire import WireLimits, load_event, validate_event
 
 ClientEventCheck = Callable[[Event], None]
 """A check of one client's GA events before its session gets them; raises ``ProtocolError``
@@ -33,7 +33,7 @@ class TextTurn(BaseModel):
     text: str
 
 
-async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
+async def _shortcut(session: Session, data: dict[str, Any], limits: WireLimits) -> bool:
     """Run a voxgate shortcut; False when ``data`` is not one."""
     type_ = data.get("type")
     if type_ == "text":
@@ -45,6 +45,13 @@ async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
             ) from None
         if not turn.text.strip():
             raise ProtocolError("'text' is empty", code="invalid_value", param="text")
+        if len(turn.text) > limits.max_item_text_chars:
+            raise ProtocolError(
+                f"'text' of {len(turn.text)} characters is over the "
+                f"{limits.max_item_text_chars}-character limit",
+                code="string_above_max_length",
+                param="text",
+            )
         await session.say(turn.text)
     elif type_ == "commit_audio":
         await session.commit_audio()
@@ -56,20 +63,23 @@ async def _shortcut(session: Session, data: dict[str, Any]) -> bool:
 
 
 async def handle_text(
-    session: Session, text: str, *, shortcuts: bool = True, check: ClientEventCheck | None = None
+    session: Session,
+    text: str,
+    limits: WireLimits,
+    *,
+    shortcuts: bool = True,
+    check: ClientEventCheck | None = None,
 ) -> None:
     """One JSON text message from a client; raises ``ProtocolError`` for bad input.
 
-    ``shortcuts=False`` accepts GA client events only (the OpenAI-compatible endpoints);
-    ``check`` may refuse a GA event before the session gets it.
+    Bounded by ``limits`` before it is parsed; a large one is parsed and validated off the
+    event loop. ``shortcuts=False`` accepts GA client events only (the OpenAI-compatible
+    endpoints); ``check`` may refuse a GA event before the session gets it.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"message is not valid JSON: {exc}", code="invalid_json") from None
-    if shortcuts and isinstance(data, dict) and await _shortcut(session, data):
+    data = await load_event(text, limits)
+    if shortcuts and isinstance(data, dict) and await _shortcut(session, data, limits):
         return
-    ev = parse_client_event(data)
+    ev = await validate_event(data, limits, size=len(text))
     if check is not None:
         check(ev)
     await session.send(ev)

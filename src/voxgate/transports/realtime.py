@@ -23,16 +23,12 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
-from voxgate.protocol import (
-    SERVER_EVENT_MODELS,
-    Event,
-    ProtocolError,
-    parse_client_event,
-    to_wire,
-)
+from voxgate.protocol import SERVER_EVENT_MODELS, Event, ProtocolError, to_wire
 from voxgate.session import EventWriter, Session
 from voxgate.settings import Settings
+from voxgate.transports.client import client_writer, serve_connection
 from voxgate.transports.messages import ClientEventCheck
+from voxgate.wire import OFF_LOOP_CHARS, WireLimits, load_client_event
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +95,11 @@ async def serve_client(
         if wire is not None:
             await websocket.send_text(json.dumps(wire))
 
-    writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason[:120])
+
+    writer = client_writer(deliver, settings)
     session.join(writer, sideband=sideband)
-    writing = asyncio.create_task(writer.run())
     watching = asyncio.create_task(_close_when_over(websocket, session)) if sideband else None
     try:
         try:
@@ -110,22 +108,35 @@ async def serve_client(
             await websocket.send_text(json.dumps(exc.to_event()))
             await websocket.close(code=1008)
             return
+        limits = WireLimits.from_settings(settings)
+        reading = _read(websocket, session, edge, writer, limits, check)
+        await serve_connection(reading, writer, close)
+    finally:
+        writer.close()
+        if watching is not None:
+            watching.cancel()
+        session.leave(writer)
+
+
+async def _read(
+    websocket: WebSocket,
+    session: Session,
+    edge: EdgeAudio,
+    writer: EventWriter,
+    limits: WireLimits,
+    check: ClientEventCheck | None,
+) -> None:
+    try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                break
+                return
             try:
-                await _on_message(session, edge, message, check)
+                await _on_message(session, edge, message, limits, check)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:
         pass
-    finally:
-        writer.close()
-        writing.cancel()
-        if watching is not None:
-            watching.cancel()
-        session.leave(writer)
 
 
 async def _close_when_over(websocket: WebSocket, session: Session) -> None:
@@ -139,6 +150,7 @@ async def _on_message(
     session: Session,
     edge: EdgeAudio,
     message: Mapping[str, Any],
+    limits: WireLimits,
     check: ClientEventCheck | None = None,
 ) -> None:
     text = message.get("text")
@@ -148,16 +160,12 @@ async def _on_message(
             "(audio as base64 in input_audio_buffer.append)",
             code="invalid_event",
         )
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"text frame is not valid JSON: {exc}", code="invalid_json") from None
-    ev = parse_client_event(data)
+    ev = await load_client_event(text, limits)
     if check is not None:
         check(ev)
     if ev["type"] == "input_audio_buffer.append":
         try:
-            ev["audio"] = edge.decoder.decode(ev["audio"])
+            ev["audio"] = await _decode(edge, ev["audio"])
         except ProtocolError as exc:
             exc.event_id = ev.get("event_id")
             raise
@@ -170,6 +178,13 @@ async def _on_message(
             exc.event_id = ev.get("event_id")
             raise
     await session.send(ev)
+
+
+async def _decode(edge: EdgeAudio, audio: bytes) -> bytes:
+    """The client's audio as PCM16 24 kHz; a large append is converted off the event loop."""
+    if len(audio) > OFF_LOOP_CHARS:
+        return await asyncio.to_thread(edge.decoder.decode, audio)
+    return edge.decoder.decode(audio)
 
 
 def _for_client(ev: Event, edge: EdgeAudio) -> Event | None:

@@ -23,13 +23,16 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
-from voxgate.session import EventWriter, Session, SessionRegistry
+from voxgate.session import Session, SessionRegistry
 from voxgate.settings import Settings
+from voxgate.transports.client import client_writer
 from voxgate.transports.messages import ClientEventCheck, handle_text
+from voxgate.wire import WireLimits
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
@@ -37,6 +40,23 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 CHANNEL = "oai-events"
 CONNECT_TIMEOUT_S = 30.0
+CHANNEL_HIGH_WATER = 1024 * 1024
+"""Bytes queued on the data channel past which delivery waits for the client to take them."""
+CHANNEL_LOW_WATER = 256 * 1024
+MAX_INBOX = 64
+"""Client messages waiting to be handled; more are refused (``event_queue_full``)."""
+MAX_UNSENT = 1024
+"""Events kept for a data channel that has not opened yet."""
+_BAD_OFFER = (
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    OperationError,
+    InvalidAccessError,
+    InvalidStateError,
+    InternalError,
+)
 _FLUSH_ON = {
     "input_audio_buffer.speech_started",
     "conversation.item.truncated",
@@ -69,9 +89,13 @@ class Peer:
         # An explicit list: aiortc falls back to a public STUN server when given None.
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.track = AgentAudioTrack(on_playing=self._on_playing)
-        self.writer = EventWriter(self._deliver, max_pending=settings.client_queue_size)
+        self.writer = client_writer(self._deliver, settings)
+        self.limits = WireLimits.from_settings(settings)
         self.channel: RTCDataChannel | None = None
         self._unsent: list[str] = []
+        self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_INBOX)
+        self._room = asyncio.Event()
+        self._room.set()
         self._response_id = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -84,26 +108,41 @@ class Peer:
         """Take the client's offer; the answer carries every gathered candidate."""
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=type_))
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ValueError(f"the SDP offer could not be used: {exc}") from None
+        except _BAD_OFFER as exc:
+            raise ValueError(
+                f"the SDP offer could not be used: {exc or type(exc).__name__}"
+            ) from None
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio and self.pc.sctp is None:
             raise ValueError(
                 "the SDP offer has neither an audio track nor a data channel; "
                 "add a microphone track and/or the 'oai-events' data channel"
             )
-        if audio:
-            self.pc.addTrack(self.track)
-            opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.name == "opus"]
-            audio[0].setCodecPreferences(opus)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        try:
+            if audio:
+                self.pc.addTrack(self.track)
+                opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.name == "opus"]
+                audio[0].setCodecPreferences(opus)
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        except _BAD_OFFER as exc:
+            raise ValueError(f"no answer to this SDP offer: {exc or type(exc).__name__}") from None
         self.answer_sdp = with_ptime(self.pc.localDescription.sdp, FRAME_MS)
         self.session.join(self.writer)
-        self._spawn(self.writer.run())
+        self._spawn(self._write())
+        self._spawn(self._read())
         self._spawn(self._watchdog())
         return self.answer_sdp
 
     # -- session events out --------------------------------------------------------------
+
+    async def _write(self) -> None:
+        """The writer's task; a client too slow for its events is hung up on."""
+        try:
+            await self.writer.run()
+        except Exception as exc:
+            log.info("peer %s: delivery failed: %r", self.id, exc)
+        if self.writer.failure is not None:
+            await self.close(reason=self.writer.failure)
 
     async def _deliver(self, ev: Event) -> None:
         type_ = ev["type"]
@@ -111,6 +150,14 @@ class Peer:
             self._response_id = ev.get("response_id", "")
             self.track.push(ev["delta"])
             return
+        channel = self.channel
+        while (
+            channel is not None
+            and channel.readyState == "open"
+            and channel.bufferedAmount > CHANNEL_HIGH_WATER
+        ):
+            self._room.clear()  # aiortc queues without limit: wait for the client to take some
+            await self._room.wait()
         cancelled = type_ == "response.done" and ev["response"].get("status") == "cancelled"
         flushed = (type_ in _FLUSH_ON or cancelled) and self.track.flush()
         if flushed and type_ != "output_audio_buffer.cleared":
@@ -125,7 +172,8 @@ class Peer:
         if self._closed:
             return
         if channel is None or channel.readyState != "open":
-            self._unsent.append(text)
+            if self.pc.sctp is not None and len(self._unsent) < MAX_UNSENT:
+                self._unsent.append(text)  # an audio-only peer never gets a channel: keep none
             return
         if channel.transport.transport.state != "connected":
             return  # the peer is going away; sending now only raises inside aiortc
@@ -146,6 +194,9 @@ class Peer:
             log.info("peer %s: ignoring data channel %r", self.id, channel.label)
             return
         self.channel = channel
+        channel.bufferedAmountLowThreshold = CHANNEL_LOW_WATER
+        channel.on("bufferedamountlow", self._room.set)
+        channel.on("close", self._room.set)
         channel.on("message", self._on_message)
         if channel.readyState == "open":
             self._channel_open()
@@ -159,7 +210,25 @@ class Peer:
         self._voxgate_event("voxgate.webrtc.connected", session_id=self.session.id, peer_id=self.id)
 
     def _on_message(self, message: str | bytes) -> None:
-        self._spawn(self._handle(message))
+        try:
+            self._inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.writer.offer(
+                ProtocolError(
+                    f"more than {MAX_INBOX} events are waiting to be handled; "
+                    "this one was dropped: send fewer",
+                    code="event_queue_full",
+                ).to_event()
+            )
+
+    async def _read(self) -> None:
+        """The client's messages, one at a time and in order (a large one parses off the loop)."""
+        while True:
+            message = await self._inbox.get()
+            try:
+                await self._handle(message)
+            except Exception:
+                log.exception("peer %s: a client event failed", self.id)
 
     async def _handle(self, message: str | bytes) -> None:
         try:
@@ -168,7 +237,9 @@ class Peer:
                     "the data channel carries JSON text; audio goes on the audio track",
                     code="invalid_event",
                 )
-            await handle_text(self.session, message, shortcuts=not self.ga_only, check=self.check)
+            await handle_text(
+                self.session, message, self.limits, shortcuts=not self.ga_only, check=self.check
+            )
         except ProtocolError as exc:
             self.writer.offer(exc.to_event())
 

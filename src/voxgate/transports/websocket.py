@@ -5,7 +5,6 @@ The route (``WS /ws/{session_id}``) that opens the session is the app's (``serve
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -14,7 +13,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 from voxgate.protocol import Event, ProtocolError, to_wire
 from voxgate.session import EventWriter, Session
 from voxgate.settings import Settings
+from voxgate.transports.client import client_writer, serve_connection
 from voxgate.transports.messages import ClientEventCheck, handle_text
+from voxgate.wire import WireLimits
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ async def serve_client(
 ) -> None:
     """One client of ``session`` on an accepted socket, until it disconnects (it then leaves).
 
-    ``check`` may refuse the client's GA events (``transports.messages.ClientEventCheck``).
+    A client too slow to read its events is disconnected (1008, with the reason). ``check``
+    may refuse the client's GA events (``transports.messages.ClientEventCheck``).
     """
 
     async def deliver(ev: Event) -> None:
@@ -37,27 +39,40 @@ async def serve_client(
         else:
             await websocket.send_text(json.dumps(to_wire(ev)))
 
-    writer = EventWriter(deliver, max_pending=settings.client_queue_size)
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason[:120])
+
+    writer = client_writer(deliver, settings)
     session.join(writer)
-    writing = asyncio.create_task(writer.run())
+    try:
+        reading = _read(websocket, session, writer, settings, check)
+        await serve_connection(reading, writer, close)
+    finally:
+        session.leave(writer)
+
+
+async def _read(
+    websocket: WebSocket,
+    session: Session,
+    writer: EventWriter,
+    settings: Settings,
+    check: ClientEventCheck | None,
+) -> None:
+    limits = WireLimits.from_settings(settings)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                break
+                return
             try:
                 if (data := message.get("bytes")) is not None:
                     await _on_audio(session, data, settings.max_binary_frame_bytes)
                 elif (text := message.get("text")) is not None:
-                    await handle_text(session, text, check=check)
+                    await handle_text(session, text, limits, check=check)
             except ProtocolError as exc:
                 writer.offer(exc.to_event())
     except WebSocketDisconnect:
         pass
-    finally:
-        writer.close()
-        writing.cancel()
-        session.leave(writer)
 
 
 async def _on_audio(session: Session, data: bytes, limit: int) -> None:

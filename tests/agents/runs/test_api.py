@@ -113,6 +113,8 @@ async def test_pause_resume_cancel_over_http_and_bad_messages(base):
     async with websockets.connect(f"ws://{base}/api/runs/slow_worker") as ws:
         await ws.send("not json")
         assert "not valid JSON" in json.loads(await ws.recv())["data"]["message"]
+        await ws.send("[" * 1000 + "]" * 1000)  # raised RecursionError: the socket dropped
+        assert "deeper than" in json.loads(await ws.recv())["data"]["message"]
         await ws.send(b"\x00\x01")
         assert "not binary" in json.loads(await ws.recv())["data"]["message"]
         await ws.send(json.dumps({"type": "fly"}))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from voxgate.agents.runs.manager import RunManager, UnknownRunner
 from voxgate.agents.runs.run import Run
+from voxgate.protocol import ProtocolError
+from voxgate.wire import WireLimits, loads
 
 router = APIRouter()
 
@@ -103,9 +104,9 @@ async def run_socket(websocket: WebSocket, agent_name: str) -> None:
                 await error("send JSON text frames, not binary")
                 continue
             try:
-                message = json.loads(text)
-            except json.JSONDecodeError as exc:
-                await error(f"not valid JSON: {exc}")
+                message = loads(text, WireLimits())
+            except ProtocolError as exc:  # not JSON, too large or too deeply nested
+                await error(str(exc))
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             busy = current is not None and not current.finished

@@ -1,0 +1,66 @@
+"""One client on a socket: a bounded writer, and a connection that ends when either side does.
+
+A client that stops reading must not keep the server holding its events: its ``EventWriter``
+gives up after ``client_queue_limit`` undelivered events or a send slower than
+``client_send_timeout_s``, and the connection is then closed with the reason (1008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from voxgate.protocol import Event
+from voxgate.session import EventWriter
+from voxgate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0
+"""How long a close frame may wait to go out to a client that does not read."""
+
+TOO_SLOW = 1008
+"""The close code for a client given up on (policy violation: it did not read its events)."""
+
+
+def client_writer(deliver: Callable[[Event], Awaitable[None]], settings: Settings) -> EventWriter:
+    """One client's writer with the server's bounds."""
+    return EventWriter(
+        deliver,
+        max_pending=settings.client_queue_size,
+        max_queued=settings.client_queue_limit,
+        send_timeout_s=settings.client_send_timeout_s,
+    )
+
+
+async def serve_connection(
+    reading: Coroutine[Any, Any, None],
+    writer: EventWriter,
+    close: Callable[[int, str], Awaitable[None]],
+) -> None:
+    """Run ``reading`` (the client's messages in) and ``writer`` until either ends.
+
+    A writer that gave up on its client closes the connection with ``TOO_SLOW`` and its reason;
+    a writer whose delivery failed (the socket went) just ends it. An error while reading
+    propagates once both have stopped.
+    """
+    read_task = asyncio.create_task(reading)
+    write_task = asyncio.create_task(writer.run())
+    try:
+        await asyncio.wait({read_task, write_task}, return_when=asyncio.FIRST_COMPLETED)
+        if writer.failure is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await close(TOO_SLOW, writer.failure)
+    finally:
+        writer.close()
+        read_task.cancel()
+        write_task.cancel()
+        await asyncio.gather(read_task, write_task, return_exceptions=True)
+    if not write_task.cancelled() and (error := write_task.exception()) is not None:
+        log.debug("delivery to a client failed: %r", error)
+    if not read_task.cancelled() and (error := read_task.exception()) is not None:
+        raise error
