@@ -42,12 +42,19 @@ async def test_turn_states_of_a_spoken_turn(open_page, transport):  # noqa: F811
     await asyncio.sleep(0.35)
     if await activity.get_attribute("data-state") == "thinking":
         assert (await activity.locator(".activity-clock").inner_text()).endswith(" s")
-    await page.wait_for_function(
-        "window.voxgate.turnStates.includes('speaking')", timeout=90000
-    )
-    await page.wait_for_selector("[data-testid='activity'][data-state='idle']", timeout=90000)
+    try:
+        await page.wait_for_function("window.voxgate.turnStates.includes('speaking')", timeout=150000)
+        await page.wait_for_function(
+            "document.querySelector(\"[data-testid='activity']\").dataset.state === 'idle'",
+            timeout=150000,
+        )
+    finally:
+        print(await page.debug("turnStates"))
+        print(await page.evaluate("window.voxgate.events.map(e => e.type).filter(t => !t.endsWith('delta'))"))
     states = await page.debug("turnStates")
-    assert states[:3] == ["listening", "thinking", "speaking"], states
+    # the server's VAD may split the question (listening ↔ thinking) before the answer comes
+    first = states.index("speaking")
+    assert states[0] == "listening" and states[first - 1] == "thinking", states
     assert await placeholder.count() == 0  # the reply's own bubble replaced it
     assert await page.locator(f"{CONVERSATION} .bubble.agent").count() >= 1
     # the live region read whole utterances, never a streamed chunk

@@ -10,7 +10,9 @@ import { AudioEngine } from './js/audio.js';
 import { serverEventHandlers } from './js/handlers.js';
 import { wireTabs } from './js/tabs.js';
 import { TurnIndicator } from './js/turn.js';
-import { debug, describeClose, describeMediaError, randomId } from './js/util.js';
+import { findUi } from './js/ui.js';
+import { Reconnector } from './js/reconnect.js';
+import { debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
 import { ErrorView } from './js/views/errors.js';
 import { EventsView } from './js/views/events.js';
@@ -22,7 +24,6 @@ import { OfferError, WebRtcTransport, clientConfig } from './js/webrtc-transport
 import { WebSocketTransport } from './js/ws-transport.js';
 
 const AGENT_AUDIO_LEVEL = 0.01; // a 40 ms chunk of remote audio louder than this is agent speech
-const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 15000]; // one entry per automatic attempt
 
 class App {
   transport = null;
@@ -33,7 +34,6 @@ class App {
   direct = false; // the server offers browser-direct mode
   sessionId = null; // kept across Disconnect / Connect: the same conversation, if the server has it
   #generation = 0; // bumps on every connect/disconnect; stale async work checks it
-  #retry = { attempt: 0, timer: null, episode: 0, note: null }; // automatic reconnects
 
   constructor(ui) {
     this.ui = ui;
@@ -45,9 +45,10 @@ class App {
     this.metrics = new MetricsView(ui.metrics);
     this.errors = new ErrorView(ui.errors);
     this.session = new SessionView(ui.session, ui.copyLink);
+    this.reconnect = new Reconnector(this);
     this.handlers = serverEventHandlers(this);
 
-    ui.connect.addEventListener('click', () => (this.transport || this.#retry.timer ? this.disconnect() : this.connect()));
+    ui.connect.addEventListener('click', () => (this.transport || this.reconnect.pending ? this.disconnect() : this.connect()));
     ui.mute.addEventListener('click', () => this.setMuted(!this.muted));
     ui.interrupt.addEventListener('click', () => this.interrupt());
     ui.newConversation.addEventListener('click', () => this.newConversation());
@@ -95,11 +96,10 @@ class App {
   /* ----- connection lifecycle */
 
   async connect({ auto = false } = {}) {
-    clearTimeout(this.#retry.timer);
-    this.#retry.timer = null;
+    this.reconnect.cancel();
     const generation = ++this.#generation;
     if (!this.sessionId) this.#startSession(randomId());
-    else if (!auto && !this.conversation.isEmpty) this.#noteReconnect('Connecting to the same session…');
+    else if (!auto && !this.conversation.isEmpty) this.reconnect.rejoining();
     debug.sessionId = this.sessionId;
     this.session.show(this.sessionId);
     this.setState(auto ? 'reconnecting' : 'connecting');
@@ -159,8 +159,7 @@ class App {
   }
 
   #onOpen() {
-    this.#retry.attempt = 0;
-    this.errors.clear('connection');
+    this.reconnect.opened();
     this.ui.composerHint.textContent = '';
     this.setState('connected');
   }
@@ -195,9 +194,7 @@ class App {
   }
 
   disconnect() {
-    clearTimeout(this.#retry.timer);
-    this.#retry.timer = null;
-    this.#retry.attempt = 0;
+    this.reconnect.stop();
     this.#generation++;
     this.#teardown();
     this.errors.clear('connection');
@@ -222,51 +219,14 @@ class App {
   }
 
   /** A dropped connection: say what happened in words, then retry with backoff. */
-  #onClosed({ code, reason, opened, refused = false }) {
-    const wasLive = opened || this.#retry.attempt > 0;
+  #onClosed(info) {
     this.#generation++;
     this.#teardown();
-    const why = describeClose({ code, reason, opened });
-    const detail = `${reason || 'no reason given'}${code ? ` (code ${code})` : ''}`;
-    debug.closeDetail = detail;
-    const attempt = this.#retry.attempt;
-    if (wasLive && !refused && attempt < BACKOFF_MS.length) {
-      const delay = BACKOFF_MS[attempt];
-      this.#retry.attempt++;
-      if (attempt === 0) this.#noteReconnect('Connection lost — reconnecting…', true);
-      this.#retry.timer = setTimeout(() => this.connect({ auto: true }), delay);
-      const action = { label: 'Reconnect now', testid: 'reconnect', run: () => this.connect() };
-      this.errors.add(`${why} Reconnecting in ${Math.round(delay / 1000)} s…`, null, { key: 'connection', action, detail });
-      this.setState('reconnecting', why);
-      return;
-    }
-    this.#retry.attempt = 0;
-    const action = { label: wasLive ? 'Reconnect' : 'Try again', testid: 'reconnect', run: () => this.connect() };
-    const message = wasLive ? `${why} Reconnecting did not work.` : why;
-    this.errors.add(message, null, { key: 'connection', action, detail });
-    this.setState('error', message);
+    this.reconnect.closed(info);
   }
 
-  /** One note per reconnect episode, updated as it goes (never one per attempt). */
-  #noteReconnect(text, newEpisode = false) {
-    if (newEpisode || !this.#retry.note) this.#retry.note = `reconnect-${++this.#retry.episode}`;
-    this.conversation.note(this.#retry.note, 'reconnect', text);
-  }
-
-  /** session.created: the same session object means the server still has the conversation. */
   sessionCreated(session) {
-    const id = session?.id ?? null;
-    const known = debug.serverSessions.at(-1);
-    if (id) debug.serverSessions.push(id);
-    if (known && id && id !== known) {
-      if (this.#retry.note) this.conversation.note(this.#retry.note, 'reconnect', 'Reconnected.');
-      this.#retry.note = null;
-      this.conversation.forget('The server no longer had the earlier conversation (it restarted or the session ended): this is a new one, and the agent does not remember anything above.');
-      this.metrics.newSession();
-    } else if (this.#retry.note) {
-      this.conversation.note(this.#retry.note, 'reconnect', 'Reconnected: the conversation continues.');
-      this.#retry.note = null;
-    }
+    this.reconnect.sessionCreated(session);
   }
 
   #teardown() {
@@ -295,7 +255,7 @@ class App {
     this.runs.clear();
     this.metrics.clear();
     this.errors.clear();
-    this.#retry.note = null;
+    this.reconnect.forgetNote();
     this.handlers.reset();
   }
 
@@ -439,26 +399,4 @@ class App {
 
 /* ---------------------------------------------------------------- boot */
 
-function byTestId(id) {
-  const node = document.querySelector(`[data-testid="${id}"]`);
-  if (!node) throw new Error(`index.html lacks data-testid="${id}"`);
-  return node;
-}
-
-const ui = Object.fromEntries(
-  Object.entries({
-    status: 'status', transportDetail: 'transport-detail', session: 'session', copyLink: 'copy-link',
-    transport: 'transport', agent: 'agent', connect: 'connect', mute: 'mute', interrupt: 'interrupt',
-    newConversation: 'new-conversation', activity: 'activity', micBox: 'mic', micStatus: 'mic-status',
-    level: 'mic-level', errors: 'errors', conversation: 'conversation', conversationEmpty: 'conversation-empty',
-    announcer: 'announcer', composer: 'composer', textInput: 'text-input', send: 'send', composerHint: 'composer-hint',
-    metrics: 'metrics', events: 'events', eventsFilter: 'events-filter', hideDeltas: 'events-hide-deltas',
-    eventsCount: 'events-count', eventsEmpty: 'events-empty', tools: 'tools', toolsCount: 'tools-count',
-    toolsEmpty: 'tools-empty', currentAgent: 'current-agent', runs: 'runs', runsCount: 'runs-count',
-    runsEmpty: 'runs-empty', agentAudio: 'agent-audio',
-  }).map(([key, id]) => [key, byTestId(id)]),
-);
-ui.tabs = [...document.querySelectorAll('[role="tab"]')];
-ui.panes = [...document.querySelectorAll('[role="tabpanel"]')];
-
-debug.app = new App(ui);
+debug.app = new App(findUi());

@@ -38,7 +38,10 @@ export function serverEventHandlers(app) {
     if (response.status === 'cancelled') {
       app.audio?.flush();
       for (const item of output) c.markInterrupted(item.id);
-      if (!state.said) c.note(null, 'cancelled', 'Reply cancelled before the agent said anything.', 'cancelled');
+      if (state.said) {
+        // cut short: its bubble says so
+      } else if (turn.state === 'listening') c.note(null, 'cancelled', 'Reply dropped: you were still speaking.', 'cancelled');
+      else c.note(null, 'cancelled', 'Reply cancelled before the agent said anything.', 'cancelled');
     } else if (response.status === 'failed' || response.status === 'incomplete') {
       const error = response.status_details?.error;
       const reason = error?.message ?? response.status_details?.reason ?? 'no reason given';
@@ -47,7 +50,7 @@ export function serverEventHandlers(app) {
     } else if (output.some((item) => item.type === 'function_call') && !state.said) {
       return; // a tool runs; its result brings the next response of the same turn
     }
-    if (!app.playing) turn.set('idle');
+    if (!app.playing && turn.state !== 'listening') turn.set('idle');
   }
 
   const table = {

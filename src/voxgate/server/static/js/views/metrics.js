@@ -29,9 +29,9 @@ function titled(node, text) {
   return node;
 }
 
-/** A round axis step (1, 2 or 5 × 10^n ms) giving about two gridlines above zero. */
+/** A round axis step (1, 2 or 5 × 10^n ms) giving about three gridlines above zero. */
 function niceStep(max) {
-  const rough = max / 2;
+  const rough = max / 3;
   const power = 10 ** Math.floor(Math.log10(rough));
   return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= rough);
 }
@@ -95,7 +95,6 @@ export class MetricsView {
     first('tts', m.tts_first_audio_ms);
     first('v2vServer', m.v2v_ms);
     if (typeof m.cost_usd === 'number') turn.cost = (turn.cost ?? 0) + m.cost_usd;
-    turn.raw = true;
     this.#render();
   }
 
@@ -121,7 +120,8 @@ export class MetricsView {
   }
 
   #render() {
-    const turns = [...this.#turns.values()].filter((t) => t.raw || t.v2v != null);
+    const measured = (t) => [t.stt, t.llm, t.tts, MetricsView.v2v(t)].some((v) => typeof v === 'number');
+    const turns = [...this.#turns.values()].filter(measured); // a reply cancelled early has none
     const last = turns.at(-1);
     this.empty.hidden = Boolean(last);
     for (const part of this.root.querySelectorAll('.chart, .chart-legend, .metrics-details')) part.hidden = !last;
