@@ -108,9 +108,13 @@ async def test_header_stays_put_on_connect(open_page, size):  # noqa: F811
     session = await page.testid("session").bounding_box()
     if size == "phone":  # no room for it: Copy link carries it, and names it in its title
         assert session is None
-        assert await page.debug("sessionId") in await page.testid("copy-link").get_attribute("title")
+        assert await page.debug("sessionId") in await page.testid("copy-link").get_attribute(
+            "title"
+        )
     else:
-        line = await page.testid("session").evaluate("n => parseFloat(getComputedStyle(n).lineHeight)")
+        line = await page.testid("session").evaluate(
+            "n => parseFloat(getComputedStyle(n).lineHeight)"
+        )
         assert session["height"] <= line + 2, "the session id wraps"
     await page.screenshot_done()
 

@@ -20,7 +20,10 @@ async def replay(page, events) -> None:
 
 
 def response(rid: str, status: str = "completed", output: list | None = None) -> dict:
-    return {"type": "response.done", "response": {"id": rid, "status": status, "output": output or []}}
+    return {
+        "type": "response.done",
+        "response": {"id": rid, "status": status, "output": output or []},
+    }
 
 
 def metrics(rid: str, **values: float) -> dict:
@@ -63,7 +66,7 @@ async def test_latency_is_grouped_by_turn_and_keeps_the_last_good_values(open_pa
     assert (await tile(page, "tts"))[0] == "9.0 s"  # one format: s from a second up
     await replay(page, CANCELLED_TURN)
     for key, value in (("stt", "320 ms"), ("llm", "739 ms"), ("tts", "9.0 s")):
-        shown, note = await tile(page, key)
+        shown, _ = await tile(page, key)
         assert shown == value, f"{key} blanked after a cancelled reply"
     # every number on the page is in one format: the tiles, the axis, the table, the tooltips
     axis = await page.locator("[data-testid='metrics-chart'] text.axis").all_text_contents()
@@ -89,9 +92,18 @@ async def test_voice_to_voice_dot_has_a_tooltip(open_page):  # noqa: F811
 
 
 RUN = [
-    {"type": "voxgate.run.started", "run_id": "run_9", "agent": "researcher", "task": "Compare fares to Lisbon"},
-    {"type": "voxgate.run.event", "run_id": "run_9", "agent": "researcher",
-     "event": {"type": "textmessage", "data": {"source": "researcher", "content": "Looking."}}},
+    {
+        "type": "voxgate.run.started",
+        "run_id": "run_9",
+        "agent": "researcher",
+        "task": "Compare fares to Lisbon",
+    },
+    {
+        "type": "voxgate.run.event",
+        "run_id": "run_9",
+        "agent": "researcher",
+        "event": {"type": "textmessage", "data": {"source": "researcher", "content": "Looking."}},
+    },
 ]
 DONE = [
     {"type": "voxgate.run.event", "run_id": "run_9", "agent": "researcher",
@@ -120,7 +132,17 @@ async def test_runs_keep_their_task_show_results_and_can_be_controlled(open_page
     await card.locator(".run-pause").click()
     await page.wait_for_function("document.querySelector('.run-pause').disabled === false")
     assert posted and posted[0].endswith("/api/runs/run_9/pause")
-    await replay(page, [{"type": "voxgate.run.status", "run_id": "run_9", "agent": "researcher", "status": "paused"}])
+    await replay(
+        page,
+        [
+            {
+                "type": "voxgate.run.status",
+                "run_id": "run_9",
+                "agent": "researcher",
+                "status": "paused",
+            }
+        ],
+    )
     assert await card.locator(".run-resume").is_visible()
     assert await card.locator(".run-pause").is_hidden()
     await replay(page, DONE)
@@ -131,7 +153,9 @@ async def test_runs_keep_their_task_show_results_and_can_be_controlled(open_page
         "ns => ns.filter(n => n.scrollWidth > n.clientWidth + 1).length"
     )
     assert clipped == 0
-    notes = await page.locator("[data-testid='conversation'] [data-testid='note']").all_text_contents()
+    notes = await page.locator(
+        "[data-testid='conversation'] [data-testid='note']"
+    ).all_text_contents()
     assert "researcher: completed — “Compare fares to Lisbon”" in notes
     assert not page.console_errors, page.console_errors
 

@@ -35,6 +35,8 @@ export class ConversationView {
   agentThinking(on) {
     if (on && !this.#thinking) {
       this.#thinking = this.#bubble('agent', null, '…', 'thinking');
+      this.#thinking.classList.remove('agent'); // styled as one, but not the agent's words yet
+      this.#thinking.dataset.role = 'placeholder';
       this.#thinking.dataset.testid = 'thinking';
       this.#thinking.setAttribute('aria-label', 'The agent is thinking');
       this.#append(this.#thinking);
