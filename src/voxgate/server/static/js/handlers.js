@@ -14,7 +14,7 @@ export function serverEventHandlers(app) {
   const state = { responseId: null, responding: false, userTurn: 0, speechStoppedAt: null, said: false, runTasks: new Map() };
   const speak = () => {
     state.said = true;
-    if (turn.state === 'thinking' || turn.state === 'idle') turn.set('speaking');
+    if (turn.state === 'thinking') turn.set('speaking'); // (late audio after the end: no)
   };
   const agentDelta = (e) => {
     c.agentDelta(e.item_id, e.delta);
@@ -36,7 +36,8 @@ export function serverEventHandlers(app) {
     app.metrics.usageOf(response);
     const output = response.output ?? [];
     if (response.status === 'cancelled') {
-      app.audio?.flush();
+      app.audio?.flush(); // the voice stops now: nothing more is playing
+      app.playing = false;
       for (const item of output) c.markInterrupted(item.id);
       if (state.said) {
         // cut short: its bubble says so
@@ -70,7 +71,7 @@ export function serverEventHandlers(app) {
       if (turn.state === 'listening') turn.set('idle');
       c.dropUncommitted();
     },
-    'output_audio_buffer.started': () => app.agentPlaying(true),
+    'output_audio_buffer.started': () => state.responding && app.agentPlaying(true),
     'output_audio_buffer.stopped': () => app.agentPlaying(false),
     'output_audio_buffer.cleared': () => app.agentPlaying(false),
     'conversation.item.added': userItem,
