@@ -397,6 +397,5 @@ class App {
   }
 }
 
-/* ---------------------------------------------------------------- boot */
+debug.app = new App(findUi()); // boot
 
-debug.app = new App(findUi());
