@@ -398,4 +398,3 @@ class App {
 }
 
 debug.app = new App(findUi()); // boot
-
