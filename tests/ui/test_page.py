@@ -305,7 +305,7 @@ async def test_tools_handoffs_and_runs_panes_render_agent_events(open_page):
     ).all_text_contents()
     assert "triage_agent → faq_agent" in notes
     assert any(n.startswith("get_weather(city: Paris) → forecast: sunny, 21 C") for n in notes)
-    assert "researcher: completed" in notes
+    assert "researcher: completed — “Compare fares to Lisbon”" in notes  # the task kept (issue 15)
     await page.screenshot_done()
     await page.testid("tab-runs").click()
     run = page.testid("runs").locator("[data-run-id='run_1']")

@@ -17,6 +17,32 @@ export function setKey(key) {
   else sessionStorage.removeItem(STORE);
 }
 
+const ASK = 'This server needs an API key: enter it and press Connect.';
+
+/** Follow the server's answer to /api/client-config; false when it wants a (another) key. */
+export function keyAccepted(config, ui, errors) {
+  auth.required = Boolean(config.auth?.required);
+  ui.apiKeyField.hidden = !auth.required;
+  if (!auth.required) setKey(null); // an open server: a key from before would only get in the way
+  if (!config.auth?.refused) return true;
+  errors.add(auth.key ? 'The server refused this API key: enter another and press Connect.' : ASK, 'auth_required');
+  setKey(null);
+  return false;
+}
+
+/** Keep the key typed into `input` for this tab; false (and a message) when none was typed. */
+export function takeTypedKey(input, errors) {
+  const key = input.value.trim();
+  if (!key) {
+    errors.add(ASK, 'auth_required');
+    input.focus();
+    return false;
+  }
+  setKey(key);
+  errors.clear();
+  return true;
+}
+
 export function authHeaders() {
   return auth.key ? { Authorization: `Bearer ${auth.key}` } : {};
 }

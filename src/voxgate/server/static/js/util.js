@@ -14,6 +14,8 @@ export const debug = {
   audioFramesSent: 0,
   agentAudioChunks: 0,
   errors: [],
+  turnStates: [], // every state the turn indicator went through
+  serverSessions: [], // session.created's session.id, in order
 };
 window.voxgate = debug;
 
@@ -49,9 +51,32 @@ export function clockTime(date = new Date()) {
   return date.toTimeString().slice(0, 8) + '.' + String(date.getMilliseconds()).padStart(3, '0');
 }
 
+/** A duration in one format everywhere: "739 ms" below a second, "1.5 s" from a second up. */
 export function ms(value) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '—';
-  return value >= 10000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
+  return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
+}
+
+/** A plain sentence for a closed or failed connection (the raw detail goes in the banner's code). */
+export function describeClose({ code, reason, opened }) {
+  const raw = String(reason ?? '');
+  if (!opened) {
+    if (/failed to fetch|networkerror|load failed/i.test(raw) || !raw || code === 1006) return 'The server could not be reached.';
+    return `The server refused the connection: ${raw}.`;
+  }
+  switch (code) {
+    case 1001:
+    case 1012:
+      return 'The server restarted.';
+    case 1013:
+      return 'The server is busy.';
+    case 1008:
+    case 4401:
+    case 4403:
+      return 'The server refused this connection.';
+    default:
+      return 'The connection to the server was lost.';
+  }
 }
 
 /** A readable sentence for a getUserMedia / AudioContext failure. */

@@ -10,14 +10,56 @@ export class ConversationView {
   #items = new Map(); // item_id -> <li>
   #notes = new Map(); // call_id / run_id -> <li>
 
-  constructor(list) {
+  #thinking = null; // the agent's placeholder bubble while it thinks
+
+  /** `announcer`: a polite live region that reads whole utterances, never streamed chunks. */
+  constructor(list, { announcer = null, onChange = () => {} } = {}) {
     this.list = list;
+    this.announcer = announcer;
+    this.onChange = onChange;
   }
 
   clear() {
     this.#items.clear();
     this.#notes.clear();
+    this.#thinking = null;
     this.list.replaceChildren();
+    this.onChange();
+  }
+
+  get isEmpty() {
+    return this.list.childElementCount === 0;
+  }
+
+  /** A placeholder "…" bubble for the agent's reply; its first words replace it. */
+  agentThinking(on) {
+    if (on && !this.#thinking) {
+      this.#thinking = this.#bubble('agent', null, '…', 'thinking');
+      this.#thinking.classList.remove('agent'); // styled as one, but not the agent's words yet
+      this.#thinking.dataset.role = 'placeholder';
+      this.#thinking.dataset.testid = 'thinking';
+      this.#thinking.setAttribute('aria-label', 'The agent is thinking');
+      this.#append(this.#thinking);
+    } else if (!on && this.#thinking) {
+      this.#thinking.remove();
+      this.#thinking = null;
+    }
+  }
+
+  /**
+   * Everything shown so far belongs to a conversation the server no longer has (it restarted,
+   * or the session ended): dim it and say so, rather than pretend the agent remembers it.
+   */
+  forget(text) {
+    if (this.isEmpty) return;
+    for (const node of this.list.children) node.classList.add('forgotten');
+    this.#items.clear();
+    this.#notes.clear();
+    this.note(null, 'divider', text);
+  }
+
+  #announce(who, text) {
+    if (this.announcer && text) this.announcer.textContent = `${who}: ${text}`;
   }
 
   /** The user started speaking: a "…" placeholder until the transcript arrives. */
@@ -33,7 +75,9 @@ export class ConversationView {
 
   userTranscript(itemId, transcript) {
     // an empty transcript: VAD heard noise, not words
-    this.#finalize('user', itemId, (transcript ?? '').trim(), 'pending');
+    const text = (transcript ?? '').trim();
+    this.#finalize('user', itemId, text, 'pending');
+    this.#announce('You said', text);
   }
 
   userTranscriptionFailed(itemId) {
@@ -87,6 +131,7 @@ export class ConversationView {
 
   agentDelta(itemId, delta) {
     if (!itemId || !delta) return;
+    if (!this.#items.has(itemId)) this.agentThinking(false);
     this.#update(() => {
       const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble('agent', itemId, '', 'streaming'));
       bubble.querySelector('.bubble-text').append(delta);
@@ -100,6 +145,7 @@ export class ConversationView {
   agentDone(itemId, text) {
     if (typeof text !== 'string') return;
     this.#finalize('agent', itemId, text, 'streaming');
+    this.#announce('Agent', text.trim());
   }
 
   /** Final text of an item's bubble (made if missing); empty text removes the bubble. */
@@ -109,6 +155,7 @@ export class ConversationView {
       return;
     }
     this.#update(() => {
+      if (role === 'agent' && !this.#items.has(itemId)) this.agentThinking(false);
       const bubble = this.#items.get(itemId) ?? this.#append(this.#bubble(role, itemId));
       this.#setText(bubble, text);
       bubble.classList.remove(liveClass);
@@ -146,6 +193,7 @@ export class ConversationView {
   remove(itemId) {
     this.#items.get(itemId)?.remove();
     this.#items.delete(itemId);
+    this.onChange();
   }
 
   #bubble(role, itemId, text = '', state = '') {
@@ -165,6 +213,7 @@ export class ConversationView {
 
   #append(bubble) {
     this.#update(() => this.list.append(bubble));
+    this.onChange();
     return bubble;
   }
 

@@ -19,8 +19,9 @@ function readable(event) {
 export class EventsView {
   #rows = [];
 
-  constructor(list, { filter, hideDeltas, count }) {
+  constructor(list, { filter, hideDeltas, count, empty = null }) {
     this.list = list;
+    this.empty = empty; // "no event matches" when a filter hides them all
     this.filter = filter;
     this.hideDeltas = hideDeltas;
     this.count = count;
@@ -71,5 +72,11 @@ export class EventsView {
   #renderCount() {
     const shown = this.#rows.filter((r) => !r.hidden).length;
     this.count.textContent = shown === this.#rows.length ? String(shown) : `${shown}/${this.#rows.length}`;
+    if (!this.empty) return;
+    const filter = this.filter.value.trim();
+    this.empty.hidden = shown > 0;
+    if (!this.#rows.length) this.empty.textContent = 'No events yet.';
+    else if (filter) this.empty.textContent = `No event matches “${filter}”${this.hideDeltas.checked ? ' (deltas are hidden)' : ''}.`;
+    else this.empty.textContent = 'Every event so far is a delta: untick “hide deltas” to see them.';
   }
 }
