@@ -39,3 +39,41 @@ def test_dropped_tools_are_put_back_once_per_change():
     assert switch.session_updated([CLIENT_TOOL]) is None  # the engine drops them again: no loop
     assert switch.session_updated([lookup.definition(), CLIENT_TOOL]) is None
     assert switch.session_updated([CLIENT_TOOL]) is not None  # a new change
+
+
+def test_the_agents_words_prompt_the_engines_transcription_once():
+    @tool(examples=["Is there wifi on board?"])
+    def faq(question: str) -> str:
+        """Answer FAQs."""
+        return question
+
+    triage = Agent("triage_agent", "Triage.", tools=[faq])
+    switch = AgentSwitch(triage)
+    transcribing = {"audio": {"input": {"transcription": {"model": "whisper-tiny.en"}}}}
+    update = switch.transcription(transcribing)
+    assert update == {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "audio": {
+                "input": {
+                    "transcription": {
+                        "model": "whisper-tiny.en",
+                        "prompt": "Is there wifi on board?",
+                    }
+                }
+            },
+        },
+    }
+    assert switch.transcription(transcribing) is None  # asked once: no loop
+    reported = update["session"]
+    assert switch.transcription(reported) is None
+    # a handoff keeps the prompt
+    handed = switch.hand_off(triage)
+    assert handed["session"]["audio"]["input"]["transcription"]["prompt"] == (
+        "Is there wifi on board?"
+    )
+    # an engine that does not transcribe is not made to
+    off = AgentSwitch(triage)
+    assert off.transcription({"audio": {"input": {"transcription": None}}}) is None
+    assert "audio" not in off.hand_off(triage)["session"]
