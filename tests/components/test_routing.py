@@ -154,6 +154,8 @@ def test_plain_history_leaves_the_tool_machinery_out():
     assert plain == [messages[0], messages[1], messages[4], messages[5]]
     text = json.dumps(plain)
     assert "get_weather" not in text and "forecast" not in text and "called" not in text
+    assert routing.plain_history(messages, turns=1) == [messages[0], messages[5]]
+    assert routing.plain_history(messages, turns=2) == plain
     with_facts = routing.plain_history(messages[:4], "forecast sunny, 21 C")
     assert with_facts[0]["content"] == "Be brief.\nWhat you found out: forecast sunny, 21 C"
     assert [m["role"] for m in with_facts] == ["system", "user"]

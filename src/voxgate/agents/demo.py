@@ -51,6 +51,8 @@ FAQ: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_GENERAL = {"plane", "airplane", "seat", "seats", "online", "hand"}
+"""Keywords that come up in questions about anything ("my dog on the plane"): half weight."""
 _CONDITIONS = ("sunny", "partly cloudy", "overcast", "light rain", "windy", "clear")
 
 
@@ -86,7 +88,7 @@ def faq_answer(question: str) -> str | None:
     text = re.sub(r"\b(check|carry)\s+(in|on)\b", r"\1-\2", question.lower())
     words = set(_WORD.findall(text))
     scores = {  # a hyphenated keyword ("carry-on") says more than a plain word ("bag")
-        topic: sum(1 + ("-" in key) for key in words & set(keys))
+        topic: sum(1 + ("-" in key) - 0.5 * (key in _GENERAL) for key in words & set(keys))
         for topic, (keys, _) in FAQ.items()
     }
     best = max(scores, key=lambda t: scores[t])

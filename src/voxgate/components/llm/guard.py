@@ -41,13 +41,20 @@ _PHRASE_STARTS: tuple[tuple[str, ...], ...] = (
     ("user", ":"),
 )
 _WORD = re.compile(r"[a-z]+|:")
+_IDENTIFIER = re.compile(r"[a-z][A-Z]|\w\d|[_-]")
 
 
 def scaffolding(text: str, names: Iterable[str] = ()) -> str | None:
-    """The first piece of scaffolding in ``text`` (a tool name among ``names`` too), or None."""
+    """The first piece of scaffolding in ``text``, or None.
+
+    Tool names among ``names`` count when they read as identifiers ("getWeather", "lookup2";
+    snake_case is caught anyway); a tool named like a word ("weather") may be said as one.
+    """
     found = _MARKERS.search(text)
     for name in names:
-        spoken = re.search(re.escape(name), text, re.IGNORECASE) if len(name) > 2 else None
+        if not _IDENTIFIER.search(name):
+            continue
+        spoken = re.search(rf"\b{re.escape(name)}\b", text)
         if spoken and (found is None or spoken.start() < found.start()):
             found = spoken
     return found.group(0) if found else None
@@ -79,7 +86,9 @@ class Guard:
         if self.stopped:
             return ""
         self._held += piece
-        cut = self._held.rfind(" ") if not self._held.endswith(" ") else len(self._held)
+        # a word is whole once a space follows it, or punctuation ends it
+        whole = self._held.endswith((" ", ".", "!", "?", ",", ";", ":"))
+        cut = len(self._held) if whole else self._held.rfind(" ")
         if cut <= 0:
             return ""  # a word still being written
         ready, rest = self._held[:cut], self._held[cut:]

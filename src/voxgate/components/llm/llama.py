@@ -45,6 +45,10 @@ _END = object()
 _PREPARED_KEPT = 16
 FALLBACK = "Sorry, could you say that another way?"
 """Said when the model's reply was nothing but scaffolding."""
+TALK_TURNS = 2
+"""User turns SmolLM2 reads when it talks: this one and the exchange before it. A 135M model
+makes little of a longer history, and evaluating it (~300 tokens/s here) came before every
+word of a reply in a long conversation (the tool turns' spoken results are not in its cache)."""
 
 
 def bundled_model() -> Path:
@@ -259,7 +263,7 @@ class LlamaLLM:
                 if text:
                     yield text
                 return
-            messages = routing.plain_history(messages, facts)
+            messages = routing.plain_history(messages, facts, turns=TALK_TURNS)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
             stop = threading.Event()

