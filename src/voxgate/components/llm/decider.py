@@ -100,11 +100,6 @@ class Decider:
             return self._router.scores(options, request)
         return self._score([routing.option_context(o.description) for o in options], request)
 
-    def close(self) -> None:
-        """Free the scoring context, if one was made."""
-        if self._scorer is not None:
-            self._scorer.close()
-
     def _score(self, contexts: list[str], request: str) -> list[float]:
         if self._scorer is None:
             self._scorer = ChannelScorer(self._llama, n_threads=self._n_threads)
