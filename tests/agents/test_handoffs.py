@@ -41,13 +41,9 @@ def test_dropped_tools_are_put_back_once_per_change():
     assert switch.session_updated([CLIENT_TOOL]) is not None  # a new change
 
 
-def test_the_agents_words_prompt_the_engines_transcription_once():
-    @tool(examples=["Is there wifi on board?"])
-    def faq(question: str) -> str:
-        """Answer FAQs."""
-        return question
-
-    triage = Agent("triage_agent", "Triage.", tools=[faq])
+def test_the_agents_vocabulary_prompts_the_engines_transcription_once():
+    seats = Agent("seat_agent", "Seats.")
+    triage = Agent("triage_agent", "Triage.", handoffs=[seats], vocabulary="wifi, carry-on")
     switch = AgentSwitch(triage)
     transcribing = {"audio": {"input": {"transcription": {"model": "whisper-tiny.en"}}}}
     update = switch.transcription(transcribing)
@@ -56,24 +52,17 @@ def test_the_agents_words_prompt_the_engines_transcription_once():
         "session": {
             "type": "realtime",
             "audio": {
-                "input": {
-                    "transcription": {
-                        "model": "whisper-tiny.en",
-                        "prompt": "Is there wifi on board?",
-                    }
-                }
+                "input": {"transcription": {"model": "whisper-tiny.en", "prompt": "wifi, carry-on"}}
             },
         },
     }
     assert switch.transcription(transcribing) is None  # asked once: no loop
-    reported = update["session"]
-    assert switch.transcription(reported) is None
-    # a handoff keeps the prompt
-    handed = switch.hand_off(triage)
-    assert handed["session"]["audio"]["input"]["transcription"]["prompt"] == (
-        "Is there wifi on board?"
-    )
-    # an engine that does not transcribe is not made to
+    assert switch.transcription(update["session"]) is None
+    # a handoff keeps the graph's words
+    handed = switch.hand_off(seats)
+    assert handed["session"]["audio"]["input"]["transcription"]["prompt"] == "wifi, carry-on"
+    # an engine that does not transcribe is not made to, nor is an agent without words
     off = AgentSwitch(triage)
     assert off.transcription({"audio": {"input": {"transcription": None}}}) is None
-    assert "audio" not in off.hand_off(triage)["session"]
+    assert "audio" not in off.hand_off(seats)["session"]
+    assert AgentSwitch(seats).transcription(transcribing) is None

@@ -14,8 +14,6 @@ from voxgate.components.llm.routing import with_examples
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_HANDOFF_EXAMPLES = 24
 """Example requests a handoff carries, nearest agents' first."""
-MAX_VOCABULARY_CHARS = 600
-"""Length of the speech recognizer's prompt made from the graph's examples (~120 tokens)."""
 
 
 @dataclass(eq=False)
@@ -38,7 +36,7 @@ class Agent:
     """What this agent does: the ``transfer_to_<name>`` tools pointing here say it."""
     vocabulary: str | None = None
     """Words callers use, the speech recognizer's prompt (GA ``audio.input.transcription
-    .prompt``); None: the example requests of the agent's graph."""
+    .prompt``): names, spellings. None: the agent that handed over's, else no prompt."""
 
     _resolved_from: tuple[object, ...] = field(default=(), init=False, repr=False)
     _by_name: dict[str, Tool] = field(default_factory=dict, init=False, repr=False)
@@ -127,21 +125,6 @@ class Agent:
                 else:
                     found += [e for e in tool.examples if e not in found]
         return found[:MAX_HANDOFF_EXAMPLES]
-
-    def transcription_prompt(self) -> str:
-        """What the speech recognizer should expect: ``vocabulary``, else the graph's examples."""
-        if self.vocabulary is not None:
-            return self.vocabulary
-        prompt = ""
-        for agent in self.graph():
-            for tool in agent.all_tools():
-                for example in tool.examples:
-                    if example in prompt:
-                        continue
-                    if len(prompt) + len(example) + 1 > MAX_VOCABULARY_CHARS:
-                        return prompt
-                    prompt = f"{prompt} {example}".strip()
-        return prompt
 
     def graph(self) -> Iterator[Agent]:
         """Every agent reachable from this one through handoffs (itself first), each once."""

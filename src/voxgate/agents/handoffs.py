@@ -4,9 +4,9 @@ A handoff switches agents with a ``session.update`` on the same engine, so the c
 stays as it is. A client may declare tools of its own (its ``session.update``); the runtime
 does not answer their calls, and keeps them across handoffs.
 
-The agents' words also prompt the engine's speech recognizer (``audio.input.transcription
-.prompt``), once the engine has said it transcribes and with which model: an engine whose
-transcription is off is not turned on by it.
+An agent's ``vocabulary`` also prompts the engine's speech recognizer (``audio.input
+.transcription.prompt``), once the engine has said it transcribes and with which model: an
+engine whose transcription is off is not turned on by it.
 """
 
 from __future__ import annotations
@@ -77,11 +77,10 @@ class AgentSwitch:
         return {"type": "session.update", "session": {"type": "realtime", "audio": audio}}
 
     def _prompt(self) -> str:
+        """The agent's vocabulary, else the starting agent's: a graph shares its words."""
         if self.agent.vocabulary is not None:
             return self.agent.vocabulary
-        return (
-            self._starting.transcription_prompt()
-        )  # one prompt for the graph: no update per handoff
+        return self._starting.vocabulary or ""
 
     def _config(self, agent: Agent) -> dict[str, Any]:
         config = agent.session_config()

@@ -10,7 +10,6 @@ not called: the user is asked for them, in words made from the tool's schema.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
@@ -29,7 +28,8 @@ from voxgate.components.llm import (
 from voxgate.components.llm.router import Router, load_embedder
 from voxgate.components.llm.scorer import ChannelScorer
 
-log = logging.getLogger(__name__)
+REPLY_MARGIN = 0.02
+"""How much closer (cosine) a tool must be than small talk to be chosen over it."""
 
 
 class Decider:
@@ -74,11 +74,7 @@ class Decider:
             called = routing.called_since_request(messages)
             options = [o for o in options if o.tool is None or o.tool["name"] not in called]
         started = time.perf_counter()
-        if len(options) == 1:
-            best = options[0]
-        else:
-            scores = self.scores(options, request)
-            best = options[max(range(len(options)), key=scores.__getitem__)]
+        best = options[0] if len(options) == 1 else self._choose(options, request)
         self.last_decision_ms = (time.perf_counter() - started) * 1000
         tool = best.tool
         if tool is None:
@@ -93,6 +89,15 @@ class Decider:
         if tool_choice == "auto" and (unsaid := arguments.ungrounded(tool, values)):
             return arguments.ask_for(tool, unsaid)
         return ToolCall(tool["name"], values)
+
+    def _choose(self, options: list[routing.Option], request: str) -> routing.Option:
+        scores = self.scores(options, request)
+        best = max(range(len(options)), key=scores.__getitem__)
+        if self._router is not None and options[best].tool is not None:
+            talk = [i for i, o in enumerate(options) if o.tool is None]
+            if talk and scores[best] - scores[talk[0]] < REPLY_MARGIN:
+                return options[talk[0]]  # a close call: talk (and ask) rather than act
+        return options[best]
 
     def scores(self, options: list[routing.Option], request: str) -> list[float]:
         """How well ``request`` fits each option (higher is better)."""
