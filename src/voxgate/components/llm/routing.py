@@ -208,8 +208,8 @@ def plain_history(
     if turns is not None:
         starts = [i for i, m in enumerate(plain) if m["role"] == "user"]
         if len(starts) > turns:
-            system = plain[:1] if plain and plain[0]["role"] == "system" else []
-            plain = system + plain[starts[-turns] :]
+            head = plain[:1] if plain and plain[0]["role"] == "system" else []
+            plain = head + plain[starts[-turns] :]
     if facts and plain and plain[0]["role"] == "system":
         system = f"{plain[0]['content']}\nWhat you found out: {facts}"
         plain[0] = {"role": "system", "content": system}
