@@ -28,3 +28,9 @@ def test_drop_repetition():
     assert drop_repetition("Hello. Hello. Hello.") == "Hello."
     assert drop_repetition("Is it far? Is it far? Is") == "Is it far?"
     assert drop_repetition("Hi there. How are you?") == "Hi there. How are you?"
+    looped = "Is their wife on board, is their wife on board, is their wife"
+    assert drop_repetition(looped) == "Is their wife on board"
+    assert drop_repetition("Yes, yes, I do.") == "Yes, yes, I do."
+    assert drop_repetition("Sure, sure thing, go ahead.") == "Sure, sure thing, go ahead."
+    restart = "I want to go, I want to go home."  # said again, then on: speech
+    assert drop_repetition(restart) == restart

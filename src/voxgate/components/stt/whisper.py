@@ -96,14 +96,27 @@ class WhisperSTT:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE = re.compile(r"(?<=[.!?,;])\s+")
+_MIN_CLAUSE_WORDS = 3  # "Yes, yes, I do" is speech; "is there wifi, is there wifi" a loop
 
 
 def drop_repetition(text: str) -> str:
-    """Cut the loop a short window can send Whisper into: "Hi. Hi. Hi." → "Hi."."""
+    """Cut the loop a short window can send Whisper into: "Hi. Hi. Hi." → "Hi.".
+
+    Clauses loop too ("Is there wifi on board, is there wifi on board, is there"): a clause
+    of a few words followed by nothing but itself again is cut there.
+    """
     sentences = _SENTENCE.split(text)
     for n in range(1, len(sentences)):
         head = " ".join(sentences[:n])
         rest = " ".join(sentences[n:])
         if rest and head.lower().startswith(rest[: len(head)].lower()):
+            return head
+    clauses = _CLAUSE.split(text)
+    for n in range(1, len(clauses)):
+        head = " ".join(clauses[:n]).rstrip(",;")
+        rest = " ".join(clauses[n:]).lower().rstrip(".!?,; ")
+        loop = " ".join([head.lower() + ","] * (len(rest) // max(len(head), 1) + 2))
+        if len(head.split()) >= _MIN_CLAUSE_WORDS and loop.startswith(rest):
             return head
     return text
