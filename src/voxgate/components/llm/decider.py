@@ -29,7 +29,11 @@ from voxgate.components.llm.router import Router, load_embedder
 from voxgate.components.llm.scorer import ChannelScorer
 
 REPLY_MARGIN = 0.02
-"""How much closer (cosine) a tool must be than small talk to be chosen over it."""
+"""How much closer (cosine) a tool with examples must be than small talk to be chosen."""
+
+
+def _has_examples(tool: Tool) -> bool:
+    return bool(routing.split_examples(str(tool.get("description") or ""))[1])
 
 
 class Decider:
@@ -93,7 +97,10 @@ class Decider:
     def _choose(self, options: list[routing.Option], request: str) -> routing.Option:
         scores = self.scores(options, request)
         best = max(range(len(options)), key=scores.__getitem__)
-        if self._router is not None and options[best].tool is not None:
+        tool = options[best].tool
+        if self._router is not None and tool is not None and _has_examples(tool):
+            # examples match a request closer than a bare description does: the margin is
+            # for like against like
             talk = [i for i, o in enumerate(options) if o.tool is None]
             if talk and scores[best] - scores[talk[0]] < REPLY_MARGIN:
                 return options[talk[0]]  # a close call: talk (and ask) rather than act
