@@ -51,12 +51,12 @@ async def test_a_spoken_conversation_follows_the_graph_and_speaks_only_words(ser
 
         # another agent's tool, in the same turn: back to triage, then its weather tool
         names, calls, handoffs, said = await turn(
-            client, speech, "What is the weather like in Paris?"
+            client, speech, "What is the weather like in London?"
         )
         assert names == ["transfer_to_triage_agent", "get_weather"]
-        assert calls[-1][1]["city"].lower() == "paris"
+        assert "london" in calls[-1][1]["city"].lower()
         assert handoffs == [("faq_agent", "triage_agent")]
-        assert "Paris" in said
+        assert "London" in said
 
         # the seat agent is reached, and asks rather than inventing a booking
         names, _, handoffs, said = await turn(client, speech, "I would like to change my seat.")
