@@ -39,3 +39,30 @@ def test_dropped_tools_are_put_back_once_per_change():
     assert switch.session_updated([CLIENT_TOOL]) is None  # the engine drops them again: no loop
     assert switch.session_updated([lookup.definition(), CLIENT_TOOL]) is None
     assert switch.session_updated([CLIENT_TOOL]) is not None  # a new change
+
+
+def test_the_agents_vocabulary_prompts_the_engines_transcription_once():
+    seats = Agent("seat_agent", "Seats.")
+    triage = Agent("triage_agent", "Triage.", handoffs=[seats], vocabulary="wifi, carry-on")
+    switch = AgentSwitch(triage)
+    transcribing = {"audio": {"input": {"transcription": {"model": "whisper-tiny.en"}}}}
+    update = switch.transcription(transcribing)
+    assert update == {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "audio": {
+                "input": {"transcription": {"model": "whisper-tiny.en", "prompt": "wifi, carry-on"}}
+            },
+        },
+    }
+    assert switch.transcription(transcribing) is None  # asked once: no loop
+    assert switch.transcription(update["session"]) is None
+    # a handoff keeps the graph's words
+    handed = switch.hand_off(seats)
+    assert handed["session"]["audio"]["input"]["transcription"]["prompt"] == "wifi, carry-on"
+    # an engine that does not transcribe is not made to, nor is an agent without words
+    off = AgentSwitch(triage)
+    assert off.transcription({"audio": {"input": {"transcription": None}}}) is None
+    assert "audio" not in off.hand_off(seats)["session"]
+    assert AgentSwitch(seats).transcription(transcribing) is None

@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from voxgate.agents import Agent, ToolContext, tool
-from voxgate.agents.tool import ToolError, error_output, output_text
+from voxgate.agents.tool import ToolError, ToolResult, error_output, output_text
 
 
 @tool
@@ -105,6 +105,52 @@ def test_outputs():
         "error": "boom",
         "status": "timeout",
     }
+
+
+def test_a_result_or_an_error_may_carry_what_the_user_hears():
+    assert json.loads(output_text(ToolResult({"seat": "14C"}, spoken="You are in 14C."))) == {
+        "result": {"seat": "14C"},
+        "spoken": "You are in 14C.",
+    }
+    assert json.loads(output_text(ToolResult("Seat 14C.", spoken="Done."))) == {
+        "result": "Seat 14C.",
+        "spoken": "Done.",
+    }
+    assert json.loads(error_output("no city: ask the user", spoken="Which city?")) == {
+        "error": "no city: ask the user",
+        "status": "error",
+        "spoken": "Which city?",
+    }
+    assert ToolError("x", spoken="Sorry.").spoken == "Sorry." and ToolError("x").spoken is None
+
+
+def test_examples_route_requests_to_a_tool_and_through_handoffs():
+    @tool(examples=["Is it raining in Oslo?"])
+    def weather(city: str) -> str:
+        """Get the weather."""
+        return city
+
+    @tool(examples=["I want seat 3A."])
+    def seat(number: str) -> str:
+        """Change seats."""
+        return number
+
+    assert weather.definition()["description"] == (
+        'Get the weather. For example: "Is it raining in Oslo?"'
+    )
+    seats = Agent("seat_agent", "Seats.", tools=[seat])
+    faq = Agent("faq_agent", "FAQ.")
+    triage = Agent("triage_agent", "Triage.", tools=[weather], handoffs=[faq, seats])
+    faq.handoffs.append(triage)
+    seats.handoffs.append(triage)
+    tools = {t["name"]: t["description"] for t in faq.session_config()["tools"]}
+    # back to triage, then on: the request finds the seat agent through triage
+    assert tools["transfer_to_triage_agent"].endswith(
+        'For example: "Is it raining in Oslo?" "I want seat 3A."'
+    )
+    tools = {t["name"]: t["description"] for t in triage.session_config()["tools"]}
+    assert tools["transfer_to_seat_agent"].endswith('For example: "I want seat 3A."')
+    assert "For example" not in tools["transfer_to_faq_agent"]  # nothing lies behind it
 
 
 def test_agent_tools_handoffs_and_session_config():

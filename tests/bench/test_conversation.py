@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from voxgate.bench.conversation import Turn, espeak, leaks
+from voxgate.bench.conversation import CONVERSATION, Line, Turn, espeak, leaks
 
 
 @pytest.mark.parametrize(
@@ -30,16 +30,20 @@ def test_plain_answers_are_not_scaffolding(spoken):
     assert leaks(spoken) == []
 
 
-def test_a_turn_is_good_only_with_the_expected_tool_and_words():
-    turn = Turn(said="Is there wifi?", spoken="Yes, free wifi on board.")
-    turn.calls = ["transfer_to_faq_agent({})", 'faq_lookup_tool({"question": "wifi"})']
-    turn.handoffs = ["faq_agent"]
-    assert turn.verdict("faq_lookup_tool") == "good"
-    assert turn.verdict(None) == "wrong route"
-    turn.handoffs = ["faq_agent", "triage_agent"]
-    assert turn.verdict("faq_lookup_tool") == "wrong route"
-    assert Turn(said="Hi", spoken="").verdict(None) == "no answer"
-    assert Turn(said="Hi", spoken="I called get_weather().").verdict(None) == "leak"
+def test_a_turn_is_judged_by_its_tools_its_agent_and_its_path():
+    seat = Line("I would like to change my seat please.", None, "seat_booking_agent")
+    asked = Turn(said=seat.text, spoken="What is your confirmation number?")
+    asked.path = ["faq_agent", "triage_agent", "seat_booking_agent"]  # back, then on
+    assert asked.verdict(seat, "seat_booking_agent") == "good"
+    assert asked.verdict(seat, "faq_agent") == "wrong route"
+    circled = Turn(said=seat.text, spoken="Sure.", path=["faq_agent", "triage_agent", "faq_agent"])
+    assert circled.verdict(Line("Could you repeat that?", None), "faq_agent") == "wrong route"
+    bags = Line("How many bags?", "faq_lookup_tool")
+    looked = Turn(said=bags.text, spoken="Two bags.", calls=['faq_lookup_tool({"question": "x"})'])
+    assert looked.verdict(bags, None) == "good"
+    assert Turn(said="x", spoken="").verdict(bags, None) == "no answer"
+    assert Turn(said="x", spoken="I called it({})").verdict(bags, None) == "leak"
+    assert len(CONVERSATION) == 10
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

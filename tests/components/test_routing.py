@@ -4,7 +4,7 @@ import pytest
 from llama_cpp import LlamaGrammar
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-from voxgate.components.llm import routing
+from voxgate.components.llm import arguments, routing
 
 WEATHER = {
     "type": "function",
@@ -49,11 +49,11 @@ def test_a_catch_all_is_scored_without_its_negation():
 
 
 def test_spans_are_runs_of_the_request_words():
-    found = routing.spans("Move booking XYZ789 to seat 2A.")
+    found = arguments.spans("Move booking XYZ789 to seat 2A.")
     assert "XYZ789" in found and "2A" in found and "seat 2A" in found
     assert "Move booking XYZ789 to seat 2A." in found  # the whole request, as typed
     assert all(not s.endswith(".") for s in found[:-1])
-    assert routing.spans("   ") == []
+    assert arguments.spans("   ") == []
 
 
 def test_arguments_schema_requires_every_property_and_copies_strings():
@@ -68,7 +68,7 @@ def test_arguments_schema_requires_every_property_and_copies_strings():
             },
         },
     }
-    schema = routing.arguments_schema(tool, "two nights in Paris")
+    schema = arguments.arguments_schema(tool, "two nights in Paris")
     assert schema["required"] == ["city", "unit", "nights"]
     assert "Paris" in schema["properties"]["city"]["enum"]
     assert schema["properties"]["unit"]["enum"] == ["c", "f"]  # the tool's own enum stays
@@ -79,8 +79,8 @@ def test_arguments_schema_requires_every_property_and_copies_strings():
 
 
 def test_arguments_schema_without_a_request_bounds_strings():
-    schema = routing.arguments_schema(WEATHER, "")
-    assert schema["properties"]["city"]["maxLength"] == routing.MAX_ARGUMENT_CHARS
+    schema = arguments.arguments_schema(WEATHER, "")
+    assert schema["properties"]["city"]["maxLength"] == arguments.MAX_ARGUMENT_CHARS
 
 
 def test_last_user_text_is_none_after_a_tool_result():
@@ -121,13 +121,19 @@ def test_after_a_handoff_the_new_agent_routes_the_request():
     assert routing.last_user_text(messages, faq_tools) == "How many bags can I check?"
     # its own tool's result: speak it
     assert routing.last_user_text([*messages, *call("c2", "faq_lookup_tool")], faq_tools) is None
-    # handed back: triage does not route the same request again
+    # handed back: triage routes it on, but not to an agent it has visited already
     back = [*messages, *call("c2", "transfer_to_triage_agent")]
-    assert routing.last_user_text(back, triage_tools) is None
+    assert routing.last_user_text(back, triage_tools) == "How many bags can I check?"
+    assert routing.called_since_request(back) == {
+        "transfer_to_faq_agent",
+        "transfer_to_triage_agent",
+    }
+    assert routing.called_since_request([*back, messages[0]]) == set()
 
 
-def test_plain_history_spells_out_calls_and_results():
+def test_plain_history_leaves_the_tool_machinery_out():
     messages = [
+        {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather in Paris?"},
         {
             "role": "assistant",
@@ -141,16 +147,106 @@ def test_plain_history_spells_out_calls_and_results():
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"forecast": "sunny, 21 C"}'},
+        {"role": "assistant", "content": "Sunny, 21 degrees."},
+        {"role": "user", "content": "Thanks!"},
     ]
     plain = routing.plain_history(messages)
-    assert plain[0] == messages[0]
-    assert plain[1] == {
-        "role": "assistant",
-        "content": 'I called get_weather({"city": "Paris"}).',
+    assert plain == [messages[0], messages[1], messages[4], messages[5]]
+    text = json.dumps(plain)
+    assert "get_weather" not in text and "forecast" not in text and "called" not in text
+    assert routing.plain_history(messages, turns=1) == [messages[0], messages[5]]
+    assert routing.plain_history(messages, turns=2) == plain
+    with_facts = routing.plain_history(messages[:4], "forecast sunny, 21 C")
+    assert with_facts[0]["content"] == "Be brief.\nWhat you found out: forecast sunny, 21 C"
+    assert [m["role"] for m in with_facts] == ["system", "user"]
+
+
+def test_instructions_about_tools_are_left_out_when_the_model_talks():
+    triage = (
+        "You are a helpful triaging agent for an airline. Use your tools: answer weather "
+        "questions with get_weather, hand FAQ questions to the FAQ agent."
+    )
+    assert (
+        routing.talking_instructions(triage) == "You are a helpful triaging agent for an airline."
+    )
+    faq = "Be brief. If the question is not about the airline, transfer back to triage."
+    assert routing.talking_instructions(faq) == "Be brief."
+    assert routing.talking_instructions("Use your tools.") == "Use your tools."  # nothing else
+    plain = routing.plain_history([{"role": "system", "content": triage}])
+    assert plain == [
+        {"role": "system", "content": "You are a helpful triaging agent for an airline."}
+    ]
+
+
+def test_last_tool_result_names_the_tool():
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}],
+        },
+    ]
+    assert routing.last_tool_result(messages) is None
+    messages.append({"role": "tool", "tool_call_id": "c1", "content": "Sunny."})
+    assert routing.last_tool_result(messages) == ("get_weather", "Sunny.")
+
+
+def test_examples_travel_in_the_description():
+    described = routing.with_examples("Get the weather.", ['Is it "hot" in Rome?', "Rain?"])
+    assert described == 'Get the weather. For example: "Is it \\"hot\\" in Rome?" "Rain?"'
+    assert routing.split_examples(described) == (
+        "Get the weather.",
+        ['Is it "hot" in Rome?', "Rain?"],
+    )
+    assert routing.split_examples("Get the weather.") == ("Get the weather.", [])
+    assert routing.with_examples("Get the weather.", []) == "Get the weather."
+    tool = {**BACK, "description": routing.with_examples(BACK["description"], ["Weather?"])}
+    assert routing.scored_description(tool) == "Hand off to triage_agent."
+
+
+SEAT = {
+    "name": "update_seat",
+    "description": "Change the seat for a booking.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "confirmation_number": {"type": "string"},
+            "new_seat": {"type": "string"},
+        },
+    },
+}
+
+
+def test_a_question_is_taken_whole():
+    faq = {
+        "name": "faq_lookup_tool",
+        "parameters": {"type": "object", "properties": {"question": {"type": "string"}}},
     }
-    assert plain[2]["role"] == "user"
-    assert plain[2]["content"].startswith('Result of get_weather: {"forecast": "sunny, 21 C"}')
-    assert all(isinstance(m["content"], str) for m in plain)
+    assert json.loads(arguments.free_text_arguments(faq, " Is there wifi? ")) == {
+        "question": "Is there wifi?"
+    }
+    assert arguments.free_text_arguments(faq, "") is None
+    assert arguments.free_text_arguments(WEATHER, "Weather in Rome?") is None  # a city, not all
+    assert arguments.free_text_arguments(SEAT, "ABC123 to 14C") is None
+
+
+def test_a_request_that_only_names_the_tool_gives_no_arguments():
+    assert arguments.missing_arguments(SEAT, "I would like to change my seat please.") == [
+        "confirmation_number",
+        "new_seat",
+    ]
+    assert arguments.missing_arguments(SEAT, "Booking ABC123, seat 14C.") == []
+    assert arguments.missing_arguments(WEATHER, "What's the weather like today?") == ["city"]
+    assert arguments.missing_arguments(WEATHER, "What's the weather in Paris?") == []
+
+
+def test_asking_for_arguments_names_them():
+    assert arguments.ask_for(SEAT, ["confirmation_number", "new_seat"]) == (
+        "Sure, I can help with that. What is your confirmation number and new seat?"
+    )
+    city = {**WEATHER, "parameters": {"properties": {"city": {"description": "The city."}}}}
+    assert arguments.ask_for(city, ["city"]).endswith("What is your city?")
 
 
 def test_chatml_ends_ready_for_the_assistant():
@@ -169,7 +265,15 @@ def test_one_value_for_two_slots_is_ungrounded():
             },
         },
     }
-    assert routing.ungrounded(seat, '{"confirmation_number": "22F", "new_seat": "22F"}')
-    assert not routing.ungrounded(seat, '{"confirmation_number": "QW5T7Z", "new_seat": "22F"}')
-    assert not routing.ungrounded(WEATHER, '{"city": "Paris"}')
-    assert routing.ungrounded(WEATHER, "not json")
+    both = ["confirmation_number", "new_seat"]
+    assert arguments.ungrounded(seat, '{"confirmation_number": "22F", "new_seat": "22F"}') == both
+    assert not arguments.ungrounded(seat, '{"confirmation_number": "QW5T7Z", "new_seat": "22F"}')
+    assert not arguments.ungrounded(WEATHER, '{"city": "Paris"}')
+    assert arguments.ungrounded(WEATHER, "not json") == ["city"]
+
+
+def test_a_value_of_common_words_fills_no_slot():
+    assert arguments.ungrounded(SEAT, '{"confirmation_number": "my", "new_seat": "seat 3A"}') == [
+        "confirmation_number"
+    ]
+    assert arguments.ungrounded(WEATHER, '{"city": "the weather"}') == ["city"]

@@ -28,3 +28,20 @@ def test_drop_repetition():
     assert drop_repetition("Hello. Hello. Hello.") == "Hello."
     assert drop_repetition("Is it far? Is it far? Is") == "Is it far?"
     assert drop_repetition("Hi there. How are you?") == "Hi there. How are you?"
+    looped = "Is their wife on board, is their wife on board, is their wife"
+    assert drop_repetition(looped) == "Is their wife on board"
+    assert drop_repetition("Yes, yes, I do.") == "Yes, yes, I do."
+    assert drop_repetition("Sure, sure thing, go ahead.") == "Sure, sure thing, go ahead."
+    restart = "I want to go, I want to go home."  # said again, then on: speech
+    assert drop_repetition(restart) == restart
+
+
+def test_a_prompt_goes_before_the_transcript_as_previous_text(models, speech):
+    stt = models.stt
+    tokenizer = stt._tokenizer
+    start = stt._prompt_tokens("wifi, carry-on")
+    assert start[0] == tokenizer.sot_prev and start[-len(stt._prompt) :] == stt._prompt
+    assert tokenizer.decode(start[1 : -len(stt._prompt)]).strip() == "wifi, carry-on"
+    assert stt._prompt_tokens("") == stt._prompt
+    pcm = resample(speech("Turn off the lights in the kitchen."), 24000, stt.sample_rate)
+    assert "kitchen" in stt.transcribe(pcm, prompt="Lights, kitchen, living room.").lower()

@@ -9,8 +9,11 @@ from typing import Any
 
 from voxgate.agents.runs.tools import DelegationTool, run_control_tools
 from voxgate.agents.tool import Tool, function_tool
+from voxgate.components.llm.routing import with_examples
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_HANDOFF_EXAMPLES = 24
+"""Example requests a handoff carries, nearest agents' first."""
 
 
 @dataclass(eq=False)
@@ -31,6 +34,9 @@ class Agent:
     """The engine's voice for this agent; None keeps the session's."""
     handoff_description: str = ""
     """What this agent does: the ``transfer_to_<name>`` tools pointing here say it."""
+    vocabulary: str | None = None
+    """Words callers use, the speech recognizer's prompt (GA ``audio.input.transcription
+    .prompt``): names, spellings. None: the agent that handed over's, else no prompt."""
 
     _resolved_from: tuple[object, ...] = field(default=(), init=False, repr=False)
     _by_name: dict[str, Tool] = field(default_factory=dict, init=False, repr=False)
@@ -77,16 +83,48 @@ class Agent:
         return tools
 
     def session_config(self) -> dict[str, Any]:
-        """The GA ``session`` fields this agent sets: instructions, tools, voice."""
+        """The GA ``session`` fields this agent sets: instructions, tools, voice.
+
+        A handoff's description carries the example requests of what lies behind it, so a
+        request finds its way across the graph ("change my seat" from the FAQ agent goes back
+        to triage, which hands it on).
+        """
+        tools = []
+        for tool in self.all_tools():
+            definition = tool.definition()
+            if isinstance(tool, Handoff) and not tool.examples:
+                examples = self.examples_through(tool.target)
+                definition["description"] = with_examples(tool.description, examples)
+            tools.append(definition)
         config: dict[str, Any] = {
             "type": "realtime",
             "instructions": self.instructions,
-            "tools": [t.definition() for t in self.all_tools()],
+            "tools": tools,
             "tool_choice": "auto",
         }
         if self.voice is not None:
             config["audio"] = {"output": {"voice": self.voice}}
         return config
+
+    def examples_through(self, target: Agent) -> list[str]:
+        """Example requests of the tools reachable by handing off to ``target``, not back here.
+
+        Breadth first, so the target's own tools come before those of agents further on.
+        """
+        found: list[str] = []
+        seen = {id(self)}
+        queue = [target]
+        while queue and len(found) < MAX_HANDOFF_EXAMPLES:
+            agent = queue.pop(0)
+            if id(agent) in seen:
+                continue
+            seen.add(id(agent))
+            for tool in agent.all_tools():
+                if isinstance(tool, Handoff):
+                    queue.append(tool.target)
+                else:
+                    found += [e for e in tool.examples if e not in found]
+        return found[:MAX_HANDOFF_EXAMPLES]
 
     def graph(self) -> Iterator[Agent]:
         """Every agent reachable from this one through handoffs (itself first), each once."""

@@ -167,7 +167,7 @@ class ToolCalls:
                 self.finish(call, error_output("cancelled", status="cancelled"), "cancelled")
             raise
         except ToolError as exc:
-            self.finish(call, error_output(str(exc)), "error")
+            self.finish(call, error_output(str(exc), spoken=exc.spoken), "error")
         except (Exception, SystemExit) as exc:  # a tool calling exit() must not end the server
             log.warning("tool %s raised", call.name, exc_info=True)
             self.finish(

@@ -10,7 +10,7 @@ import hashlib
 import re
 
 from voxgate.agents.agent import Agent, handoff
-from voxgate.agents.tool import ToolError, tool
+from voxgate.agents.tool import ToolError, ToolResult, tool
 
 FAQ: dict[str, tuple[tuple[str, ...], str]] = {
     "baggage": (
@@ -51,15 +51,30 @@ FAQ: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_GENERAL = {"plane", "airplane", "seat", "seats", "online", "hand"}
+"""Keywords that come up in questions about anything ("my dog on the plane"): half weight."""
 _CONDITIONS = ("sunny", "partly cloudy", "overcast", "light rain", "windy", "clear")
 
 
-@tool(cancel_on_barge_in=True)
+@tool(
+    cancel_on_barge_in=True,
+    examples=[
+        "What's the weather in Madrid?",
+        "Is it raining in Dublin?",
+        "How warm is it in Rome today?",
+        "Will it be sunny in Lisbon tomorrow?",
+        "What's the forecast for Chicago?",
+        "Do I need a jacket in Oslo?",
+        "What is the temperature in Sydney?",
+    ],
+)
 def get_weather(city: str) -> str:
     """Get the current weather for a city."""
     name = " ".join(city.split()).strip()
     if not name:
-        raise ToolError("city is empty: ask the user which city")
+        raise ToolError(
+            "city is empty: ask the user which city", spoken="Which city would you like?"
+        )
     seed = int.from_bytes(hashlib.sha256(name.lower().encode()).digest()[:4], "big")
     condition = _CONDITIONS[seed % len(_CONDITIONS)]
     celsius = 5 + seed // len(_CONDITIONS) % 26
@@ -73,14 +88,32 @@ def faq_answer(question: str) -> str | None:
     text = re.sub(r"\b(check|carry)\s+(in|on)\b", r"\1-\2", question.lower())
     words = set(_WORD.findall(text))
     scores = {  # a hyphenated keyword ("carry-on") says more than a plain word ("bag")
-        topic: sum(1 + ("-" in key) for key in words & set(keys))
+        topic: sum(1 + ("-" in key) - 0.5 * (key in _GENERAL) for key in words & set(keys))
         for topic, (keys, _) in FAQ.items()
     }
     best = max(scores, key=lambda t: scores[t])
     return FAQ[best][1] if scores[best] else None
 
 
-@tool(cancel_on_barge_in=True)
+@tool(
+    cancel_on_barge_in=True,
+    examples=[
+        "How much luggage can I take?",
+        "What is the baggage allowance?",
+        "How heavy can my suitcase be?",
+        "How big can my carry-on be?",
+        "Do you have internet on the plane?",
+        "Is there wifi during the flight?",
+        "What kind of plane is it?",
+        "Which rows are the exit rows?",
+        "Is a meal included?",
+        "Do you have vegetarian meals?",
+        "Can my cat travel in the cabin?",
+        "Are pets allowed on board?",
+        "When does online check-in open?",
+        "When does boarding close?",
+    ],
+)
 def faq_lookup_tool(question: str) -> str:
     """Look up an answer in the airline FAQ."""
     answer = faq_answer(question)
@@ -94,24 +127,39 @@ _CONFIRMATION = re.compile(r"^[A-Z0-9]{6}$")
 _SEAT = re.compile(r"^([1-9]|[1-3][0-9]|40)([A-F])$")
 
 
-@tool
-def update_seat(confirmation_number: str, new_seat: str) -> str:
+@tool(
+    examples=[
+        "I'd like a different seat.",
+        "Can I switch to an aisle seat?",
+        "I want a window seat instead.",
+        "Please move me to another seat.",
+        "Move booking QWE456 to seat 3C.",
+        "My booking is KLM321, put me in 18D.",
+    ]
+)
+def update_seat(confirmation_number: str, new_seat: str) -> ToolResult:
     """Change the seat for a booking."""
     confirmation = re.sub(r"[\s-]", "", confirmation_number).upper()
     seat = re.sub(r"\s", "", new_seat).upper()
     if not _CONFIRMATION.match(confirmation):
         raise ToolError(
             f"{confirmation_number!r} is not a confirmation number: it has six letters or "
-            "digits, like ABC123. Ask the user for it again."
+            "digits, like ABC123. Ask the user for it again.",
+            spoken="Sorry, a confirmation number has six letters or digits, like ABC123. "
+            "What is yours?",
         )
     if not _SEAT.match(seat):
         raise ToolError(
             f"{new_seat!r} is not a seat on this aircraft: rows 1 to 40, letters A to F, "
-            "like 14C. Ask the user for another seat."
+            "like 14C. Ask the user for another seat.",
+            spoken="Sorry, that seat is not on this aircraft: rows go from 1 to 40, seats "
+            "from A to F. Which seat would you like?",
         )
-    return (
+    return ToolResult(
         f"Done: booking {confirmation} is now in seat {seat}. "
-        "Confirm the new seat to the user. (Demo: no real booking was changed.)"
+        "Confirm the new seat to the user. (Demo: no real booking was changed.)",
+        spoken=f"Done: your booking {confirmation} is now in seat {seat}. This is a demo, "
+        "so no real booking was changed.",
     )
 
 

@@ -3,6 +3,10 @@
 A handoff switches agents with a ``session.update`` on the same engine, so the conversation
 stays as it is. A client may declare tools of its own (its ``session.update``); the runtime
 does not answer their calls, and keeps them across handoffs.
+
+An agent's ``vocabulary`` also prompts the engine's speech recognizer (``audio.input
+.transcription.prompt``), once the engine has said it transcribes and with which model: an
+engine whose transcription is off is not turned on by it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ class AgentSwitch:
         self.agent = starting
         self._client_tools: list[dict[str, Any]] = []
         self._restored: set[str] = set()
+        self._transcription: dict[str, Any] | None = None  # the engine's, less the prompt
+        self._prompted: str | None = None  # the prompt last asked for
 
     def opening(self) -> Event:
         """The starting agent's configuration, before anything else reaches the engine."""
@@ -53,7 +59,36 @@ class AgentSwitch:
             "session": {"type": "realtime", "tools": self._config(self.agent)["tools"]},
         }
 
+    def transcription(self, session: dict[str, Any]) -> Event | None:
+        """The update that prompts the engine's transcription, if it transcribes unprompted.
+
+        Asked once per prompt: no loop with an engine that does not report it back.
+        """
+        reported = ((session.get("audio") or {}).get("input") or {}).get("transcription")
+        if not isinstance(reported, dict) or not reported.get("model"):
+            self._transcription = None
+            return None
+        self._transcription = {k: v for k, v in reported.items() if k != "prompt"}
+        prompt = self._prompt()
+        if not prompt or reported.get("prompt") == prompt or self._prompted == prompt:
+            return None
+        self._prompted = prompt
+        audio = {"input": {"transcription": {**self._transcription, "prompt": prompt}}}
+        return {"type": "session.update", "session": {"type": "realtime", "audio": audio}}
+
+    def _prompt(self) -> str:
+        """The agent's vocabulary, else the starting agent's: a graph shares its words."""
+        if self.agent.vocabulary is not None:
+            return self.agent.vocabulary
+        return self._starting.vocabulary or ""
+
     def _config(self, agent: Agent) -> dict[str, Any]:
         config = agent.session_config()
         config["tools"] = [*config["tools"], *self._client_tools]
+        prompt = self._prompt() if self._transcription is not None else ""
+        if prompt and self._transcription is not None:
+            self._prompted = prompt
+            transcription = {**self._transcription, "prompt": prompt}
+            audio = config.setdefault("audio", {})
+            audio["input"] = {**audio.get("input", {}), "transcription": transcription}
         return config

@@ -94,10 +94,14 @@ class AgentRuntime:
             "input_audio_buffer.cleared",
         ):
             self._respond()  # the user's turn brought no reply: say what waits
-        elif type_ == "session.updated":
-            restore = self._switch.session_updated(ev["session"].get("tools") or [])
-            if restore is not None:
-                self._outbox.post(restore)
+        elif type_ in ("session.created", "session.updated"):
+            if type_ == "session.updated":
+                restore = self._switch.session_updated(ev["session"].get("tools") or [])
+                if restore is not None:
+                    self._outbox.post(restore)
+            prompt = self._switch.transcription(ev["session"])
+            if prompt is not None:
+                self._outbox.post(prompt)
         elif type_ == "response.done":
             response = ev["response"]
             for item in response.get("output") or []:

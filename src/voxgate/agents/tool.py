@@ -14,13 +14,15 @@ import inspect
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from voxgate.agents import docstring
+from voxgate.components.llm.routing import with_examples
+from voxgate.components.llm.spoken import SPOKEN_KEY
 
 if TYPE_CHECKING:
     from voxgate.agents.agent import Agent
@@ -32,7 +34,28 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ToolError(Exception):
-    """A call the tool could not serve; its message goes back to the model."""
+    """A call the tool could not serve; its message goes back to the model.
+
+    ``spoken`` is what the user hears when the model does not phrase the error itself (a
+    small local model does not): "Which city?" rather than the message meant for the model.
+    """
+
+    def __init__(self, message: str, *, spoken: str | None = None) -> None:
+        super().__init__(message)
+        self.spoken = spoken
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool's return value with the sentence the user hears of it.
+
+    The model reads ``value``; a model that does not phrase results (a small local one) says
+    ``spoken`` instead. A plain string result needs none: it is said as it is, less any
+    sentence addressed to the model ("Confirm the seat to the user.").
+    """
+
+    value: Any
+    spoken: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,8 @@ class Tool:
     """Seconds before the call is abandoned with a ``timeout`` output; None: the session's."""
     cancel_on_barge_in: bool = False
     """Whether the user speaking over the agent cancels a running call."""
+    examples: tuple[str, ...] = ()
+    """Requests this tool answers ("Is it raining in Oslo?"): they route a request to it."""
     arguments_model: type[BaseModel] | None = field(default=None, repr=False)
     context_parameter: str | None = field(default=None, repr=False)
 
@@ -79,7 +104,7 @@ class Tool:
         return {
             "type": "function",
             "name": self.name,
-            "description": self.description,
+            "description": with_examples(self.description, self.examples),
             "parameters": self.parameters,
         }
 
@@ -119,8 +144,13 @@ class Tool:
 def output_text(value: Any) -> str:
     """A tool's return value as the ``output`` string of a ``function_call_output``.
 
-    Strings go as they are; anything else as JSON (pydantic models included).
+    Strings go as they are; anything else as JSON (pydantic models included); a
+    ``ToolResult`` as ``{"result": ..., "spoken": ...}``.
     """
+    if isinstance(value, ToolResult):
+        inner = value.value
+        result = inner if isinstance(inner, str) else json.loads(output_text(inner))
+        return json.dumps({"result": result, SPOKEN_KEY: value.spoken}, ensure_ascii=False)
     if isinstance(value, str):
         return value
     if isinstance(value, BaseModel):
@@ -133,9 +163,12 @@ def output_text(value: Any) -> str:
         ) from None
 
 
-def error_output(message: str, *, status: str = "error") -> str:
+def error_output(message: str, *, status: str = "error", spoken: str | None = None) -> str:
     """The output the model gets when a call failed: a JSON object it can read aloud from."""
-    return json.dumps({"error": message, "status": status}, ensure_ascii=False)
+    output = {"error": message, "status": status}
+    if spoken:
+        output[SPOKEN_KEY] = spoken
+    return json.dumps(output, ensure_ascii=False)
 
 
 async def run_in_thread(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
@@ -178,6 +211,7 @@ def function_tool(
     description: str | None = None,
     timeout: float | None = None,
     cancel_on_barge_in: bool = False,
+    examples: Sequence[str] = (),
 ) -> Tool:
     """A Tool from a function: schema from its type hints, text from its docstring."""
     doc = docstring.parse(fn.__doc__)
@@ -207,6 +241,7 @@ def function_tool(
         fn=fn,
         timeout=timeout,
         cancel_on_barge_in=cancel_on_barge_in,
+        examples=tuple(examples),
         arguments_model=model,
         context_parameter=context_parameter,
     )
@@ -242,6 +277,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     cancel_on_barge_in: bool = False,
+    examples: Sequence[str] = (),
 ) -> Callable[[ToolFunction], Tool]: ...
 
 
@@ -253,8 +289,12 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     cancel_on_barge_in: bool = False,
+    examples: Sequence[str] = (),
 ) -> Tool | Callable[[ToolFunction], Tool]:
-    """Make a sync or async function a tool: ``@tool`` or ``@tool(timeout=5, ...)``."""
+    """Make a sync or async function a tool: ``@tool`` or ``@tool(timeout=5, ...)``.
+
+    ``examples`` are requests the tool answers; a small local model routes by them.
+    """
 
     def make(f: ToolFunction) -> Tool:
         return function_tool(
@@ -263,6 +303,7 @@ def tool(
             description=description,
             timeout=timeout,
             cancel_on_barge_in=cancel_on_barge_in,
+            examples=examples,
         )
 
     return make(fn) if fn is not None else make

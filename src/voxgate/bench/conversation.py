@@ -36,16 +36,20 @@ from voxgate.protocol import Event
 
 @dataclass(frozen=True)
 class Line:
-    """One thing the caller says, and the tool that should answer it (None: words only)."""
+    """One thing the caller says, and the tool that should answer it (None: words only).
+
+    ``agent``, if given, is the agent that should be in charge once the turn is answered.
+    """
 
     text: str
     tool: str | None
+    agent: str | None = None
 
 
 CONVERSATION = [
     Line("Hi, how many bags can I check on my flight?", "faq_lookup_tool"),
     Line("Is there wifi on board?", "faq_lookup_tool"),
-    Line("I would like to change my seat please.", None),
+    Line("I would like to change my seat please.", None, "seat_booking_agent"),
     Line("My confirmation number is ABC123 and I want seat 14C.", "update_seat"),
     Line("What's the weather like in Tokyo today?", "get_weather"),
     Line("My name is Sarah and I'm flying to Berlin.", None),
@@ -114,6 +118,8 @@ class Turn:
     spoken: str = ""
     calls: list[str] = field(default_factory=list)
     handoffs: list[str] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)
+    """The agents in charge during the turn, in order (from the handoffs)."""
     wait_ms: float | None = None
     commits: int = 0
     cut_off: bool = False
@@ -123,13 +129,20 @@ class Turn:
         """Tools called, handoffs left out."""
         return [c.split("(", 1)[0] for c in self.calls if not c.startswith("transfer_to_")]
 
-    def verdict(self, expected: str | None) -> str:
-        """``good``, or what went wrong."""
+    def verdict(self, line: Line, agent: str | None) -> str:
+        """``good``, or what went wrong; ``agent`` is the one in charge after the turn.
+
+        A route is right when the expected tool (or none) was called, the turn ended with
+        the expected agent, if the line names one, and no agent was visited twice: a request
+        may go back to triage and on to another agent, never round in a circle.
+        """
         if not self.spoken:
             return "no answer"
         if leaks(self.spoken):
             return "leak"
-        if self.tools != ([expected] if expected else []) or len(self.handoffs) > 1:
+        circled = len(self.path) != len(set(self.path))
+        wrong_agent = line.agent is not None and agent != line.agent
+        if self.tools != ([line.tool] if line.tool else []) or circled or wrong_agent:
             return "wrong route"
         return "good"
 
@@ -170,6 +183,7 @@ def _follow(turn: Turn, ev: Event, arrived: float, speech_end: float) -> None:
         turn.calls.append(f"{ev['name']}({ev['arguments']})")
     elif type_ == "voxgate.handoff":
         turn.handoffs.append(str(ev.get("to")))
+        turn.path = (turn.path or [str(ev.get("from"))]) + [str(ev.get("to"))]
     elif type_ == "response.output_audio_transcript.done" and ev["transcript"].strip():
         turn.spoken = " ".join([turn.spoken, ev["transcript"].strip()]).strip()
 
@@ -182,11 +196,13 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
     clips = [espeak(line.text, voice) for line in CONVERSATION]
     turns: list[Turn] = []
     verdicts: list[str] = []
+    agent: str | None = None  # in charge, as the handoffs tell
     async with VoiceClient(f"{url}/ws/bench-{uuid.uuid4().hex}") as client:
         for number, (line, clip) in enumerate(zip(CONVERSATION, clips, strict=True), 1):
             turn = await _say(client, [clip], 0)
             turn.said = line.text
-            verdict = turn.verdict(line.tool)
+            agent = turn.path[-1] if turn.path else agent
+            verdict = turn.verdict(line, agent)
             turns.append(turn)
             verdicts.append(verdict)
             wait = f"{turn.wait_ms:5.0f} ms" if turn.wait_ms is not None else "   -- ms"

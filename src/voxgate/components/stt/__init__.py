@@ -10,6 +10,10 @@ class SpeechToText(Protocol):
 
     sample_rate: int
 
-    def transcribe(self, pcm16: bytes) -> str:
-        """Transcript of PCM16 mono audio at ``sample_rate``."""
+    def transcribe(self, pcm16: bytes, *, prompt: str = "") -> str:
+        """Transcript of PCM16 mono audio at ``sample_rate``.
+
+        ``prompt`` (the GA ``audio.input.transcription.prompt``) is text the speech is likely
+        to use: domain words, names, spellings.
+        """
         ...

@@ -3,10 +3,15 @@
 ``WhisperModel.transcribe`` pads every utterance to a 30 s window and runs a long decode loop;
 a voice turn is a few seconds, so this calls the encoder on the utterance's own length (plus a
 little silence, which keeps the decoder from looping) and decodes greedily once.
+
+A prompt (the session's ``audio.input.transcription.prompt``) goes before the transcript as
+Whisper's "previous text": domain words it holds ("wifi", "carry-on") are heard as such, where
+tiny.en alone writes what it knows better ("wife I").
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -19,6 +24,8 @@ _TAIL_PADDING_S = 1.0
 _MIN_WINDOW_S = 1.0
 _TOKENS_PER_SECOND = 8  # generous bound on speech rate; stops runaway repetition
 _NO_SPEECH_THRESHOLD = 0.6
+_MAX_PROMPT_TOKENS = 120  # Whisper's previous text takes up to 223; each costs decoding time
+_PROMPTS_KEPT = 64
 
 
 def bundled_model() -> Path:
@@ -48,8 +55,17 @@ class WhisperSTT:
         )
         self._tokenizer = tokenizer
         self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        self._prompt_tokens = functools.lru_cache(maxsize=_PROMPTS_KEPT)(self._start_tokens)
 
-    def transcribe(self, pcm16: bytes) -> str:
+    def _start_tokens(self, prompt: str) -> list[int]:
+        """The decoder's start: the prompt as previous text, if any, then the task tokens."""
+        prompt = " ".join(prompt.split())
+        if not prompt:
+            return self._prompt
+        text = self._tokenizer.encode(" " + prompt)[-_MAX_PROMPT_TOKENS:]
+        return [self._tokenizer.sot_prev, *text, *self._prompt]
+
+    def transcribe(self, pcm16: bytes, *, prompt: str = "") -> str:
         """Transcript of one utterance of 16 kHz PCM16 (empty when it holds no speech)."""
         audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
         if audio.size == 0:
@@ -63,11 +79,12 @@ class WhisperSTT:
         encoded = self._model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None, :, :frames]))
         )
+        start = self._prompt_tokens(prompt)
         result = self._model.model.generate(
             encoded,
-            [self._prompt],
+            [start],
             beam_size=1,
-            max_length=len(self._prompt) + int(window * _TOKENS_PER_SECOND) + 8,
+            max_length=len(start) + int(window * _TOKENS_PER_SECOND) + 8,
             suppress_blank=True,
             suppress_tokens=[-1],
             return_no_speech_prob=True,
@@ -79,14 +96,27 @@ class WhisperSTT:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE = re.compile(r"(?<=[.!?,;])\s+")
+_MIN_CLAUSE_WORDS = 3  # "Yes, yes, I do" is speech; "is there wifi, is there wifi" a loop
 
 
 def drop_repetition(text: str) -> str:
-    """Cut the loop a short window can send Whisper into: "Hi. Hi. Hi." → "Hi."."""
+    """Cut the loop a short window can send Whisper into: "Hi. Hi. Hi." → "Hi.".
+
+    Clauses loop too ("Is there wifi on board, is there wifi on board, is there"): a clause
+    of a few words followed by nothing but itself again is cut there.
+    """
     sentences = _SENTENCE.split(text)
     for n in range(1, len(sentences)):
         head = " ".join(sentences[:n])
         rest = " ".join(sentences[n:])
         if rest and head.lower().startswith(rest[: len(head)].lower()):
+            return head
+    clauses = _CLAUSE.split(text)
+    for n in range(1, len(clauses)):
+        head = " ".join(clauses[:n]).rstrip(",;")
+        rest = " ".join(clauses[n:]).lower().rstrip(".!?,; ")
+        loop = " ".join([head.lower() + ","] * (len(rest) // max(len(head), 1) + 2))
+        if len(head.split()) >= _MIN_CLAUSE_WORDS and loop.startswith(rest):
             return head
     return text

@@ -101,6 +101,8 @@ class SessionConfig:
     tool_choice: ToolChoice = "auto"
     truncation: Truncation = field(default_factory=Truncation)
     history_tokens: int = 512  # the budget of truncation "auto" and of limits left unset
+    transcription_prompt: str = ""
+    """``audio.input.transcription.prompt``: words the speech recognizer should expect."""
     model: str = "voxgate-local"
     id: str = field(default_factory=lambda: new_id("sess"))
 
@@ -178,6 +180,8 @@ class SessionConfig:
             self.voice = voice if isinstance(voice, str) else str(voice.get("id", self.voice))
         if "turn_detection" in audio_in:
             self._update_turn_detection(audio_in["turn_detection"])
+        if isinstance(transcription := audio_in.get("transcription"), dict):
+            self.transcription_prompt = str(transcription.get("prompt") or "")
 
     def _update_turn_detection(self, td: dict[str, Any] | None) -> None:
         if td is None:
@@ -211,7 +215,8 @@ class SessionConfig:
             "audio": {
                 "input": {
                     "format": _PCM,
-                    "transcription": {"model": "whisper-tiny.en"},
+                    "transcription": {"model": "whisper-tiny.en"}
+                    | ({"prompt": self.transcription_prompt} if self.transcription_prompt else {}),
                     "turn_detection": self.turn_detection.to_dict()
                     if self.turn_detection
                     else None,

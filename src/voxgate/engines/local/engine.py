@@ -243,7 +243,7 @@ class LocalEngine(ConversationEngine):
 
     def _transcribe_now(self, audio: bytes) -> str:
         with self._models.foreground.hold():
-            return self._models.stt.transcribe(audio)
+            return self._models.stt.transcribe(audio, prompt=self.config.transcription_prompt)
 
     async def _prepare_reply(self, turn: _Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""

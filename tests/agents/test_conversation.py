@@ -1,0 +1,86 @@
+"""End to end: a long spoken conversation with the demo agents over a real socket.
+
+Routing follows the agent graph (a request reaches its agent through handoffs, in the same
+turn), tools get only arguments the user gave, and nothing but words for the user is spoken.
+"""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from tests.conftest import silence
+from voxgate.client import VoiceClient, spoken_reply_done
+from voxgate.components.llm.guard import scaffolding
+
+pytestmark = pytest.mark.e2e
+
+TOOLS = ["get_weather", "faq_lookup_tool", "update_seat"]
+
+
+async def turn(client, speech, text):
+    """Say ``text``; what came back: (calls, handoffs, spoken transcripts)."""
+    mark = len(client.received.events)
+    await client.stream(silence(400) + speech(text) + silence(1200))
+    await client.wait_for(spoken_reply_done, after=mark, timeout=60)
+    await asyncio.sleep(0.3)  # the response's last events
+    events = [ev for _, ev in client.received.events[mark:]]
+    calls = [
+        (ev["name"], json.loads(ev["arguments"]))
+        for ev in events
+        if ev["type"] == "response.function_call_arguments.done"
+    ]
+    handoffs = [(ev["from"], ev["to"]) for ev in events if ev["type"] == "voxgate.handoff"]
+    spoken = [
+        ev["transcript"] for ev in events if ev["type"] == "response.output_audio_transcript.done"
+    ]
+    for said in spoken:
+        names = TOOLS + [f"transfer_to_{a}" for a in ("triage", "faq", "seat_booking")]
+        assert scaffolding(said, names) is None, said
+    assert "".join(spoken).strip(), f"nothing was said to {text!r}"
+    return [name for name, _ in calls], calls, handoffs, " ".join(spoken)
+
+
+async def test_a_spoken_conversation_follows_the_graph_and_speaks_only_words(server_url, speech):
+    async with VoiceClient(f"{server_url}/ws/{uuid.uuid4().hex}") as client:
+        names, _, handoffs, said = await turn(client, speech, "How many bags can I check?")
+        assert names == ["transfer_to_faq_agent", "faq_lookup_tool"]
+        assert handoffs == [("triage_agent", "faq_agent")]
+        assert "two bags" in said
+
+        # another agent's tool, in the same turn: back to triage, then its weather tool
+        names, calls, handoffs, said = await turn(
+            client, speech, "What is the weather like in London?"
+        )
+        assert names == ["transfer_to_triage_agent", "get_weather"]
+        assert "london" in calls[-1][1]["city"].lower()
+        assert handoffs == [("faq_agent", "triage_agent")]
+        assert "London" in said
+
+        # the seat agent is reached, and asks rather than inventing a booking
+        names, _, handoffs, said = await turn(client, speech, "I would like to change my seat.")
+        assert names == ["transfer_to_seat_booking_agent"]
+        assert handoffs == [("triage_agent", "seat_booking_agent")]
+        assert "confirmation number" in said.lower()
+
+        names, calls, _, said = await turn(
+            client, speech, "My confirmation number is ABC123 and I want seat 14C."
+        )
+        assert names == ["update_seat"]
+        heard = {k: v.replace(" ", "").upper() for k, v in calls[0][1].items()}
+        assert heard == {"confirmation_number": "ABC123", "new_seat": "14C"}  # as transcribed
+        assert "14C" in said
+
+        # from the seat agent: the FAQ is two handoffs away, reached in this turn
+        names, _, handoffs, said = await turn(client, speech, "Is there wifi on board?")
+        assert names == ["transfer_to_triage_agent", "transfer_to_faq_agent", "faq_lookup_tool"]
+        assert handoffs == [
+            ("seat_booking_agent", "triage_agent"),
+            ("triage_agent", "faq_agent"),
+        ]
+        assert "wifi" in said.lower()
+
+        # small talk is answered in words, by whichever agent is in charge
+        names, _, handoffs, _ = await turn(client, speech, "Thank you, that's all.")
+        assert names == [] and handoffs == []
