@@ -67,6 +67,12 @@ def _bench_conversation(args: argparse.Namespace) -> int:
     return conversation.main(args)
 
 
+def _bench_soak(args: argparse.Namespace) -> int:
+    from voxgate.bench import soak
+
+    return soak.main(args)
+
+
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
@@ -157,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     rtc.add_argument("--start-at", type=float, help=argparse.SUPPRESS)  # peer process: common start
     rtc.add_argument("--label", default="", help=argparse.SUPPRESS)
     rtc.set_defaults(run=_bench_webrtc)
+    soak = kinds.add_parser(
+        "soak", help="server RSS over rounds of sessions opened and closed (loopback engine)"
+    )
+    soak.add_argument("--url", help="http://host:port of a running voxgate (default: start one)")
+    soak.add_argument("--pid", type=int, help="process id of the --url server (for its RSS)")
+    soak.add_argument("--sessions", type=_positive, default=300, help="sessions per round")
+    soak.add_argument("--rounds", type=_positive, default=12, help="rounds of open and close")
+    soak.set_defaults(run=_bench_soak)
     return parser
 
 

@@ -30,7 +30,7 @@ from voxgate.protocol import (
     parse_client_event,
     to_wire,
 )
-from voxgate.session import EventWriter, Session
+from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
 from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ async def serve_client(
         wire = _for_client(ev, edge)
         if wire is not None:
             await websocket.send_text(json.dumps(wire))
+        elif ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
+            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
 
     writer = EventWriter(deliver, max_pending=settings.client_queue_size)
     session.join(writer, sideband=sideband)

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
-from voxgate.session import EventWriter, Session, SessionRegistry
+from voxgate.session import ENDED, EventWriter, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.messages import handle_text
 
@@ -107,6 +107,8 @@ class Peer:
         flushed = (type_ in _FLUSH_ON or cancelled) and self.track.flush()
         if flushed and type_ != "output_audio_buffer.cleared":
             self._send_json(event("output_audio_buffer.cleared", response_id=self._response_id))
+        if type_ == ENDED:  # the engine is gone: hang up (a new offer gets a new session)
+            self._peers.spawn(self.close(reason=f"session ended: {ev.get('code')}"))
         if self.ga_only and type_.startswith("voxgate."):
             return
         self._send_json(to_wire(ev))

@@ -12,7 +12,7 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.protocol import Event, ProtocolError, to_wire
-from voxgate.session import EventWriter, Session
+from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
 from voxgate.settings import Settings
 from voxgate.transports.messages import handle_text
 
@@ -27,6 +27,8 @@ async def serve_client(websocket: WebSocket, session: Session, settings: Setting
             await websocket.send_bytes(ev["delta"])
         else:
             await websocket.send_text(json.dumps(to_wire(ev)))
+        if ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
+            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
 
     writer = EventWriter(deliver, max_pending=settings.client_queue_size)
     session.join(writer)
