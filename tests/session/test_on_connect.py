@@ -43,7 +43,9 @@ async def test_ws_sends_session_created_on_connect(port):
             again = await first_event(second)
             assert again["type"] == "session.created"
             assert again["session"]["id"] == created["session"]["id"]
-            await second.send(json.dumps({"type": "session.update", "session": {}}))
+            await second.send(
+                json.dumps({"type": "session.update", "session": {"type": "realtime"}})
+            )
             assert (await first_event(second))["type"] == "session.updated"
         assert (await first_event(first))["type"] == "session.updated"
 

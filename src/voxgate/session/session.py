@@ -94,8 +94,12 @@ class Session:
 
         (It otherwise starts when the first participant joins.)
         """
-        if self._opening is not None and self._opening is not asyncio.current_task():
-            self._opening.cancel()  # started here instead, where a refusal is raised
+        opening = self._opening
+        if opening is not None and not opening.done():
+            if self._engine is None and not self._starting.locked():
+                opening.cancel()  # not begun: start here instead, where a refusal is raised
+            else:
+                await asyncio.wait([opening])
         if self._engine is None:
             await self._start_engine()
 
@@ -168,7 +172,11 @@ class Session:
         commit: Event = {"type": "input_audio_buffer.commit"}
         if not self._server_responds_on_commit():
             commit["event_id"] = self._respond_after = new_id("event")
-        await self.send(commit)
+        try:
+            await self.send(commit)
+        except BaseException:
+            self._respond_after = None
+            raise
 
     async def interrupt(self) -> None:
         """Cancel the response in progress, if there is one."""

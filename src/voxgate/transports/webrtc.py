@@ -64,6 +64,7 @@ class Peer:
         self.writer = EventWriter(self._deliver, max_pending=settings.client_queue_size)
         self.channel: RTCDataChannel | None = None
         self._unsent: list[str] = []
+        self._held: list[Event] | None = []  # the peer's own events, until session.created
         self._response_id = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -112,6 +113,10 @@ class Peer:
         if self.ga_only and type_.startswith("voxgate."):
             return
         self._send_json(to_wire(ev))
+        if type_ == "session.created" and self._held is not None:
+            held, self._held = self._held, None
+            for own in held:
+                self._send_json(own)
 
     def _send_json(self, data: Event) -> None:
         text = json.dumps(data)
@@ -130,8 +135,12 @@ class Peer:
         self._send_json(event(type_, response_id=self._response_id))
 
     def _voxgate_event(self, type_: str, **fields: Any) -> None:
-        if not self.ga_only:
+        if self.ga_only:
+            return
+        if self._held is None:
             self._send_json(event(type_, **fields))
+        else:  # session.created goes first
+            self._held.append(event(type_, **fields))
 
     # -- client in -------------------------------------------------------------------------
 

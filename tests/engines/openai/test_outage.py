@@ -6,6 +6,7 @@ stand-in for ``open_upstream`` that refuses while the upstream is "down".
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -52,8 +53,9 @@ async def test_an_upstream_down_past_the_retries_ends_the_session_and_frees_its_
         received = []
         async with websockets.connect(url) as ws:
             try:
-                async for message in ws:
-                    received.append(json.loads(message))
+                async with asyncio.timeout(20):  # a zombie session would never close it
+                    async for message in ws:
+                        received.append(json.loads(message))
             except websockets.ConnectionClosed:
                 pass
             assert ws.close_code == ENDED_CLOSE_CODE
