@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from voxgate.protocol import Event
+from voxgate.session.memory import release_memory
 from voxgate.session.session import AgentFactory, EngineFactory, Session
 
 
 class SessionRegistry:
-    """In-process sessions by id; a session lives while it has participants."""
+    """In-process sessions by id; a session lives while it has participants.
+
+    A session whose engine ended on its own is forgotten at once: its id is free for a fresh
+    session, and only live sessions are counted (``len``, ``/healthz``).
+    """
 
     def __init__(self, engine_factory: EngineFactory) -> None:
         self._engine_factory = engine_factory
@@ -33,15 +38,21 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = Session(
-                session_id, self._engine_factory, agent, config=config
+                session_id, self._engine_factory, agent, config=config, on_end=self._forget
             )
         return session
+
+    def _forget(self, session: Session) -> None:
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+            release_memory()
 
     async def release(self, session: Session) -> None:
         """Close the session once its last participant (sidebands aside) has left."""
         if not session.callers and self._sessions.get(session.id) is session:
             del self._sessions[session.id]
             await session.close()
+            release_memory()
 
     async def close(self) -> None:
         """Close every session (server shutdown)."""

@@ -1,4 +1,10 @@
-"""One conversation: its engine (started lazily) and the clients that share it."""
+"""One conversation: its engine (started when the first client joins) and the clients sharing it.
+
+A session ends when its last caller leaves (the registry closes it) or when its engine's events
+end on their own (an upstream gone for good): then every participant gets the engine's last
+``error`` and a ``voxgate.session.ended`` (its transport closes the connection on it), and the
+registry forgets the id, so the next client to join it gets a fresh session.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from voxgate.engines import Engine
-from voxgate.protocol import Event, new_id
+from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
 from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,11 @@ class SessionAgent(Protocol):
 
 AgentFactory = Callable[["Session"], SessionAgent]
 
+ENDED = "voxgate.session.ended"
+"""The last event of a session whose engine ended: ``code`` and ``reason`` say why."""
+ENDED_CLOSE_CODE = 1013
+"""WebSocket close code for it ("try again later"): a new connection gets a fresh session."""
+
 
 class Session:
     """Fans engine events out to every participant; participants' input goes to one engine.
@@ -51,6 +62,7 @@ class Session:
         agent_factory: AgentFactory | None = None,
         *,
         config: Event | None = None,
+        on_end: Callable[[Session], None] | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
@@ -62,6 +74,12 @@ class Session:
         self._session_state: dict[str, Any] | None = None
         self.active_response_id: str | None = None
         self._starting = asyncio.Lock()
+        self._opening: asyncio.Task[None] | None = None
+        self._respond_after: str | None = None  # commit_audio's commit, answered once committed
+        self._last_error: Event | None = None
+        self._ending: Event | None = None  # the ENDED event, once the engine ended on its own
+        self._on_end = on_end
+        self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
         self.agent = agent_factory(self) if agent_factory is not None else None
@@ -72,7 +90,16 @@ class Session:
         return self._engine is not None
 
     async def start(self) -> None:
-        """Start the engine now (it otherwise starts on the first client event)."""
+        """Start the engine now; a ``ProtocolError`` if it refuses the session's configuration.
+
+        (It otherwise starts when the first participant joins.)
+        """
+        opening = self._opening
+        if opening is not None and not opening.done():
+            if self._engine is None and not self._starting.locked():
+                opening.cancel()  # not begun: start here instead, where a refusal is raised
+            else:
+                await asyncio.wait([opening])
         if self._engine is None:
             await self._start_engine()
 
@@ -82,21 +109,22 @@ class Session:
         return self.participants - self._sidebands
 
     def join(self, writer: EventWriter, *, sideband: bool = False) -> None:
-        """Add a client; a late joiner first gets the session's current configuration.
+        """Add a client: its first event is ``session.created``.
 
-        A ``sideband`` (``/v1/realtime?call_id=``) follows a call; it does not keep it alive.
+        The first join starts the engine, whose ``session.created`` reaches every participant;
+        a late joiner gets one made of the session's current configuration. A ``sideband``
+        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive.
         """
         self.participants.add(writer)
         if sideband:
             self._sidebands.add(writer)
-        if self._session_state is not None:
-            writer.offer(
-                {
-                    "type": "session.created",
-                    "event_id": new_id("event"),
-                    "session": self._session_state,
-                }
-            )
+        if self._ending is not None:  # joined as the engine ended: the client leaves too
+            writer.offer(self._ending)
+        elif self._session_state is not None:
+            writer.offer(event("session.created", session=self._session_state))
+        elif self._engine is None and self._opening is None and not self._closed:
+            with contextlib.suppress(RuntimeError):  # no running loop: start() will
+                self._opening = asyncio.get_running_loop().create_task(self._open())
 
     def leave(self, writer: EventWriter) -> None:
         """Remove a client."""
@@ -105,6 +133,10 @@ class Session:
 
     async def send(self, ev: Event) -> None:
         """One client event to the engine, starting it on first use."""
+        if self._closed:
+            raise ProtocolError(
+                "this session has ended; connect again for a new one", code="session_ended"
+            )
         engine = self._engine or await self._start_engine()
         await engine.send(ev)
 
@@ -133,10 +165,18 @@ class Session:
         await self.send({"type": "response.create"})
 
     async def commit_audio(self) -> None:
-        """End the user's turn now and make sure a reply follows."""
-        await self.send({"type": "input_audio_buffer.commit"})
+        """End the user's turn now; a reply follows once the engine has committed it.
+
+        A refused commit (an empty buffer) is only its ``error``: nothing to answer.
+        """
+        commit: Event = {"type": "input_audio_buffer.commit"}
         if not self._server_responds_on_commit():
-            await self.send({"type": "response.create"})
+            commit["event_id"] = self._respond_after = new_id("event")
+        try:
+            await self.send(commit)
+        except BaseException:
+            self._respond_after = None
+            raise
 
     async def interrupt(self) -> None:
         """Cancel the response in progress, if there is one."""
@@ -146,46 +186,106 @@ class Session:
 
     async def close(self) -> None:
         """Stop the engine; participants stay connected but hear nothing more."""
+        if self._closed:
+            return
+        self._closed = True
         self.ended.set()
+        if self._opening is not None and self._opening is not asyncio.current_task():
+            self._opening.cancel()
         if self.agent is not None:
             await self.agent.close()
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.close()
-        if self._pump is not None:
+        if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
 
+    async def _open(self) -> None:
+        """Start the engine for the first participant; a refusal is told to the participants."""
+        try:
+            await self._start_engine()
+        except ProtocolError as exc:  # the engine refused the session's configuration
+            self.broadcast(exc.to_event())
+        except Exception:
+            log.exception("session %s: the engine did not start", self.id)
+            self.broadcast(
+                error_event("the engine did not start", code="engine_failed", type_="server_error")
+            )
+
     async def _start_engine(self) -> Engine:
         async with self._starting:  # the agent's opening events go first
+            if self._closed:
+                raise ProtocolError("this session has ended", code="session_ended")
             if self._engine is None:
                 engine = self._engine_factory(self._config)
-                self._pump = asyncio.create_task(self._fan_out(engine), name=f"session {self.id}")
-                for ev in self.agent.opening_events() if self.agent is not None else []:
-                    await engine.send(ev)
-                self._engine = engine
+                pump = asyncio.create_task(self._fan_out(engine), name=f"session {self.id}")
+                try:
+                    for ev in self.agent.opening_events() if self.agent is not None else []:
+                        await engine.send(ev)
+                    if self._closed:  # while the agent's events went in
+                        raise ProtocolError("this session has ended", code="session_ended")
+                except BaseException:
+                    pump.cancel()
+                    await engine.close()
+                    raise
+                self._pump, self._engine = pump, engine
             return self._engine
 
     async def _fan_out(self, engine: Engine) -> None:
-        async for ev in engine.events():
-            self._observe(ev)
-            for writer in list(self.participants):
-                writer.offer(ev)
-            if self.agent is not None:
-                try:
-                    self.agent.observe(ev)
-                except Exception:
-                    log.exception("session %s: the agent failed on %s", self.id, ev["type"])
+        try:
+            async for ev in engine.events():
+                respond = self._observe(ev)
+                for writer in list(self.participants):
+                    writer.offer(ev)
+                if self.agent is not None:
+                    try:
+                        self.agent.observe(ev)
+                    except Exception:
+                        log.exception("session %s: the agent failed on %s", self.id, ev["type"])
+                if respond:
+                    await engine.send({"type": "response.create"})
+        except Exception:
+            log.exception("session %s: the engine failed", self.id)
+            self._last_error = None
+        if not self._closed:  # the engine ended on its own: so does the session
+            await self._end()
 
-    def _observe(self, ev: Event) -> None:
+    async def _end(self) -> None:
+        """Tell every participant why the session ends, forget it, and close it."""
+        last = (self._last_error or {}).get("error")
+        if last is None:
+            last = error_event(
+                "the session's engine stopped", code="engine_stopped", type_="server_error"
+            )["error"]
+            self.broadcast(event("error", error=last))
+        log.warning("session %s ends: %s", self.id, last.get("message"))
+        self._ending = event(
+            ENDED, session_id=self.id, code=last.get("code"), reason=last.get("message")
+        )
+        self.broadcast(self._ending)
+        if self._on_end is not None:
+            self._on_end(self)
+        await self.close()
+
+    def _observe(self, ev: Event) -> bool:
+        """Follow the engine's state; True when a ``response.create`` is owed now."""
         type_ = ev["type"]
-        if type_ in ("session.created", "session.updated"):
+        self._last_error = ev if type_ == "error" else None
+        if type_ == "input_audio_buffer.committed" and self._respond_after is not None:
+            self._respond_after = None
+            return True
+        if type_ == "error" and self._respond_after is not None:
+            if ev["error"].get("event_id") == self._respond_after:
+                self._respond_after = None  # the commit was refused: nothing to answer
+        elif type_ in ("session.created", "session.updated"):
             self._session_state = ev["session"]
         elif type_ == "response.created":
             self.active_response_id = ev["response"]["id"]
         elif type_ == "response.done" and self.active_response_id == ev["response"]["id"]:
             self.active_response_id = None
+        return False
 
     def _server_responds_on_commit(self) -> bool:
         audio = (self._session_state or {}).get("audio") or {}

@@ -24,7 +24,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
 from voxgate.protocol import SERVER_EVENT_MODELS, Event, ProtocolError, to_wire
-from voxgate.session import EventWriter, Session
+from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
 from voxgate.settings import Settings
 from voxgate.transports.client import client_writer, serve_connection
 from voxgate.transports.messages import ClientEventCheck
@@ -94,6 +94,8 @@ async def serve_client(
         wire = _for_client(ev, edge)
         if wire is not None:
             await websocket.send_text(json.dumps(wire))
+        elif ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
+            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
 
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])

@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
-from voxgate.session import Session, SessionRegistry
+from voxgate.session import ENDED, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.client import client_writer
 from voxgate.transports.messages import ClientEventCheck, handle_text
@@ -96,6 +96,7 @@ class Peer:
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_INBOX)
         self._room = asyncio.Event()
         self._room.set()
+        self._held: list[Event] | None = []  # the peer's own events, until session.created
         self._response_id = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -162,9 +163,15 @@ class Peer:
         flushed = (type_ in _FLUSH_ON or cancelled) and self.track.flush()
         if flushed and type_ != "output_audio_buffer.cleared":
             self._send_json(event("output_audio_buffer.cleared", response_id=self._response_id))
+        if type_ == ENDED:  # the engine is gone: hang up (a new offer gets a new session)
+            self._peers.spawn(self.close(reason=f"session ended: {ev.get('code')}"))
         if self.ga_only and type_.startswith("voxgate."):
             return
         self._send_json(to_wire(ev))
+        if type_ == "session.created" and self._held is not None:
+            held, self._held = self._held, None
+            for own in held:
+                self._send_json(own)
 
     def _send_json(self, data: Event) -> None:
         text = json.dumps(data)
@@ -184,8 +191,12 @@ class Peer:
         self._send_json(event(type_, response_id=self._response_id))
 
     def _voxgate_event(self, type_: str, **fields: Any) -> None:
-        if not self.ga_only:
+        if self.ga_only:
+            return
+        if self._held is None:
             self._send_json(event(type_, **fields))
+        else:  # session.created goes first
+            self._held.append(event(type_, **fields))
 
     # -- client in -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.protocol import Event, ProtocolError, to_wire
-from voxgate.session import EventWriter, Session
+from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
 from voxgate.settings import Settings
 from voxgate.transports.client import client_writer, serve_connection
 from voxgate.transports.messages import ClientEventCheck, handle_text
@@ -38,6 +38,8 @@ async def serve_client(
             await websocket.send_bytes(ev["delta"])
         else:
             await websocket.send_text(json.dumps(to_wire(ev)))
+        if ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
+            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
 
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])

@@ -106,3 +106,134 @@ def test_bad_truncation_is_refused_and_changes_nothing(value, param):
         cfg.update({"type": "realtime", "instructions": "changed", "truncation": value})
     assert refused.value.param == param
     assert cfg.instructions != "changed" and cfg.to_session()["truncation"] == "auto"
+
+
+def test_a_refused_update_changes_nothing():
+    cfg = config()
+    before = cfg.to_session()
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update(
+            {
+                "type": "realtime",
+                "instructions": "changed",
+                "max_output_tokens": 50,
+                "tools": [WEATHER],
+                "audio": {"input": {"format": {"type": "audio/pcmu"}}},
+            }
+        )
+    assert refused.value.code == "unsupported_audio_format"
+    assert refused.value.param == "session.audio.input.format"
+    assert cfg.to_session() == before
+
+
+VAD = "session.audio.input.turn_detection"
+OUT_OF_RANGE = [
+    ({"max_output_tokens": -1}, "session.max_output_tokens"),
+    ({"max_output_tokens": 0}, "session.max_output_tokens"),
+    ({"max_output_tokens": 1e9}, "session.max_output_tokens"),
+    ({"max_output_tokens": 4097}, "session.max_output_tokens"),
+    ({"max_output_tokens": 12.5}, "session.max_output_tokens"),
+    ({"max_output_tokens": "lots"}, "session.max_output_tokens"),
+    ({"temperature": -0.1}, "session.temperature"),
+    ({"temperature": 2.5}, "session.temperature"),
+    ({"output_modalities": ["audio", "text"]}, "session.output_modalities"),
+    ({"audio": {"output": {"voice": "alloy"}}}, "session.audio.output.voice"),
+    ({"audio": {"output": {"voice": {"id": "voice_1234"}}}}, "session.audio.output.voice"),
+    ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": -5}}}}, None),
+    ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 1.5}}}}, None),
+    ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": True}}}}, None),
+    (
+        {
+            "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": -100}}
+            }
+        },
+        None,
+    ),
+    (
+        {"audio": {"input": {"turn_detection": {"type": "server_vad", "prefix_padding_ms": 1e9}}}},
+        None,
+    ),
+    (
+        {
+            "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 2.5}}
+            }
+        },
+        None,
+    ),
+    (
+        {"audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": "no"}}}},
+        None,
+    ),
+    (
+        {"audio": {"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}}},
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("update", "param"), OUT_OF_RANGE)
+def test_an_out_of_range_value_is_refused_with_its_param_and_changes_nothing(update, param):
+    cfg = config()
+    before = cfg.to_session()
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update({"type": "realtime", "instructions": "changed", **update})
+    if param is None:  # a turn_detection field: the param names it
+        [field] = [k for k in update["audio"]["input"]["turn_detection"] if k != "type"]
+        param = f"{VAD}.{field}"
+    assert refused.value.param == param
+    assert refused.value.code in ("invalid_value", "unsupported_turn_detection")
+    assert str(refused.value)  # says what is allowed
+    assert cfg.to_session() == before
+
+
+def test_an_unknown_voice_is_refused_naming_the_voices_there_are():
+    cfg = config()
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update({"type": "realtime", "audio": {"output": {"voice": "alloy"}}})
+    assert refused.value.code == "invalid_value"
+    assert "'alloy'" in str(refused.value) and "joe" in str(refused.value)
+    cfg.update({"type": "realtime", "audio": {"output": {"voice": "joe"}}})
+    assert cfg.to_session()["audio"]["output"]["voice"] == "joe"
+
+
+def test_values_in_range_are_taken():
+    cfg = config()
+    cfg.update(
+        {
+            "type": "realtime",
+            "max_output_tokens": 200,
+            "temperature": 0.7,
+            "audio": {
+                "input": {
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.8,
+                        "silence_duration_ms": 500.0,
+                        "prefix_padding_ms": 0,
+                        "idle_timeout_ms": None,
+                    }
+                }
+            },
+        }
+    )
+    td = cfg.to_session()["audio"]["input"]["turn_detection"]
+    assert (td["threshold"], td["silence_duration_ms"], td["prefix_padding_ms"]) == (0.8, 500, 0)
+    assert cfg.max_output_tokens == 200 and cfg.temperature == 0.7
+
+
+def test_inf_is_the_engines_own_cap_which_the_models_context_bounds():
+    cfg = config()  # SmolLM2: a 2048-token context, 512 of history
+    cfg.cap_output_tokens(2048)
+    assert cfg.output_tokens_cap == 2048 - 512 - 512
+    cfg.update({"type": "realtime", "max_output_tokens": "inf"})
+    assert cfg.max_output_tokens == cfg.output_tokens_cap
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update({"type": "realtime", "max_output_tokens": 4096})
+    assert refused.value.param == "session.max_output_tokens"
+    assert "1 to 1024" in str(refused.value)
+    big = config()
+    big.cap_output_tokens(128_000)
+    big.update({"type": "realtime", "max_output_tokens": "inf"})
+    assert big.max_output_tokens == 4096  # the spec's largest

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from voxgate.agents.testing import FunctionCall, Reply, ScriptedEngine
 from voxgate.protocol import Event, to_wire, validate_server_event
 
@@ -64,4 +66,66 @@ async def test_a_response_cancelled_before_it_ran_still_ends():
     assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
     assert done["output"] == []
     assert len(engine.script) == 1  # the model was never asked: the step waits
+    await engine.close()
+
+
+async def next_events(stream, count: int) -> list[Event]:
+    return [await asyncio.wait_for(anext(stream), 5) for _ in range(count)]
+
+
+async def test_a_refused_session_update_is_one_error_and_changes_nothing():
+    engine = ScriptedEngine([])
+    stream = engine.events()
+    [created] = await next_events(stream, 1)
+    await engine.send(
+        {
+            "type": "session.update",
+            "event_id": "event_mine",
+            "session": {
+                "type": "realtime",
+                "instructions": "changed",
+                "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": -5}}},
+            },
+        }
+    )
+    [error] = await next_events(stream, 1)
+    assert error["type"] == "error"
+    assert error["error"]["param"] == "session.audio.input.turn_detection.threshold"
+    assert error["error"]["event_id"] == "event_mine"
+    assert "0.0 to 1.0" in error["error"]["message"]
+    assert engine.quiet  # no session.updated follows
+    assert engine.session == created["session"]
+    await engine.close()
+
+
+@pytest.mark.parametrize(
+    ("response", "param"),
+    [
+        ({"max_output_tokens": -1}, "response.max_output_tokens"),
+        ({"max_output_tokens": 1e9}, "response.max_output_tokens"),
+        ({"output_modalities": ["video"]}, "response.output_modalities"),
+        ({"temperature": 9}, "response.temperature"),
+        ({"audio": {"output": {"format": {"type": "audio/pcmu"}}}}, "response.audio.output.format"),
+    ],
+)
+async def test_response_create_overrides_are_checked_like_the_session(response, param):
+    engine = ScriptedEngine([Reply(text="Fine.")])
+    stream = engine.events()
+    await next_events(stream, 1)  # session.created
+    await engine.send({"type": "response.create", "response": response})
+    [error] = await next_events(stream, 1)
+    assert error["type"] == "error" and error["error"]["param"] == param
+    assert engine.quiet  # no response started
+    await engine.close()
+
+
+async def test_response_create_max_output_tokens_bounds_that_reply():
+    engine = ScriptedEngine([Reply(text="Fine."), Reply(text="Again.")])
+    stream = engine.events()
+    await engine.send({"type": "response.create", "response": {"max_output_tokens": 5}})
+    await until(engine, stream, "response.done")
+    assert engine._response is not None and engine._response.max_tokens == 5
+    await engine.send({"type": "response.create", "response": {"max_output_tokens": "inf"}})
+    await until(engine, stream, "response.done")
+    assert engine._response.max_tokens == 4096  # the scripted model's context is large
     await engine.close()

@@ -88,3 +88,35 @@ async def test_a_dropped_in_process_upstream_is_reconnected_with_the_conversatio
         assert [ev["type"] for ev in seen].count("session.created") == 1
     finally:
         await engine.close()
+
+
+async def test_a_session_update_the_upstream_refuses_is_not_sent_again_after_a_reconnect():
+    upstreams: list[EngineUpstream] = []
+
+    async def connect() -> EngineUpstream:
+        upstreams.append(EngineUpstream(ScriptedEngine()))
+        return upstreams[-1]
+
+    engine = OpenAIEngine(settings(), connect=connect)
+    events, seen = engine.events(), []
+    try:
+        await until(events, "session.created", seen)
+        refused = {"type": "realtime", "instructions": "Refused.", "max_output_tokens": -1}
+        await engine.send({"type": "session.update", "session": refused})
+        error = await until(events, "error", seen)
+        assert error["error"]["param"] == "session.max_output_tokens"
+        taken = {"type": "realtime", "instructions": "Taken."}
+        await engine.send({"type": "session.update", "session": taken})
+        await until(events, "session.updated", seen)
+        await upstreams[0].engine.close()  # the connection drops
+        async with asyncio.timeout(10):
+            while engine.reconnects == 0 or len(upstreams) < 2:
+                await asyncio.sleep(0.01)
+            second = upstreams[-1].engine
+            assert isinstance(second, ScriptedEngine)
+            while not any(ev["type"] == "session.update" for ev in second.received):
+                await asyncio.sleep(0.01)
+        assert second.session["instructions"] == "Taken."
+        assert "error" not in [ev["type"] for ev in seen[seen.index(error) + 1 :]]
+    finally:
+        await engine.close()

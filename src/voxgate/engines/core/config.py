@@ -5,16 +5,20 @@ The local and scripted engines keep them; ``session.update`` changes them, check
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from voxgate.components.llm import Tool, ToolChoice
+from voxgate.engines.core import checks
 from voxgate.protocol import ProtocolError, new_id
 from voxgate.settings import Settings
 
 _PCM = {"type": "audio/pcm", "rate": 24000}
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+INSTRUCTIONS_ROOM = 512
+"""Tokens of a model's context kept for the instructions when bounding replies."""
 
 
 @dataclass
@@ -105,6 +109,10 @@ class SessionConfig:
     """``audio.input.transcription.prompt``: words the speech recognizer should expect."""
     model: str = "voxgate-local"
     id: str = field(default_factory=lambda: new_id("sess"))
+    voices: tuple[str, ...] | None = None
+    """The voices the engine speaks with; None: any name is taken (the scripted engine)."""
+    output_tokens_cap: int = checks.MAX_OUTPUT_TOKENS
+    """The longest reply the engine serves: ``max_output_tokens`` ``"inf"``, and its bound."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionConfig:
@@ -112,6 +120,7 @@ class SessionConfig:
         return cls(
             instructions=settings.instructions,
             voice=settings.voice,
+            voices=(settings.voice,),
             turn_detection=TurnDetection(
                 threshold=settings.vad_threshold,
                 silence_duration_ms=settings.vad_silence_duration_ms,
@@ -129,15 +138,27 @@ class SessionConfig:
         return self.turn_detection is not None and self.turn_detection.create_response
 
     def update(self, session: dict[str, Any]) -> None:
-        """Apply a validated ``session.update`` payload; refuse what this engine can't do."""
+        """Apply a ``session.update`` payload whole, or refuse it and change nothing."""
+        updated = copy.deepcopy(self)
+        updated._apply(session)
+        self.__dict__.update(updated.__dict__)
+
+    def cap_output_tokens(self, context_window: int) -> None:
+        """Bound replies by what the model's context holds besides the prompt.
+
+        The prompt takes the history budget and room for instructions; the rest may be reply.
+        """
+        room = context_window - self.history_tokens - INSTRUCTIONS_ROOM
+        self.output_tokens_cap = max(1, min(checks.MAX_OUTPUT_TOKENS, room))
+        self.max_output_tokens = min(self.max_output_tokens, self.output_tokens_cap)
+
+    def _apply(self, session: dict[str, Any]) -> None:
         if session.get("type") not in (None, "realtime"):
             raise ProtocolError(
                 "only 'realtime' sessions are supported", code="invalid_value", param="session.type"
             )
-        # what may be refused first: a bad value must leave the session as it was
-        truncation = None
         if (value := session.get("truncation")) is not None:
-            truncation = Truncation.parse(value)
+            self.truncation = Truncation.parse(value)
         tools = self.tools
         if "tools" in session:
             tools = check_tools(session["tools"] or [], param="session.tools")
@@ -151,52 +172,38 @@ class SessionConfig:
         self.tools = tools
         if (instructions := session.get("instructions")) is not None:
             self.instructions = instructions
-        if (modalities := session.get("output_modalities")) is not None:
-            if modalities not in (["audio"], ["text"]):
-                raise ProtocolError(
-                    "output_modalities must be ['audio'] or ['text']",
-                    code="invalid_value",
-                    param="session.output_modalities",
-                )
-            self.output_modalities = list(modalities)
-        if truncation is not None:
-            self.truncation = truncation
+        if (value := session.get("output_modalities")) is not None:
+            self.output_modalities = checks.modalities(value, param="session.output_modalities")
         if (limit := session.get("max_output_tokens")) is not None:
-            self.max_output_tokens = 4096 if limit == "inf" else int(limit)
+            self.max_output_tokens = checks.max_output_tokens(
+                limit, self.output_tokens_cap, param="session.max_output_tokens"
+            )
+        if (value := session.get("temperature")) is not None:
+            self.temperature = checks.temperature(value, param="session.temperature")
         audio = session.get("audio") or {}
         audio_in, audio_out = audio.get("input") or {}, audio.get("output") or {}
         for key, part in (("input", audio_in), ("output", audio_out)):
-            fmt = part.get("format")
-            if fmt is not None and (fmt.get("type"), fmt.get("rate", 24000)) != (
-                "audio/pcm",
-                24000,
-            ):
-                raise ProtocolError(
-                    "the local engine takes audio/pcm at 24000 Hz",
-                    code="unsupported_audio_format",
-                    param=f"session.audio.{key}.format",
-                )
-        if (voice := audio_out.get("voice")) is not None:
-            self.voice = voice if isinstance(voice, str) else str(voice.get("id", self.voice))
+            checks.audio_format(part.get("format"), param=f"session.audio.{key}.format")
+        if (value := audio_out.get("voice")) is not None:
+            self.voice = checks.voice(value, self.voices, param="session.audio.output.voice")
         if "turn_detection" in audio_in:
             self._update_turn_detection(audio_in["turn_detection"])
         if isinstance(transcription := audio_in.get("transcription"), dict):
             self.transcription_prompt = str(transcription.get("prompt") or "")
 
     def _update_turn_detection(self, td: dict[str, Any] | None) -> None:
+        param = "session.audio.input.turn_detection"
         if td is None:
             self.turn_detection = None
             return
-        if td.get("type") != "server_vad":
+        if not isinstance(td, dict) or td.get("type") != "server_vad":
             raise ProtocolError(
                 "turn_detection must be null or of type 'server_vad'",
                 code="unsupported_turn_detection",
-                param="session.audio.input.turn_detection.type",
+                param=f"{param}.type",
             )
         current = self.turn_detection or TurnDetection()
-        fields = {
-            k: v for k, v in td.items() if k in TurnDetection.__dataclass_fields__ and v is not None
-        }
+        fields = checks.server_vad(td, param=param)
         self.turn_detection = TurnDetection(**{**current.__dict__, **fields})
 
     def to_session(self) -> dict[str, Any]:

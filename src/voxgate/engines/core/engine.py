@@ -15,6 +15,7 @@ from typing import Any
 
 from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolChoice
 from voxgate.engines import dispatch
+from voxgate.engines.core import checks
 from voxgate.engines.core.chat import chat_messages
 from voxgate.engines.core.config import SessionConfig, check_tool_choice, check_tools
 from voxgate.engines.core.conversation import Conversation
@@ -39,6 +40,7 @@ class ConversationEngine:
     def __init__(self, llm: LanguageModel, config: SessionConfig) -> None:
         self.llm = llm
         self.config = config
+        config.cap_output_tokens(llm.context_window)
         self.conversation = Conversation()
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
         self._response: ResponseRun | None = None
@@ -131,11 +133,34 @@ class ConversationEngine:
         reply = self._new_response(
             self._put,
             instructions=params.get("instructions"),
-            modalities=params.get("output_modalities"),
+            modalities=self._response_modalities(params),
             tools=(tools, choice),
+            max_tokens=self._response_max_tokens(params),
+            temperature=self._response_temperature(params),
         )
         self._go_live(reply)
         reply.start()
+
+    def _response_modalities(self, params: Event) -> list[str] | None:
+        """The response's own output modalities and voice, checked (the voice as the session's)."""
+        output = (params.get("audio") or {}).get("output") or {}
+        checks.audio_format(output.get("format"), param="response.audio.output.format")
+        if (voice := output.get("voice")) is not None:
+            checks.voice(voice, self.config.voices, param="response.audio.output.voice")
+        if (value := params.get("output_modalities")) is not None:
+            return checks.modalities(value, param="response.output_modalities")
+        return None
+
+    def _response_max_tokens(self, params: Event) -> int | None:
+        if (value := params.get("max_output_tokens")) is None:
+            return None
+        cap = self.config.output_tokens_cap
+        return checks.max_output_tokens(value, cap, param="response.max_output_tokens")
+
+    def _response_temperature(self, params: Event) -> float | None:
+        if (value := params.get("temperature")) is None:
+            return None
+        return checks.temperature(value, param="response.temperature")
 
     def _on_response_cancel(self, ev: Event) -> None:
         if self._response is None or self._response.done:
@@ -162,6 +187,8 @@ class ConversationEngine:
         modalities: list[str] | None = None,
         tools: tuple[list[Tool], ToolChoice] | None = None,
         playback: Playback | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> ResponseRun:
         """A response, not started, whose events go to ``emit``.
 
@@ -176,8 +203,8 @@ class ConversationEngine:
             emit=emit,
             speak=self._voice() if audio else None,
             playback=playback or Playback(),
-            max_tokens=self.config.max_output_tokens,
-            temperature=self.config.temperature,
+            max_tokens=max_tokens or self.config.max_output_tokens,
+            temperature=self.config.temperature if temperature is None else temperature,
             tools=tool_list if tool_choice != "none" else [],
             tool_choice=tool_choice,
             report_metrics=self.report_metrics,

@@ -108,6 +108,9 @@ class OpenAIEngine:
         self._announced = False  # the client has had its session.created
         self._upstream_created: Event | None = None
         self._own_update: str | None = None  # event_id of the session.update being answered
+        # client session.updates sent up, not yet answered: the upstream applies each or refuses
+        # it whole, and only what it applied is sent again after a reconnect
+        self._updates: collections.deque[Event] = collections.deque()
         self._echoes: set[str] = set()  # replayed item ids whose echoes are swallowed
         self._response: _Response | None = None
         self._resume_response = False
@@ -121,13 +124,15 @@ class OpenAIEngine:
     async def send(self, ev: Event) -> None:
         """Forward one client event (held while the upstream reconnects)."""
         if ev["type"] == "session.update":
-            merge(self._session, ev["session"])
+            ev = {**ev, "event_id": ev.get("event_id") or new_id("event")}
+            self._updates.append(ev)
         if self._ready and self._upstream is not None:
             with contextlib.suppress(UpstreamClosed):  # the reader reconnects
                 await self._upstream.send(ev)
                 return
         if len(self._pending) >= MAX_PENDING:
-            self._pending.popleft()
+            dropped = self._pending.popleft()
+            self._updates = collections.deque(u for u in self._updates if u is not dropped)
             log.warning("upstream away too long: dropping the oldest held client event")
         self._pending.append(ev)
 
@@ -216,6 +221,11 @@ class OpenAIEngine:
         """End what the dropped connection was doing, so the client's view stays consistent."""
         self._echoes.clear()
         self._own_update = None
+        held = [u for u in self._updates if any(u is ev for ev in self._pending)]
+        for update in self._updates:  # sent, unanswered: assumed applied, sent with the session
+            if not any(update is h for h in held):
+                merge(self._session, update["session"])
+        self._updates = collections.deque(held)  # still to be sent, and answered then
         response, self._response = self._response, None
         if response is None:
             return
@@ -253,6 +263,7 @@ class OpenAIEngine:
         if type_ == "error" and str(ev["error"].get("event_id") or "").startswith(_OWN):
             self._on_own_error(ev)
             return
+        self._follow_update(ev)
         item_id = (ev.get("item") or {}).get("id")
         if type_ in _ITEM_ECHOES and item_id in self._echoes:
             self._conversation.observe(ev)
@@ -268,6 +279,16 @@ class OpenAIEngine:
                 self._metrics(ev["response"], current.started, current.first_audio)
             else:
                 self._metrics(ev["response"], None, None)
+
+    def _follow_update(self, ev: Event) -> None:
+        """Keep a client ``session.update`` once the upstream has applied it; drop a refused one."""
+        if not self._updates:
+            return
+        if ev["type"] == "session.updated":
+            merge(self._session, self._updates.popleft()["session"])
+        elif ev["type"] == "error":
+            refused = ev["error"].get("event_id")
+            self._updates = collections.deque(u for u in self._updates if u["event_id"] != refused)
 
     def _announce(self, session: Event) -> None:
         self._announced = True
