@@ -28,8 +28,13 @@ from voxgate.components.llm import (
 from voxgate.components.llm.router import Router, load_embedder
 from voxgate.components.llm.scorer import ChannelScorer
 
-REPLY_MARGIN = 0.02
+REPLY_MARGIN = 0.035
 """How much closer (cosine) a tool with examples must be than small talk to be chosen."""
+MIN_TOOL_SCORE = 0.855
+"""How close (cosine) a request must be to a tool with examples at all: e5's cosines sit high
+(0.77-0.85 for questions no tool serves, "Why is the sky blue?" against the weather tool;
+0.865-0.975 for the airline's own requests), so a best tool below this is not a fit but the
+least bad one, and the model answers in words instead."""
 
 
 def _has_examples(tool: Tool) -> bool:
@@ -102,8 +107,9 @@ class Decider:
             # examples match a request closer than a bare description does: the margin is
             # for like against like
             talk = [i for i, o in enumerate(options) if o.tool is None]
-            if talk and scores[best] - scores[talk[0]] < REPLY_MARGIN:
-                return options[talk[0]]  # a close call: talk (and ask) rather than act
+            close = talk and scores[best] - scores[talk[0]] < REPLY_MARGIN
+            if talk and (close or scores[best] < MIN_TOOL_SCORE):
+                return options[talk[0]]  # a close call or no fit: talk (and ask) rather than act
         return options[best]
 
     def scores(self, options: list[routing.Option], request: str) -> list[float]:
