@@ -1,4 +1,4 @@
-from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
+from voxgate.engines.local.turn_detection import SemanticPolicy, ServerVAD, TurnEvent
 
 
 def run(
@@ -41,3 +41,15 @@ def test_a_single_loud_frame_is_not_speech_and_hysteresis_holds():
     # 0.4 is under the threshold but above threshold - hysteresis: still speech
     changes = [c for _, c in run(vad, [0.9, 0.9, 0.4, 0.4, 0.4])]
     assert changes == [TurnEvent.SPEECH_STARTED]
+
+
+def test_eagerness_sets_how_long_an_unfinished_thought_is_waited_for():
+    low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
+    assert low.max_wait_ms > medium.max_wait_ms > high.max_wait_ms >= 1000  # > a thinking pause
+    assert SemanticPolicy.of("auto") == medium
+
+
+def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
+    low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
+    assert medium.finished(0.6) and not medium.finished(0.4)
+    assert high.finished(0.4) and not low.finished(0.6)

@@ -1,4 +1,9 @@
-"""Server VAD: turns a stream of speech probabilities into the start and end of user turns."""
+"""Turn detection: speech probabilities into the start and end of user turns, and when to end.
+
+``ServerVAD`` ends a turn after a fixed silence. ``semantic_vad`` runs the same state machine
+with a longer silence window (the eagerness's longest wait) and ends the turn early when the
+end-of-turn model hears a finished thought at the first silent frame (``SemanticPolicy``).
+"""
 
 from __future__ import annotations
 
@@ -64,3 +69,36 @@ class ServerVAD:
     def reset(self) -> None:
         """Back to waiting for speech."""
         self.__post_init__()
+
+
+@dataclass(frozen=True)
+class SemanticPolicy:
+    """When ``semantic_vad`` ends a turn: at once if finished, else after ``max_wait_ms``.
+
+    OpenAI documents eagerness as how long the server waits for an unfinished thought (8, 4
+    and 2 s for low, medium and high; ``auto`` is medium). A small model misjudges a finished
+    question now and then, and the caller then waits the whole window, so ours are shorter;
+    they still outlast a thinking pause. Eagerness also moves how sure the model must be.
+    """
+
+    threshold: float
+    """The end-of-turn probability from which a pause ends the turn at once."""
+    max_wait_ms: int
+    """Silence that ends the turn whatever the model says."""
+
+    @classmethod
+    def of(cls, eagerness: str) -> SemanticPolicy:
+        """The policy of the spec's ``eagerness``."""
+        return _POLICIES.get(eagerness, _POLICIES["medium"])
+
+    def finished(self, probability: float) -> bool:
+        """Whether a pause with this end-of-turn probability ends the turn now."""
+        return probability >= self.threshold
+
+
+_POLICIES = {
+    "low": SemanticPolicy(threshold=0.7, max_wait_ms=3000),
+    "medium": SemanticPolicy(threshold=0.5, max_wait_ms=2000),
+    "high": SemanticPolicy(threshold=0.3, max_wait_ms=1000),
+}
+_POLICIES["auto"] = _POLICIES["medium"]
