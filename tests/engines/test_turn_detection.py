@@ -49,6 +49,11 @@ def test_eagerness_sets_how_long_an_unfinished_thought_is_waited_for():
     assert SemanticPolicy.of("auto") == medium
 
 
+def test_a_finished_thought_ends_sooner_than_server_vads_silence_window():
+    for eagerness in ("low", "medium", "high"):
+        assert SemanticPolicy.of(eagerness).min_wait_ms < ServerVAD().silence_duration_ms
+
+
 def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
     low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
     assert medium.finished(0.6) and not medium.finished(0.4)

@@ -111,12 +111,13 @@ class LocalEngine(ConversationEngine):
                         code="input_audio_buffer_full",
                     )
                 )
-        elif self._held is not None and vad.speaking:
+        elif vad.speaking:
             spoken_until = (
                 self._input.end_ms if vad.silence_start_ms is None else vad.silence_start_ms
             )
-            if spoken_until - vad.speech_start_ms >= CONFIRM_MS:
+            if self._held is not None and spoken_until - vad.speech_start_ms >= CONFIRM_MS:
                 self._interrupt()
+            self._end_if_finished()
 
     def _on_input_audio_buffer_commit(self, ev: Event) -> None:
         self._commit(respond=self.config.create_response_on_commit)
@@ -209,13 +210,20 @@ class LocalEngine(ConversationEngine):
             end_of_turn_probability=round(probability, 3),
             end_of_turn_ms=(time.monotonic() - started) * 1000,
         )
-        vad = self._input.vad
-        paused = self._turn is turn and vad is not None and vad.silence_start_ms is not None
-        if paused and policy.finished(probability):  # ends here, as if the silence had lasted
-            try:
-                self._on_turn_event(TurnEvent.SPEECH_STOPPED)
-            except ProtocolError as exc:
-                log.warning("the turn could not commit: %s", exc)
+        turn.finished = policy.finished(probability)
+        try:
+            self._end_if_finished()
+        except ProtocolError as exc:
+            log.warning("the turn could not commit: %s", exc)
+
+    def _end_if_finished(self) -> None:
+        """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``."""
+        turn, vad, policy = self._turn, self._input.vad, self._semantic()
+        if turn is None or not turn.finished or vad is None or policy is None:
+            return
+        silent_since = vad.silence_start_ms
+        if silent_since is not None and self._input.end_ms - silent_since >= policy.min_wait_ms:
+            self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
 
     def _end_of_turn_now(self, audio: bytes) -> float:
         assert self._models.turn is not None

@@ -22,6 +22,7 @@ class Turn:
     gate: Gate | None = None  # where the speculative reply's events wait
     prepare: asyncio.Task[None] | None = None
     judge: asyncio.Task[None] | None = None  # semantic_vad: has the user finished?
+    finished: bool = False  # semantic_vad: the model says so
     metrics: dict[str, float] = field(default_factory=dict)
 
     def drop(self) -> None:

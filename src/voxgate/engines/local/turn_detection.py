@@ -73,7 +73,7 @@ class ServerVAD:
 
 @dataclass(frozen=True)
 class SemanticPolicy:
-    """When ``semantic_vad`` ends a turn: at once if finished, else after ``max_wait_ms``.
+    """When ``semantic_vad`` ends a turn: soon if finished, else after ``max_wait_ms``.
 
     OpenAI documents eagerness as how long the server waits for an unfinished thought (8, 4
     and 2 s for low, medium and high; ``auto`` is medium). A small model misjudges a finished
@@ -82,7 +82,13 @@ class SemanticPolicy:
     """
 
     threshold: float
-    """The end-of-turn probability from which a pause ends the turn at once."""
+    """The end-of-turn probability from which a pause ends the turn early."""
+    min_wait_ms: int
+    """Silence that ends a turn the model judged finished: a dip between words is shorter.
+
+    It costs a spoken reply nothing: the speculative reply started at the pause is not ready
+    sooner anyway.
+    """
     max_wait_ms: int
     """Silence that ends the turn whatever the model says."""
 
@@ -97,8 +103,8 @@ class SemanticPolicy:
 
 
 _POLICIES = {
-    "low": SemanticPolicy(threshold=0.7, max_wait_ms=3000),
-    "medium": SemanticPolicy(threshold=0.5, max_wait_ms=2000),
-    "high": SemanticPolicy(threshold=0.3, max_wait_ms=1000),
+    "low": SemanticPolicy(threshold=0.7, min_wait_ms=250, max_wait_ms=3000),
+    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=200, max_wait_ms=2000),
+    "high": SemanticPolicy(threshold=0.3, min_wait_ms=100, max_wait_ms=1000),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
