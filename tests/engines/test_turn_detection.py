@@ -1,4 +1,11 @@
-from voxgate.engines.local.turn_detection import SemanticPolicy, ServerVAD, TurnEvent
+import pytest
+
+from voxgate.engines.local.turn_detection import (
+    SemanticPolicy,
+    ServerVAD,
+    TurnEvent,
+    sounds_unfinished,
+)
 
 
 def run(
@@ -58,3 +65,18 @@ def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
     low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
     assert medium.finished(0.6) and not medium.finished(0.4)
     assert high.finished(0.4) and not low.finished(0.6)
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    ["I would like to change my seat to.", "My confirmation number is", "Can I bring my...", "and"],
+)
+def test_a_transcript_that_stops_on_a_dangling_word_is_unfinished(transcript):
+    assert sounds_unfinished(transcript)
+
+
+@pytest.mark.parametrize(
+    "transcript", ["What is the capital of France?", "Fourteen C, please.", "Thank you.", ""]
+)
+def test_a_transcript_that_ends_a_sentence_may_be_finished(transcript):
+    assert not sounds_unfinished(transcript)

@@ -26,7 +26,7 @@ from voxgate.engines.local.input import InputAudio
 from voxgate.engines.local.interruption import CONFIRM_MS, is_backchannel
 from voxgate.engines.local.models import LocalModels
 from voxgate.engines.local.turn import Turn
-from voxgate.engines.local.turn_detection import SemanticPolicy, TurnEvent
+from voxgate.engines.local.turn_detection import SemanticPolicy, TurnEvent, sounds_unfinished
 from voxgate.engines.local.voice import LocalVoice
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
 
@@ -210,7 +210,11 @@ class LocalEngine(ConversationEngine):
             end_of_turn_probability=round(probability, 3),
             end_of_turn_ms=(time.monotonic() - started) * 1000,
         )
-        turn.finished = policy.finished(probability)
+        try:
+            text, _ = await turn.transcript  # started with it, ready about as soon
+        except Exception:
+            text = ""
+        turn.finished = policy.finished(probability) and not sounds_unfinished(text)
         try:
             self._end_if_finished()
         except ProtocolError as exc:

@@ -8,6 +8,7 @@ end-of-turn model hears a finished thought at the first silent frame (``Semantic
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 _HYSTERESIS = 0.15  # speech must fall this far below the threshold to count as silence
@@ -108,3 +109,20 @@ _POLICIES = {
     "high": SemanticPolicy(threshold=0.3, min_wait_ms=100, max_wait_ms=1000),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
+
+
+_DANGLING = frozenset(
+    {
+        *("a", "an", "the", "my", "your", "our", "his", "her", "their", "this", "that", "some"),
+        *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
+        *("and", "or", "but", "so", "because", "if", "than", "then"),
+        *("is", "are", "was", "were", "am", "be", "i", "we", "you", "need", "want", "um", "uh"),
+    }
+)
+_LAST_WORD = re.compile(r"([a-z']+)[^a-z']*$")
+
+
+def sounds_unfinished(transcript: str) -> bool:
+    """Whether a transcript stops on a word a sentence cannot end with ("... my seat to")."""
+    last = _LAST_WORD.search(transcript.lower())
+    return last is not None and last.group(1) in _DANGLING
