@@ -23,7 +23,7 @@ BACKCHANNELS = frozenset(
     {
         *("mm", "mmm", "mhm", "hm", "hmm", "uh", "um", "huh", "ah", "aha", "oh", "wow"),
         *("ok", "okay", "yeah", "yes", "yep", "yup", "right", "sure", "alright"),
-        *("cool", "nice", "great", "i", "see", "got", "it"),
+        *("cool", "nice", "great", "i", "see", "got", "it", "thank", "thanks", "you"),
     }
 )
 """Words a listener says to show they follow; a few of them do not ask the speaker to stop."""
