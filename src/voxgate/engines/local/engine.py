@@ -210,23 +210,30 @@ class LocalEngine(ConversationEngine):
             end_of_turn_probability=round(probability, 3),
             end_of_turn_ms=(time.monotonic() - started) * 1000,
         )
-        try:
-            text, _ = await turn.transcript  # started with it, ready about as soon
-        except Exception:
-            text = ""
-        turn.finished = policy.finished(probability) and not sounds_unfinished(text)
+        turn.finished = policy.finished(probability)
         try:
             self._end_if_finished()
         except ProtocolError as exc:
             log.warning("the turn could not commit: %s", exc)
 
     def _end_if_finished(self) -> None:
-        """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``."""
+        """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``.
+
+        Its transcript has a say first: words that stop on a dangling one ("... my seat to")
+        are unfinished whatever the model heard. It is waited for no longer than server VAD's
+        silence window.
+        """
         turn, vad, policy = self._turn, self._input.vad, self._semantic()
-        if turn is None or not turn.finished or vad is None or policy is None:
+        if turn is None or not turn.finished or vad is None or vad.silence_start_ms is None:
             return
-        silent_since = vad.silence_start_ms
-        if silent_since is not None and self._input.end_ms - silent_since >= policy.min_wait_ms:
+        silent_ms = self._input.end_ms - vad.silence_start_ms
+        td = self.config.turn_detection
+        if policy is None or td is None or silent_ms < policy.min_wait_ms:
+            return
+        words = turn.words()
+        if words is not None and sounds_unfinished(words):
+            turn.finished = False
+        elif words is not None or silent_ms >= td.silence_duration_ms:
             self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
 
     def _end_of_turn_now(self, audio: bytes) -> float:

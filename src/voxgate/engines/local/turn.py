@@ -25,6 +25,14 @@ class Turn:
     finished: bool = False  # semantic_vad: the model says so
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def words(self) -> str | None:
+        """The transcript if it is ready (empty if transcription failed)."""
+        if not self.transcript.done():
+            return None
+        if self.transcript.cancelled() or self.transcript.exception() is not None:
+            return ""
+        return self.transcript.result()[0]
+
     def drop(self) -> None:
         """The user went on (or the turn is abandoned): stop its work, unseen."""
         self.transcript.cancel()
