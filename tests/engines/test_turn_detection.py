@@ -76,7 +76,15 @@ def test_a_transcript_that_stops_on_a_dangling_word_is_unfinished(transcript):
 
 
 @pytest.mark.parametrize(
-    "transcript", ["What is the capital of France?", "Fourteen C, please.", "Thank you.", ""]
+    "transcript",
+    [
+        "What is the capital of France?",
+        "Fourteen C, please.",
+        "Thank you.",
+        "That's all I need.",
+        "Where are you from?",
+        "",
+    ],
 )
 def test_a_transcript_that_ends_a_sentence_may_be_finished(transcript):
     assert not sounds_unfinished(transcript)

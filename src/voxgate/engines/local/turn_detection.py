@@ -113,16 +113,19 @@ _POLICIES["auto"] = _POLICIES["medium"]
 
 _DANGLING = frozenset(
     {
-        *("a", "an", "the", "my", "your", "our", "his", "her", "their", "this", "that", "some"),
+        *("a", "an", "the", "my", "your", "our", "their", "its"),
         *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
-        *("and", "or", "but", "so", "because", "if", "than", "then"),
-        *("is", "are", "was", "were", "am", "be", "i", "we", "you", "need", "want", "um", "uh"),
+        *("and", "or", "but", "because", "if", "than"),
+        *("is", "am", "was", "i", "um", "uh"),
     }
 )
-_LAST_WORD = re.compile(r"([a-z']+)[^a-z']*$")
+_LAST_WORD = re.compile(r"([a-z']+)[^a-z'?]*$")
 
 
 def sounds_unfinished(transcript: str) -> bool:
-    """Whether a transcript stops on a word a sentence cannot end with ("... my seat to")."""
+    """Whether a transcript stops on a word a sentence cannot end with ("... my seat to").
+
+    A question may ("Where are you from?"): Whisper marks it, so one is never unfinished.
+    """
     last = _LAST_WORD.search(transcript.lower())
     return last is not None and last.group(1) in _DANGLING
