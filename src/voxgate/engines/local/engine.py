@@ -210,6 +210,7 @@ class LocalEngine(ConversationEngine):
             end_of_turn_probability=round(probability, 3),
             end_of_turn_ms=(time.monotonic() - started) * 1000,
         )
+        log.debug("end of turn %s: %s", turn.item_id, turn.metrics)
         turn.finished = policy.finished(probability)
         try:
             self._end_if_finished()
