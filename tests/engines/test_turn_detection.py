@@ -69,7 +69,13 @@ def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
 
 @pytest.mark.parametrize(
     "transcript",
-    ["I would like to change my seat to.", "My confirmation number is", "Can I bring my...", "and"],
+    [
+        "I would like to change my seat to.",
+        "My confirmation number is",
+        "Can I bring my...",
+        "I am flying to Berlin and I need.",
+        "and",
+    ],
 )
 def test_a_transcript_that_stops_on_a_dangling_word_is_unfinished(transcript):
     assert sounds_unfinished(transcript)
@@ -81,10 +87,16 @@ def test_a_transcript_that_stops_on_a_dangling_word_is_unfinished(transcript):
         "What is the capital of France?",
         "Fourteen C, please.",
         "Thank you.",
-        "That's all I need.",
         "Where are you from?",
         "",
     ],
 )
 def test_a_transcript_that_ends_a_sentence_may_be_finished(transcript):
     assert not sounds_unfinished(transcript)
+
+
+def test_a_turn_judged_unfinished_is_judged_again_as_the_silence_lasts():
+    policy = SemanticPolicy.of("auto")
+    assert policy.judge_again(0, 0)  # at the pause
+    assert not policy.judge_again(1, 100) and policy.judge_again(1, 300)
+    assert not policy.judge_again(len(policy.judge_at_ms), policy.max_wait_ms)

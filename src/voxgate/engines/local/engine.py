@@ -168,7 +168,7 @@ class LocalEngine(ConversationEngine):
             if td.create_response:
                 self._turn.prepare = self._spawn(self._prepare_reply(self._turn))
             if (policy := self._semantic()) is not None:
-                self._turn.judge = self._spawn(self._judge(self._turn, policy))
+                self._judge_soon(self._turn, policy)
         elif change is TurnEvent.RESUMED:
             self._drop_turn()
         elif change is TurnEvent.SPEECH_STOPPED:
@@ -191,21 +191,23 @@ class LocalEngine(ConversationEngine):
     async def _transcribe(self, audio: bytes) -> tuple[str, float]:
         """The transcript, and how long it took (ms)."""
         started = time.monotonic()
-        text = await asyncio.to_thread(self._transcribe_now, audio)
+        text = await asyncio.to_thread(self._models.transcribe, audio)
         return text, (time.monotonic() - started) * 1000
 
-    def _transcribe_now(self, audio: bytes) -> str:
-        with self._models.foreground.hold():
-            return self._models.stt.transcribe(audio)
+    def _judge_soon(self, turn: Turn, policy: SemanticPolicy) -> None:
+        turn.judgements += 1
+        turn.judge = self._spawn(self._judge(turn, policy, bytes(self._input.buffer)))
 
-    async def _judge(self, turn: Turn, policy: SemanticPolicy) -> None:
+    async def _judge(self, turn: Turn, policy: SemanticPolicy, audio: bytes) -> None:
         """``semantic_vad``: end the turn now if the user sounds finished, else let it wait."""
         started = time.monotonic()
         try:
-            probability = await asyncio.to_thread(self._end_of_turn_now, turn.audio)
+            probability = await asyncio.to_thread(self._models.end_of_turn, audio)
         except Exception:
             log.exception("the end-of-turn model failed; the turn ends after the silence")
             return
+        finally:
+            turn.judge = None
         turn.metrics.update(
             end_of_turn_probability=round(probability, 3),
             end_of_turn_ms=(time.monotonic() - started) * 1000,
@@ -222,25 +224,24 @@ class LocalEngine(ConversationEngine):
 
         Its transcript has a say first: words that stop on a dangling one ("... my seat to")
         are unfinished whatever the model heard. It is waited for no longer than server VAD's
-        silence window.
+        silence window. A turn judged unfinished is judged again as the silence goes on.
         """
         turn, vad, policy = self._turn, self._input.vad, self._semantic()
-        if turn is None or not turn.finished or vad is None or vad.silence_start_ms is None:
+        td = self.config.turn_detection
+        if turn is None or vad is None or vad.silence_start_ms is None or not policy or not td:
             return
         silent_ms = self._input.end_ms - vad.silence_start_ms
-        td = self.config.turn_detection
-        if policy is None or td is None or silent_ms < policy.min_wait_ms:
+        if not turn.finished:
+            if turn.judge is None and policy.judge_again(turn.judgements, silent_ms):
+                self._judge_soon(turn, policy)
+            return
+        if silent_ms < policy.min_wait_ms:
             return
         words = turn.words()
         if words is not None and sounds_unfinished(words):
             turn.finished = False
         elif words is not None or silent_ms >= td.silence_duration_ms:
             self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
-
-    def _end_of_turn_now(self, audio: bytes) -> float:
-        assert self._models.turn is not None
-        with self._models.foreground.hold():
-            return self._models.turn.probability(audio)
 
     async def _prepare_reply(self, turn: Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""
@@ -279,14 +280,8 @@ class LocalEngine(ConversationEngine):
         """No interruption: the held reply goes on where the caller stopped hearing it."""
         held, self._held = self._held, None
         if held is not None and not held.done:
-            audio_start_ms = held.resume()
-            self._put(
-                event(
-                    "voxgate.response.resumed",
-                    response_id=held.id,
-                    audio_start_ms=int(audio_start_ms),
-                )
-            )
+            at_ms = int(held.resume())
+            self._put(event("voxgate.response.resumed", response_id=held.id, audio_start_ms=at_ms))
 
     async def _settle(self, turn: Turn, *, respond: bool) -> None:
         """A turn spoken over a held reply ended: an interruption, or a backchannel or noise."""

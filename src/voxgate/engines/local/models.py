@@ -32,6 +32,17 @@ class LocalModels:
     foreground: Foreground = field(default_factory=Foreground)
     turn: EndOfTurnModel | None = None
 
+    def transcribe(self, pcm16: bytes) -> str:
+        """The transcript of an utterance, in the foreground (blocking: call it in a thread)."""
+        with self.foreground.hold():
+            return self.stt.transcribe(pcm16)
+
+    def end_of_turn(self, pcm16: bytes) -> float:
+        """How likely the utterance ends a turn, in the foreground (blocking)."""
+        assert self.turn is not None
+        with self.foreground.hold():
+            return self.turn.probability(pcm16)
+
 
 def load_models(settings: Settings) -> LocalModels:
     """Load the configured components (a few seconds; call once at start-up)."""

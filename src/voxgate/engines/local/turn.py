@@ -23,6 +23,7 @@ class Turn:
     prepare: asyncio.Task[None] | None = None
     judge: asyncio.Task[None] | None = None  # semantic_vad: has the user finished?
     finished: bool = False  # semantic_vad: the model says so
+    judgements: int = 0  # semantic_vad: how often the model was asked
     metrics: dict[str, float] = field(default_factory=dict)
 
     def words(self) -> str | None:

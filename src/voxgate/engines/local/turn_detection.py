@@ -92,6 +92,8 @@ class SemanticPolicy:
     """
     max_wait_ms: int
     """Silence that ends the turn whatever the model says."""
+    judge_at_ms: tuple[int, ...] = (0, 300, 800)
+    """When the model is asked, by silence so far: its verdict firms up as the silence lasts."""
 
     @classmethod
     def of(cls, eagerness: str) -> SemanticPolicy:
@@ -101,6 +103,10 @@ class SemanticPolicy:
     def finished(self, probability: float) -> bool:
         """Whether a pause with this end-of-turn probability ends the turn now."""
         return probability >= self.threshold
+
+    def judge_again(self, judgements: int, silent_ms: float) -> bool:
+        """Whether a turn judged unfinished ``judgements`` times is asked about once more."""
+        return judgements < len(self.judge_at_ms) and silent_ms >= self.judge_at_ms[judgements]
 
 
 _POLICIES = {
@@ -116,7 +122,7 @@ _DANGLING = frozenset(
         *("a", "an", "the", "my", "your", "our", "their", "its"),
         *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
         *("and", "or", "but", "because", "if", "than"),
-        *("is", "am", "was", "i", "um", "uh"),
+        *("is", "am", "was", "i", "um", "uh", "need", "want"),
     }
 )
 _LAST_WORD = re.compile(r"([a-z']+)[^a-z'?]*$")
