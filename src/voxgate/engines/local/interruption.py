@@ -32,7 +32,11 @@ _NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")  # Whisper's "[coughs]", 
 _WORD = re.compile(r"[a-z]+")
 
 
+_HUM = re.compile(r"[mhn]+|u+h+|a+h+|o+h+|u+m+")  # "mmm", "hmm", "N-M-M-M" as Whisper writes it
+
+
 def is_backchannel(transcript: str) -> bool:
-    """Whether a transcript is no request to stop: empty, noise, or a few listener's words."""
+    """Whether a transcript is no request to stop: empty, noise, a hum or a few listener's words."""
     words = _WORD.findall(_NOISE.sub(" ", transcript.lower()).replace("'", ""))
-    return len(words) <= _MAX_WORDS and all(word in BACKCHANNELS for word in words)
+    said = [word for word in words if not _HUM.fullmatch(word)]
+    return len(said) <= _MAX_WORDS and all(word in BACKCHANNELS for word in said)
