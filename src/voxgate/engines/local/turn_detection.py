@@ -110,9 +110,9 @@ class SemanticPolicy:
 
 
 _POLICIES = {
-    "low": SemanticPolicy(threshold=0.7, min_wait_ms=250, max_wait_ms=3000),
-    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=200, max_wait_ms=2000),
-    "high": SemanticPolicy(threshold=0.3, min_wait_ms=100, max_wait_ms=1000),
+    "low": SemanticPolicy(threshold=0.7, min_wait_ms=200, max_wait_ms=3000),
+    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=100, max_wait_ms=2000),
+    "high": SemanticPolicy(threshold=0.3, min_wait_ms=50, max_wait_ms=1000),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
 
