@@ -91,9 +91,7 @@ async def speak_during_a_reply(client: VoiceClient, pcm: bytes) -> int:
     return mark
 
 
-@pytest.mark.parametrize(
-    "backchannel", ["Okay.", "Yeah."]
-)  # Whisper tiny hears Piper's hums as words
+@pytest.mark.parametrize("backchannel", ["Okay."])  # Whisper tiny hears Piper's hums as words
 async def test_a_backchannel_during_a_reply_does_not_cancel_it(server_url, speech, backchannel):
     async with VoiceClient(session_url(server_url)) as client:
         mark = await speak_during_a_reply(client, speech(backchannel))
