@@ -73,6 +73,7 @@ def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
         "I would like to change my seat to.",
         "My confirmation number is",
         "Can I bring my...",
+        "Can I bring my?",
         "I am flying to Berlin and I need.",
         "and",
     ],

@@ -117,21 +117,28 @@ _POLICIES = {
 _POLICIES["auto"] = _POLICIES["medium"]
 
 
-_DANGLING = frozenset(
+_NEVER_LAST = frozenset(
     {
         *("a", "an", "the", "my", "your", "our", "their", "its"),
-        *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
-        *("and", "or", "but", "because", "if", "than"),
-        *("is", "am", "was", "i", "um", "uh", "need", "want"),
+        *("and", "or", "but", "because", "if", "than", "i", "um", "uh"),
     }
 )
-_LAST_WORD = re.compile(r"([a-z']+)[^a-z'?]*$")
+_LAST_UNLESS_ASKED = frozenset(  # "Where are you from?", "What is it?"
+    {
+        *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
+        *("is", "am", "was", "need", "want"),
+    }
+)
+_LAST_WORD = re.compile(r"([a-z']+)([^a-z']*)$")
 
 
 def sounds_unfinished(transcript: str) -> bool:
     """Whether a transcript stops on a word a sentence cannot end with ("... my seat to").
 
-    A question may ("Where are you from?"): Whisper marks it, so one is never unfinished.
+    A question may end on a preposition ("Where are you from?"), never on "my" or "the".
     """
     last = _LAST_WORD.search(transcript.lower())
-    return last is not None and last.group(1) in _DANGLING
+    if last is None:
+        return False
+    word, asked = last.group(1), "?" in last.group(2)
+    return word in _NEVER_LAST or (word in _LAST_UNLESS_ASKED and not asked)
