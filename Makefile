@@ -11,8 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# pipecat-ai only for the Smart Turn model file it ships (semantic_vad): voxgate never imports
+# pipecat, so none of its dependencies (numba, resampy, ...) are needed
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps 'pipecat-ai==1.14.0'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
         "joe", description="Voice of the local engine (the Piper voice the install ships)."
     )
 
+    turn_detection: Literal["server_vad", "semantic_vad"] = Field(
+        "semantic_vad",
+        description="How a session's user turns end: `server_vad` after a fixed silence, "
+        "`semantic_vad` when an end-of-turn model hears a finished thought (sooner), or after "
+        "a longer silence for an unfinished one (Smart Turn; without its model, server VAD).",
+    )
+    vad_eagerness: Literal["low", "medium", "high", "auto"] = Field(
+        "auto", description="`semantic_vad`: how soon a pause ends the turn (`auto` = medium)."
+    )
     vad_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Speech probability above which a frame is speech."
     )

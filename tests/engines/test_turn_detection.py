@@ -1,4 +1,11 @@
-from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
+import pytest
+
+from voxgate.engines.local.turn_detection import (
+    SemanticPolicy,
+    ServerVAD,
+    TurnEvent,
+    sounds_unfinished,
+)
 
 
 def run(
@@ -41,3 +48,56 @@ def test_a_single_loud_frame_is_not_speech_and_hysteresis_holds():
     # 0.4 is under the threshold but above threshold - hysteresis: still speech
     changes = [c for _, c in run(vad, [0.9, 0.9, 0.4, 0.4, 0.4])]
     assert changes == [TurnEvent.SPEECH_STARTED]
+
+
+def test_eagerness_sets_how_long_an_unfinished_thought_is_waited_for():
+    low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
+    assert low.max_wait_ms > medium.max_wait_ms > high.max_wait_ms >= 1000  # > a thinking pause
+    assert SemanticPolicy.of("auto") == medium
+
+
+def test_a_finished_thought_ends_sooner_than_server_vads_silence_window():
+    for eagerness in ("low", "medium", "high"):
+        assert SemanticPolicy.of(eagerness).min_wait_ms < ServerVAD().silence_duration_ms
+
+
+def test_eagerness_sets_how_sure_the_model_must_be_that_the_user_finished():
+    low, medium, high = (SemanticPolicy.of(e) for e in ("low", "medium", "high"))
+    assert medium.finished(0.6) and not medium.finished(0.4)
+    assert high.finished(0.4) and not low.finished(0.6)
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    [
+        "I would like to change my seat to.",
+        "My confirmation number is",
+        "Can I bring my...",
+        "Can I bring my?",
+        "I am flying to Berlin and I need.",
+        "and",
+    ],
+)
+def test_a_transcript_that_stops_on_a_dangling_word_is_unfinished(transcript):
+    assert sounds_unfinished(transcript)
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    [
+        "What is the capital of France?",
+        "Fourteen C, please.",
+        "Thank you.",
+        "Where are you from?",
+        "",
+    ],
+)
+def test_a_transcript_that_ends_a_sentence_may_be_finished(transcript):
+    assert not sounds_unfinished(transcript)
+
+
+def test_a_turn_judged_unfinished_is_judged_again_as_the_silence_lasts():
+    policy = SemanticPolicy.of("auto")
+    assert policy.judge_again(0, 0)  # at the pause
+    assert not policy.judge_again(1, 100) and policy.judge_again(1, 300)
+    assert not policy.judge_again(len(policy.judge_at_ms), policy.max_wait_ms)

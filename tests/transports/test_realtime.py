@@ -309,13 +309,8 @@ async def test_keys_are_checked(port, clock):
         ),
         ({"session": {"type": "transcription"}}, "session.type"),
         (  # valid GA, but not something the offline engine does
-            {
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}},
-                }
-            },
-            "session.audio.input.turn_detection.type",
+            {"session": {"type": "realtime", "output_modalities": ["audio", "text"]}},
+            "session.output_modalities",
         ),
     ],
 )

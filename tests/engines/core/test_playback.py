@@ -43,3 +43,23 @@ def test_phrase_without_audio_counts_once_complete():
     assert playback.heard_text(0) == ""
     playback.end_phrase()
     assert playback.heard_text(0) == "Text only."
+
+
+def test_a_pause_stops_heard_time_and_a_resume_goes_on_from_there(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    playback = Playback()
+    playback.begin_phrase("One two three four.")
+    playback.audio(2000)
+    now[0] += 0.5
+    playback.pause()
+    assert playback.paused
+    now[0] += 3  # the caller hears nothing while paused
+    assert playback.heard_ms() == 500
+    assert playback.heard_text() == "One"
+    assert playback.resume() == 500
+    assert not playback.paused
+    now[0] += 0.5
+    assert playback.heard_ms() == 1000
+    now[0] += 5
+    assert playback.heard_ms() == 2000

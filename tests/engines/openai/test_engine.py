@@ -210,7 +210,7 @@ async def test_a_session_config_the_upstream_refuses_is_reported(models):
     async with serve_app(upstream_app(models)) as up:
         engine = OpenAIEngine(
             gateway_settings(up),
-            {"audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}},
+            {"output_modalities": ["audio", "text"]},  # valid GA the offline engine refuses
         )
         try:
             events = engine.events()
@@ -219,7 +219,7 @@ async def test_a_session_config_the_upstream_refuses_is_reported(models):
         finally:
             await engine.close()
     assert first["type"] == "error"
-    assert first["error"]["code"] == "unsupported_turn_detection"
+    assert first["error"]["param"] == "session.output_modalities"
     assert second["type"] == "session.created"  # the session goes on, as the upstream has it
     validate_server_event(to_wire(first))
     validate_server_event(to_wire(second))

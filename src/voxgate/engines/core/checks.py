@@ -100,10 +100,10 @@ def audio_format(fmt: Any, *, param: str) -> None:
 
 
 def server_vad(td: dict[str, Any], *, param: str) -> dict[str, Any]:
-    """The fields of a ``server_vad`` ``turn_detection`` that are set, each checked."""
+    """The VAD fields of a ``turn_detection`` that are set, each checked (not its type)."""
     fields: dict[str, Any] = {}
     for key, value in td.items():
-        if value is None or key == "type":
+        if value is None or key in ("type", "eagerness"):
             continue
         where = f"{param}.{key}"
         if key == "threshold":

@@ -21,19 +21,37 @@ INSTRUCTIONS_ROOM = 512
 """Tokens of a model's context kept for the instructions when bounding replies."""
 
 
+EAGERNESS = ("low", "medium", "high", "auto")
+"""``eagerness`` of ``semantic_vad``: how soon a pause ends the user's turn."""
+
+
 @dataclass
 class TurnDetection:
-    """``turn_detection`` of type ``server_vad``."""
+    """``turn_detection``: ``server_vad``, or ``semantic_vad`` (the VAD's knobs still apply)."""
 
     threshold: float = 0.5
     silence_duration_ms: int = 300
     prefix_padding_ms: int = 300
     create_response: bool = True
     interrupt_response: bool = True
+    type: str = "server_vad"
+    eagerness: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec's form."""
-        return {"type": "server_vad", **self.__dict__}
+        """The spec's form of its type."""
+        common = {
+            "create_response": self.create_response,
+            "interrupt_response": self.interrupt_response,
+        }
+        if self.type == "semantic_vad":
+            return {"type": self.type, "eagerness": self.eagerness, **common}
+        return {
+            "type": "server_vad",
+            "threshold": self.threshold,
+            "silence_duration_ms": self.silence_duration_ms,
+            "prefix_padding_ms": self.prefix_padding_ms,
+            **common,
+        }
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,8 @@ class SessionConfig:
                 threshold=settings.vad_threshold,
                 silence_duration_ms=settings.vad_silence_duration_ms,
                 prefix_padding_ms=settings.vad_prefix_padding_ms,
+                type=settings.turn_detection,
+                eagerness=settings.vad_eagerness,
             ),
             max_output_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
@@ -196,14 +216,23 @@ class SessionConfig:
         if td is None:
             self.turn_detection = None
             return
-        if not isinstance(td, dict) or td.get("type") != "server_vad":
+        if not isinstance(td, dict) or td.get("type") not in ("server_vad", "semantic_vad"):
             raise ProtocolError(
-                "turn_detection must be null or of type 'server_vad'",
+                "turn_detection must be null or of type 'server_vad' or 'semantic_vad'",
                 code="unsupported_turn_detection",
                 param=f"{param}.type",
             )
+        if td.get("eagerness") not in (None, *EAGERNESS):
+            raise ProtocolError(
+                "eagerness must be 'low', 'medium', 'high' or 'auto'",
+                code="invalid_value",
+                param="session.audio.input.turn_detection.eagerness",
+            )
         current = self.turn_detection or TurnDetection()
-        fields = checks.server_vad(td, param=param)
+        fields = checks.server_vad(td, param=param)  # eagerness is checked above
+        fields["type"] = td["type"]
+        if td.get("eagerness") is not None:
+            fields["eagerness"] = td["eagerness"]
         self.turn_detection = TurnDetection(**{**current.__dict__, **fields})
 
     def to_session(self) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 The client plays audio in real time from the moment the first of it reaches them (and not
 before the reply may be heard at all: a speculative reply is held until the user's turn ends).
 Text is spoken phrase by phrase; when a reply is cut short, the words heard are those of the
-phrases played whole and a share of the one playing, by time.
+phrases played whole and a share of the one playing, by time. When the user makes a sound over
+the reply the caller stops playing it (``pause``: heard time stops); if the sound was no
+interruption, playback goes on from there (``resume``) with the unheard audio sent again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class Playback:
         self.released_at: float | None = time.monotonic() if released else None
         """Since when the reply may be heard (None: held back)."""
         self._phrases: list[_Phrase] = []
+        self._paused_ms: float | None = None  # heard when playback paused
+        self._base_ms = 0.0  # heard when playback last resumed
+        self._clock_from = 0.0  # when it resumed (time.monotonic())
 
     @property
     def text(self) -> str:
@@ -64,10 +69,30 @@ class Playback:
 
     def heard_ms(self) -> float:
         """Audio the caller has played so far."""
+        if self._paused_ms is not None:
+            return self._paused_ms
         if self.first_audio_at is None or self.released_at is None:
-            return 0.0
-        start = max(self.first_audio_at, self.released_at)
-        return min(self.sent_ms, (time.monotonic() - start) * 1000)
+            return self._base_ms
+        start = max(self.first_audio_at, self.released_at, self._clock_from)
+        return min(self.sent_ms, self._base_ms + (time.monotonic() - start) * 1000)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the caller has stopped playing the reply for now."""
+        return self._paused_ms is not None
+
+    def pause(self) -> None:
+        """The caller stopped playback and dropped the audio queued: heard time stops."""
+        if self._paused_ms is None:
+            self._paused_ms = self.heard_ms()
+
+    def resume(self) -> float:
+        """Playback goes on from where it paused (returned, ms): what follows is sent again."""
+        if self._paused_ms is None:
+            return self.heard_ms()
+        self._base_ms, self._paused_ms = self._paused_ms, None
+        self._clock_from = time.monotonic()
+        return self._base_ms
 
     @property
     def playing(self) -> bool:

@@ -3,7 +3,8 @@
 The model streams text pieces and tool calls (``LanguageModel.stream``); calls become
 function-call items, text the assistant message. A spoken reply is synthesized phrase by
 phrase, at most ``LEAD_MS`` ahead of what the client has played, so the first audio leaves
-early and a barge-in wastes little work.
+early and a barge-in wastes little work. A spoken reply can be paused while the engine finds out
+whether a sound over it was an interruption: then ``cancel``, or ``resume`` where it paused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxgate.audio import duration_ms
+from voxgate.audio import SAMPLE_RATE, duration_ms
 from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolCall, ToolChoice, Usage
 from voxgate.components.tts.phrases import PhraseSplitter
 from voxgate.engines.core.playback import Playback
@@ -66,6 +67,9 @@ class ResponseRun:
         self._cancel_reason: str | None = None
         self._usage = Usage()
         self._started_at = time.monotonic()
+        self._playing = asyncio.Event()  # cleared while paused: nothing more goes out
+        self._playing.set()
+        self._audio = bytearray()  # what was sent, for a resume to send the unheard part again
 
     @property
     def id(self) -> str:
@@ -82,6 +86,37 @@ class ResponseRun:
         self.writer.created()  # the first text (not a call) opens the message
         self.task = asyncio.create_task(self._run(), name=f"response {self.id}")
         self.task.add_done_callback(self._ended)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the reply waits to be resumed or cancelled."""
+        return not self._playing.is_set()
+
+    def pause(self) -> bool:
+        """The caller stopped playback (the user made a sound): hold everything that follows.
+
+        Only a spoken reply pauses (returns False otherwise); its audio already sent counts
+        as heard up to now, and the caller is taken to have dropped the rest.
+        """
+        if self.speak is None or self.done:
+            return False
+        self.playback.pause()
+        self._playing.clear()
+        return True
+
+    def resume(self) -> float:
+        """No interruption after all: the audio the caller did not hear goes out again.
+
+        Returns where in the reply's audio playback goes on (ms).
+        """
+        if self.done or not self.paused:
+            return self.playback.heard_ms()
+        heard_ms = self.playback.resume()
+        unheard = self._audio[int(heard_ms * SAMPLE_RATE / 1000) * 2 :]
+        if unheard:
+            self.writer.add_audio(bytes(unheard))
+        self._playing.set()
+        return heard_ms
 
     def cancel(self, reason: str) -> None:
         """Stop now; the response ends ``cancelled`` with the spec's ``reason``."""
@@ -119,10 +154,12 @@ class ResponseRun:
         try:
             while (phrase := await phrases.get()) is not None:
                 if isinstance(phrase, ToolCall):
+                    await self._playing.wait()
                     self.writer.function_call(phrase.name, phrase.arguments, phrase.call_id)
                 else:
                     await self._say(phrase)
             await thinker  # surfaces the model's error
+            await self._playing.wait()
             self.writer.close_message()
         finally:
             thinker.cancel()
@@ -160,11 +197,13 @@ class ResponseRun:
         started = time.monotonic()
         pcm = await self.speak(phrase)
         self.metrics.setdefault("tts_first_audio_ms", (time.monotonic() - started) * 1000)
+        await self._playing.wait()
         self.writer.add_text(self.playback.begin_phrase(phrase))
         if self.playback.first_audio_at is None:
             self.metrics["first_audio_ms"] = self._elapsed_ms()
         self.playback.audio(duration_ms(pcm))
         self.writer.add_audio(pcm)
+        self._audio += pcm
         self.playback.end_phrase()
 
     # -- ending ----------------------------------------------------------------------------

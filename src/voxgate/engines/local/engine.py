@@ -1,9 +1,11 @@
 """The embedded offline engine: Silero VAD → Whisper → LLM → Piper behind GA events.
 
 Latency comes from overlapping the turn's end with its work: when the user falls silent the
-engine already transcribes and starts the reply, holding its events back; if the silence lasts
-``silence_duration_ms`` the turn commits and the held events go out at once, and if the user
-speaks again the speculative work is dropped unseen.
+engine already transcribes and starts the reply, holding its events back; when the turn ends
+(after ``silence_duration_ms``, or under ``semantic_vad`` as soon as the end-of-turn model
+hears a finished thought) the turn commits and the held events go out at once, and if the user
+speaks again first the speculative work is dropped unseen. Speech over a reply pauses it until
+it is known whether it interrupted (``interruption``).
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ import asyncio
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from voxgate.audio import SAMPLE_RATE, Resampler
 from voxgate.components.llm import ChatMessage
 from voxgate.engines.core.config import SessionConfig
 from voxgate.engines.core.engine import ConversationEngine
 from voxgate.engines.core.run import ResponseRun, Speak
 from voxgate.engines.local.gate import Gate
 from voxgate.engines.local.history import History
+from voxgate.engines.local.input import InputAudio
+from voxgate.engines.local.interruption import CONFIRM_MS, is_backchannel
 from voxgate.engines.local.models import LocalModels
-from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
+from voxgate.engines.local.turn import Turn
+from voxgate.engines.local.turn_detection import SemanticPolicy, TurnEvent, sounds_unfinished
 from voxgate.engines.local.voice import LocalVoice
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
 
@@ -34,28 +37,6 @@ MAX_BUFFER_MS = 5 * 60 * 1000
 MIN_COMMIT_MS = 100
 
 
-@dataclass
-class _Turn:
-    """One user utterance: its audio, its transcript (maybe still coming), maybe a reply."""
-
-    item_id: str
-    audio: bytes
-    transcript: asyncio.Task[tuple[str, float]]
-    started_at: float = field(default_factory=time.monotonic)
-    reply: ResponseRun | None = None
-    gate: Gate | None = None  # where the speculative reply's events wait
-    prepare: asyncio.Task[None] | None = None
-
-    def drop(self) -> None:
-        self.transcript.cancel()
-        if self.prepare is not None:
-            self.prepare.cancel()
-        if self.gate is not None:
-            self.gate.drop()
-        if self.reply is not None:
-            self.reply.cancel("turn_detected")
-
-
 class LocalEngine(ConversationEngine):
     """One conversation on the shared local models."""
 
@@ -63,20 +44,12 @@ class LocalEngine(ConversationEngine):
 
     def __init__(self, models: LocalModels, config: SessionConfig) -> None:
         self._models = models
-        # soxr's low-quality filter delays by ~20 ms less than its default, and speech
-        # recognition and VAD are as accurate on it (measured); the delay is on every turn's end
-        self._resampler = Resampler(SAMPLE_RATE, models.stt.sample_rate, quality="LQ")
-        self._rate = models.stt.sample_rate
-        self._vad_detector = models.new_vad()
-        self._frame_bytes = self._vad_detector.frame_samples * 2
-        self._vad: ServerVAD | None = None
-        self._pending = bytearray()  # resampled audio not yet a whole VAD frame
-        self._buffer = bytearray()  # the uncommitted input audio buffer, at the STT rate
-        self._end_samples = 0  # input samples (STT rate) received so far
+        self._input = InputAudio(models.new_vad, models.stt.sample_rate)
         self._next_item_id = new_id("item")
         self._history = History(models.llm)
         self._voice_of = LocalVoice(models)
-        self._turn: _Turn | None = None  # speculative: silence has begun, not yet committed
+        self._turn: Turn | None = None  # speculative: silence has begun, not yet committed
+        self._held: ResponseRun | None = None  # paused by the user's speech: interrupted?
         self._transcribing: set[asyncio.Task[Any]] = set()  # committed turns awaiting transcripts
         super().__init__(models.llm, config)
         self._configure_vad()
@@ -127,83 +100,60 @@ class LocalEngine(ConversationEngine):
                 code="invalid_audio",
                 param="audio",
             )
-        self._append(self._resampler.process(pcm))
-
-    def _on_input_audio_buffer_commit(self, ev: Event) -> None:
-        self._commit(respond=self.config.create_response_on_commit)
-
-    def _on_input_audio_buffer_clear(self, ev: Event) -> None:
-        if self._turn is not None:
-            self._turn.drop()
-            self._turn = None
-        self._buffer.clear()
-        if self._vad is not None:
-            self._vad.reset()
-        self._put(event("input_audio_buffer.cleared"))
-
-    # -- input audio and turns -------------------------------------------------------------
-
-    def _configure_vad(self) -> None:
-        td = self.config.turn_detection
-        if td is None:
-            self._vad = None
-            return
-        settings = (td.threshold, td.silence_duration_ms, td.prefix_padding_ms)
-        if self._vad is None or settings != (
-            self._vad.threshold,
-            self._vad.silence_duration_ms,
-            self._vad.prefix_padding_ms,
-        ):
-            self._vad = ServerVAD(*settings)
-            self._vad_detector.reset()
-
-    def _ms(self, samples: int) -> float:
-        return samples * 1000 / self._rate
-
-    def _append(self, pcm: bytes) -> None:
-        self._buffer += pcm
-        self._end_samples += len(pcm) // 2
-        if self._vad is None:
-            if self._ms(len(self._buffer) // 2) > MAX_BUFFER_MS:
-                del self._buffer[: len(pcm)]
+        for change in self._input.append(pcm):
+            self._on_turn_event(change)
+        vad = self._input.vad
+        if vad is None:
+            if self._input.trim_to(MAX_BUFFER_MS):
                 self._put(
                     error_event(
                         "the input audio buffer is full (5 minutes); commit or clear it",
                         code="input_audio_buffer_full",
                     )
                 )
-            return
-        self._pending += pcm
-        frame_bytes = self._frame_bytes
-        pending_samples = len(self._pending) // 2
-        frame_end = self._end_samples - pending_samples
-        while len(self._pending) >= frame_bytes:
-            frame = bytes(self._pending[:frame_bytes])
-            del self._pending[:frame_bytes]
-            frame_start, frame_end = frame_end, frame_end + frame_bytes // 2
-            change = self._vad.process(
-                self._vad_detector.speech_probability(frame),
-                self._ms(frame_start),
-                self._ms(frame_end),
+        elif vad.speaking:
+            spoken_until = (
+                self._input.end_ms if vad.silence_start_ms is None else vad.silence_start_ms
             )
-            if change is not None:
-                self._on_turn_event(change)
-        if self._vad is not None and not self._vad.speaking:
-            keep = int(self._vad.prefix_padding_ms * self._rate / 1000) * 2 + len(self._pending)
-            if len(self._buffer) > keep:
-                del self._buffer[: len(self._buffer) - keep]
+            if self._held is not None and spoken_until - vad.speech_start_ms >= CONFIRM_MS:
+                self._interrupt()
+            self._end_if_finished()
 
-    def _buffer_start_ms(self) -> float:
-        return self._ms(self._end_samples - len(self._buffer) // 2)
+    def _on_input_audio_buffer_commit(self, ev: Event) -> None:
+        self._commit(respond=self.config.create_response_on_commit)
+
+    def _on_input_audio_buffer_clear(self, ev: Event) -> None:
+        self._drop_turn()
+        self._input.clear()
+        self._put(event("input_audio_buffer.cleared"))
+        self._resume_held()  # the sound over the reply is gone
+
+    # -- input audio and turns -------------------------------------------------------------
+
+    def _semantic(self) -> SemanticPolicy | None:
+        """The policy of ``semantic_vad``, when the session asks for it and the model is here."""
+        td = self.config.turn_detection
+        if td is None or td.type != "semantic_vad" or self._models.turn is None:
+            return None
+        return SemanticPolicy.of(td.eagerness)
+
+    def _configure_vad(self) -> None:
+        td = self.config.turn_detection
+        if td is None:
+            self._input.configure(None)
+            self._resume_held()
+            return
+        policy = self._semantic()
+        silence = td.silence_duration_ms if policy is None else policy.max_wait_ms
+        self._input.configure((td.threshold, silence, td.prefix_padding_ms))
 
     def _on_turn_event(self, change: TurnEvent) -> None:
-        vad = self._vad
+        vad = self._input.vad
         assert vad is not None
         td = self.config.turn_detection
         assert td is not None
         if change is TurnEvent.SPEECH_STARTED:
-            start_ms = max(vad.speech_start_ms - vad.prefix_padding_ms, self._buffer_start_ms())
-            del self._buffer[: int((start_ms - self._buffer_start_ms()) * self._rate / 1000) * 2]
+            self._input.speech_started()
             self._put(
                 event(
                     "input_audio_buffer.speech_started",
@@ -212,40 +162,89 @@ class LocalEngine(ConversationEngine):
                 )
             )
             if td.interrupt_response and self._response is not None and not self._response.done:
-                self._response.cancel("turn_detected")
+                self._hold(self._response)
         elif change is TurnEvent.PAUSED:
-            self._turn = self._start_turn(bytes(self._buffer))
+            self._turn = self._start_turn(bytes(self._input.buffer))
             if td.create_response:
                 self._turn.prepare = self._spawn(self._prepare_reply(self._turn))
+            if (policy := self._semantic()) is not None:
+                self._judge_soon(self._turn, policy)
         elif change is TurnEvent.RESUMED:
-            if self._turn is not None:
-                self._turn.drop()
-                self._turn = None
+            self._drop_turn()
         elif change is TurnEvent.SPEECH_STOPPED:
             self._put(
                 event(
                     "input_audio_buffer.speech_stopped",
-                    audio_end_ms=int(self._ms(self._end_samples)),
+                    audio_end_ms=int(self._input.end_ms),
                     item_id=self._next_item_id,
                 )
             )
-            self._commit(respond=td.create_response)
+            if self._held is None:
+                self._commit(respond=td.create_response)
+            else:
+                self._spawn(self._settle(self._take_turn(), respond=td.create_response))
 
-    def _start_turn(self, audio: bytes) -> _Turn:
+    def _start_turn(self, audio: bytes) -> Turn:
         transcript = self._spawn(self._transcribe(audio))
-        return _Turn(item_id=self._next_item_id, audio=audio, transcript=transcript)
+        return Turn(item_id=self._next_item_id, audio=audio, transcript=transcript)
 
     async def _transcribe(self, audio: bytes) -> tuple[str, float]:
         """The transcript, and how long it took (ms)."""
         started = time.monotonic()
-        text = await asyncio.to_thread(self._transcribe_now, audio)
+        prompt = self.config.transcription_prompt
+        text = await asyncio.to_thread(self._models.transcribe, audio, prompt)
         return text, (time.monotonic() - started) * 1000
 
-    def _transcribe_now(self, audio: bytes) -> str:
-        with self._models.foreground.hold():
-            return self._models.stt.transcribe(audio, prompt=self.config.transcription_prompt)
+    def _judge_soon(self, turn: Turn, policy: SemanticPolicy) -> None:
+        turn.judgements += 1
+        turn.judge = self._spawn(self._judge(turn, policy, bytes(self._input.buffer)))
 
-    async def _prepare_reply(self, turn: _Turn) -> None:
+    async def _judge(self, turn: Turn, policy: SemanticPolicy, audio: bytes) -> None:
+        """``semantic_vad``: end the turn now if the user sounds finished, else let it wait."""
+        started = time.monotonic()
+        try:
+            probability = await asyncio.to_thread(self._models.end_of_turn, audio)
+        except Exception:
+            log.exception("the end-of-turn model failed; the turn ends after the silence")
+            return
+        finally:
+            turn.judge = None
+        turn.metrics.update(
+            end_of_turn_probability=round(probability, 3),
+            end_of_turn_ms=(time.monotonic() - started) * 1000,
+        )
+        log.debug("end of turn %s: %s", turn.item_id, turn.metrics)
+        turn.finished = policy.finished(probability)
+        try:
+            self._end_if_finished()
+        except ProtocolError as exc:
+            log.warning("the turn could not commit: %s", exc)
+
+    def _end_if_finished(self) -> None:
+        """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``.
+
+        Its transcript has a say first: words that stop on a dangling one ("... my seat to")
+        are unfinished whatever the model heard. It is waited for no longer than server VAD's
+        silence window. A turn judged unfinished is judged again as the silence goes on.
+        """
+        turn, vad, policy = self._turn, self._input.vad, self._semantic()
+        td = self.config.turn_detection
+        if turn is None or vad is None or vad.silence_start_ms is None or not policy or not td:
+            return
+        silent_ms = self._input.end_ms - vad.silence_start_ms
+        if not turn.finished:
+            if turn.judge is None and policy.judge_again(turn.judgements, silent_ms):
+                self._judge_soon(turn, policy)
+            return
+        if silent_ms < policy.min_wait_ms:
+            return
+        words = turn.words()
+        if words is not None and sounds_unfinished(words):
+            turn.finished = False
+        elif words is not None or silent_ms >= td.silence_duration_ms:
+            self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
+
+    async def _prepare_reply(self, turn: Turn) -> None:
         """Speculatively transcribe and start the reply, gated until the turn commits."""
         try:
             text, _ = await turn.transcript
@@ -263,20 +262,70 @@ class LocalEngine(ConversationEngine):
             )
             turn.reply.start()
 
+    # -- a reply the user spoke over -------------------------------------------------------
+
+    def _hold(self, reply: ResponseRun) -> None:
+        """Speech began over ``reply``: pause it until it is known whether it interrupted."""
+        if reply.pause():
+            self._held = reply
+        else:  # a text reply has nothing to pause
+            reply.cancel("turn_detected")
+
+    def _interrupt(self) -> None:
+        """The held reply was interrupted: cancelled, truncated to what was heard."""
+        held, self._held = self._held, None
+        if held is not None and not held.done:
+            held.cancel("turn_detected")
+
+    def _resume_held(self) -> None:
+        """No interruption: the held reply goes on where the caller stopped hearing it."""
+        held, self._held = self._held, None
+        if held is not None and not held.done:
+            at_ms = int(held.resume())
+            self._put(event("voxgate.response.resumed", response_id=held.id, audio_start_ms=at_ms))
+
+    async def _settle(self, turn: Turn, *, respond: bool) -> None:
+        """A turn spoken over a held reply ended: an interruption, or a backchannel or noise."""
+        try:
+            text: str | None = (await turn.transcript)[0]
+        except Exception:
+            text = None  # _finish_turn reports it; an interruption, to be safe
+        if self._held is not None and text is not None and is_backchannel(text):
+            log.info("not an interruption (%r): the reply resumes", text)
+            turn.drop()
+            self._put(event("input_audio_buffer.cleared"))
+            vad = self._input.vad
+            if vad is None or not vad.speaking:  # else the speech going on decides
+                self._resume_held()
+            return
+        held = self._held
+        self._interrupt()
+        if held is not None and held.task is not None:
+            await asyncio.wait([held.task])  # its response.done goes before the user's turn
+        self._commit_turn(turn, respond=respond)
+
+    # -- committing ------------------------------------------------------------------------
+
     def _commit(self, *, respond: bool) -> None:
-        if self._ms(len(self._buffer) // 2) < MIN_COMMIT_MS:
+        if self._input.buffered_ms < MIN_COMMIT_MS:
             self._drop_turn()
             raise ProtocolError(
                 f"the input audio buffer holds under {MIN_COMMIT_MS} ms of audio; "
                 "nothing to commit",
                 code="input_audio_buffer_commit_empty",
             )
-        turn = self._turn or self._start_turn(bytes(self._buffer))
+        self._commit_turn(self._take_turn(), respond=respond)
+
+    def _take_turn(self) -> Turn:
+        """The buffer's audio as a turn (the speculative one if any); the buffer starts over."""
+        turn = self._turn or self._start_turn(bytes(self._input.buffer))
         self._turn = None
-        self._buffer.clear()
-        if self._vad is not None:
-            self._vad.reset()
+        self._input.clear()
         self._next_item_id = new_id("item")
+        return turn
+
+    def _commit_turn(self, turn: Turn, *, respond: bool) -> None:
+        self._interrupt()  # a turn that commits over a held reply interrupted it
         previous = self.conversation.last_id
         self._put(
             event("input_audio_buffer.committed", item_id=turn.item_id, previous_item_id=previous)
@@ -299,7 +348,7 @@ class LocalEngine(ConversationEngine):
             self._turn.drop()
             self._turn = None
 
-    async def _finish_turn(self, turn: _Turn, *, respond: bool) -> None:
+    async def _finish_turn(self, turn: Turn, *, respond: bool) -> None:
         committed_at = time.monotonic()
         try:
             text, stt_ms = await turn.transcript
@@ -319,6 +368,7 @@ class LocalEngine(ConversationEngine):
             )
             return
         stt_wait_ms = (time.monotonic() - committed_at) * 1000
+        seconds = round(len(turn.audio) / 2 / self._input.rate, 3)
         index = self.conversation.index(turn.item_id)
         self._put(
             event(
@@ -326,7 +376,7 @@ class LocalEngine(ConversationEngine):
                 item_id=turn.item_id,
                 content_index=0,
                 transcript=text,
-                usage={"type": "duration", "seconds": round(len(turn.audio) / 2 / self._rate, 3)},
+                usage={"type": "duration", "seconds": seconds},
             )
         )
         if index is not None:  # the client may have deleted it meanwhile
@@ -340,7 +390,7 @@ class LocalEngine(ConversationEngine):
         if reply is None or reply.done or gate is None:
             reply, gate = self._new_response(self._put), None
             reply.start()
-        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=stt_ms)
+        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=stt_ms, **turn.metrics)
         self._go_live(reply)
         if gate is not None:
             gate.open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -9,8 +10,11 @@ from voxgate.components.llm import LanguageModel
 from voxgate.components.priority import Foreground
 from voxgate.components.stt import SpeechToText
 from voxgate.components.tts import TextToSpeech
+from voxgate.components.turn import EndOfTurnModel
 from voxgate.components.vad import VoiceActivityDetector
 from voxgate.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,7 @@ class LocalModels:
     """Shared models; ``new_vad`` makes the small per-stream detector each session needs.
 
     Transcription and synthesis run under ``foreground`` so that token generation yields to them.
+    ``turn`` (None when its model is not installed) judges whether the user finished a thought.
     """
 
     new_vad: Callable[[], VoiceActivityDetector]
@@ -25,6 +30,18 @@ class LocalModels:
     llm: LanguageModel
     tts: TextToSpeech
     foreground: Foreground = field(default_factory=Foreground)
+    turn: EndOfTurnModel | None = None
+
+    def transcribe(self, pcm16: bytes, prompt: str = "") -> str:
+        """The transcript of an utterance, in the foreground (blocking: call it in a thread)."""
+        with self.foreground.hold():
+            return self.stt.transcribe(pcm16, prompt=prompt)
+
+    def end_of_turn(self, pcm16: bytes) -> float:
+        """How likely the utterance ends a turn, in the foreground (blocking)."""
+        assert self.turn is not None
+        with self.foreground.hold():
+            return self.turn.probability(pcm16)
 
 
 def load_models(settings: Settings) -> LocalModels:
@@ -57,4 +74,18 @@ def load_models(settings: Settings) -> LocalModels:
     stt.transcribe(b"\0\0" * stt.sample_rate)
     for _ in tts.synthesize("Hello."):
         pass
-    return LocalModels(new_vad=SileroVAD, stt=stt, llm=llm, tts=tts, foreground=foreground)
+    return LocalModels(
+        new_vad=SileroVAD, stt=stt, llm=llm, tts=tts, foreground=foreground, turn=_turn_model()
+    )
+
+
+def _turn_model() -> EndOfTurnModel | None:
+    """Smart Turn if its model is installed; without it ``semantic_vad`` works as server VAD."""
+    from voxgate.components.turn.smart_turn import INSTALL_HINT, SmartTurn, bundled_model
+
+    if bundled_model() is None:
+        log.warning("semantic_vad ends turns as server_vad does: %s", INSTALL_HINT)
+        return None
+    turn = SmartTurn()
+    turn.probability(b"\0\0" * turn.sample_rate)  # its first call sets itself up
+    return turn

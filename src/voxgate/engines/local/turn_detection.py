@@ -1,8 +1,14 @@
-"""Server VAD: turns a stream of speech probabilities into the start and end of user turns."""
+"""Turn detection: speech probabilities into the start and end of user turns, and when to end.
+
+``ServerVAD`` ends a turn after a fixed silence. ``semantic_vad`` runs the same state machine
+with a longer silence window (the eagerness's longest wait) and ends the turn early when the
+end-of-turn model hears a finished thought at the first silent frame (``SemanticPolicy``).
+"""
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 _HYSTERESIS = 0.15  # speech must fall this far below the threshold to count as silence
@@ -64,3 +70,75 @@ class ServerVAD:
     def reset(self) -> None:
         """Back to waiting for speech."""
         self.__post_init__()
+
+
+@dataclass(frozen=True)
+class SemanticPolicy:
+    """When ``semantic_vad`` ends a turn: soon if finished, else after ``max_wait_ms``.
+
+    OpenAI documents eagerness as how long the server waits for an unfinished thought (8, 4
+    and 2 s for low, medium and high; ``auto`` is medium). A small model misjudges a finished
+    question now and then, and the caller then waits the whole window, so ours are shorter;
+    they still outlast a thinking pause. Eagerness also moves how sure the model must be.
+    """
+
+    threshold: float
+    """The end-of-turn probability from which a pause ends the turn early."""
+    min_wait_ms: int
+    """Silence that ends a turn the model judged finished: a dip between words is shorter.
+
+    It costs a spoken reply nothing: the speculative reply started at the pause is not ready
+    sooner anyway.
+    """
+    max_wait_ms: int
+    """Silence that ends the turn whatever the model says."""
+    judge_at_ms: tuple[int, ...] = (0, 300, 800)
+    """When the model is asked, by silence so far: its verdict firms up as the silence lasts."""
+
+    @classmethod
+    def of(cls, eagerness: str) -> SemanticPolicy:
+        """The policy of the spec's ``eagerness``."""
+        return _POLICIES.get(eagerness, _POLICIES["medium"])
+
+    def finished(self, probability: float) -> bool:
+        """Whether a pause with this end-of-turn probability ends the turn now."""
+        return probability >= self.threshold
+
+    def judge_again(self, judgements: int, silent_ms: float) -> bool:
+        """Whether a turn judged unfinished ``judgements`` times is asked about once more."""
+        return judgements < len(self.judge_at_ms) and silent_ms >= self.judge_at_ms[judgements]
+
+
+_POLICIES = {
+    "low": SemanticPolicy(threshold=0.7, min_wait_ms=200, max_wait_ms=3000),
+    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=100, max_wait_ms=2000),
+    "high": SemanticPolicy(threshold=0.3, min_wait_ms=50, max_wait_ms=1000),
+}
+_POLICIES["auto"] = _POLICIES["medium"]
+
+
+_NEVER_LAST = frozenset(
+    {
+        *("a", "an", "the", "my", "your", "our", "their", "its"),
+        *("and", "or", "but", "because", "if", "than", "i", "um", "uh"),
+    }
+)
+_LAST_UNLESS_ASKED = frozenset(  # "Where are you from?", "What is it?"
+    {
+        *("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into", "like"),
+        *("is", "am", "was", "need", "want"),
+    }
+)
+_LAST_WORD = re.compile(r"([a-z']+)([^a-z']*)$")
+
+
+def sounds_unfinished(transcript: str) -> bool:
+    """Whether a transcript stops on a word a sentence cannot end with ("... my seat to").
+
+    A question may end on a preposition ("Where are you from?"), never on "my" or "the".
+    """
+    last = _LAST_WORD.search(transcript.lower())
+    if last is None:
+        return False
+    word, asked = last.group(1), "?" in last.group(2)
+    return word in _NEVER_LAST or (word in _LAST_UNLESS_ASKED and not asked)
