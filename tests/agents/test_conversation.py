@@ -6,6 +6,7 @@ turn), tools get only arguments the user gave, and nothing but words for the use
 
 import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -19,8 +20,17 @@ pytestmark = pytest.mark.e2e
 TOOLS = ["get_weather", "faq_lookup_tool", "update_seat"]
 
 
+async def listen_out(client):
+    """A caller lets the agent finish speaking (its audio arrives ahead of real time)."""
+    played_until = 0.0
+    for arrived, size in client.received.audio:
+        played_until = max(played_until, arrived) + size / 2 / 24000
+    await asyncio.sleep(max(0.0, played_until - time.monotonic()) + 0.3)
+
+
 async def turn(client, speech, text):
     """Say ``text``; what came back: (calls, handoffs, spoken transcripts)."""
+    await listen_out(client)
     mark = len(client.received.events)
     await client.stream(silence(400) + speech(text) + silence(1200))
     await client.wait_for(spoken_reply_done, after=mark, timeout=60)
@@ -73,13 +83,14 @@ async def test_a_spoken_conversation_follows_the_graph_and_speaks_only_words(ser
         assert "14C" in said
 
         # from the seat agent: the FAQ is two handoffs away, reached in this turn
-        names, _, handoffs, said = await turn(client, speech, "Is there wifi on board?")
+        # (tiny.en hears Piper's "wifi" as "why fight" as often as not: a word it knows)
+        names, _, handoffs, said = await turn(client, speech, "Can I bring my dog on the plane?")
         assert names == ["transfer_to_triage_agent", "transfer_to_faq_agent", "faq_lookup_tool"]
         assert handoffs == [
             ("seat_booking_agent", "triage_agent"),
             ("triage_agent", "faq_agent"),
         ]
-        assert "wifi" in said.lower()
+        assert "dogs" in said.lower()
 
         # small talk is answered in words, by whichever agent is in charge
         names, _, handoffs, _ = await turn(client, speech, "Thank you, that's all.")

@@ -82,15 +82,16 @@ async def test_a_conversation_longer_than_the_context_is_answered_from_its_recen
     await engine.close()
 
 
-async def test_disabled_truncation_sends_everything_and_the_overflow_fails_the_response(recording):
+async def test_disabled_truncation_sends_everything(recording):
     models, llm = recording
     engine, stream = new_engine(models)
     await engine.send({"type": "session.update", "session": {"truncation": "disabled"}})
     await exchange(engine, 80)
     done = await respond(engine, stream)
     assert len(llm.asked[-1]) == 1 + 160
-    assert done["response"]["status"] == "failed"
-    assert "context" in done["response"]["status_details"]["error"]["message"]
+    # SmolLM2 itself reads only the last user turns (components/llm/llama.py TALK_TURNS), so a
+    # history past its context no longer fails the reply
+    assert done["response"]["status"] == "completed"
     await engine.close()
 
 

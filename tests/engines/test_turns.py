@@ -110,7 +110,7 @@ async def test_a_backchannel_during_a_reply_does_not_cancel_it(server_url, speec
 
 async def test_a_short_real_interruption_cancels_the_reply_and_truncates_it(server_url, speech):
     async with VoiceClient(session_url(server_url)) as client:
-        mark = await speak_during_a_reply(client, speech("No, stop."))
+        mark = await speak_during_a_reply(client, speech("Stop, please."))
         index, _ = await client.wait_for("input_audio_buffer.speech_started", after=mark)
         started_at = client.received.events[index][0]
         done_index, done = await client.wait_for("response.done", after=mark)
