@@ -84,7 +84,9 @@ async def create_client_secret(
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-    secret = gateway.client_secrets.mint(session, ttl_s=ttl, session_id=session_id)
+    secret = gateway.client_secrets.mint(
+        session, ttl_s=ttl, session_id=session_id, user_id=grant.user_id, role=grant.role
+    )
     return {
         "value": secret.value,
         "expires_at": secret.expires_at,
