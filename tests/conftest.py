@@ -6,7 +6,7 @@ import asyncio
 import functools
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -21,6 +21,16 @@ from voxgate.engines.local import LocalModels, load_models
 from voxgate.protocol import Event, to_wire, validate_server_event
 from voxgate.server.app import create_app
 from voxgate.settings import Settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Servers the tests start keep their store in a directory of the test session's, never
+    in the checkout's `data/` (where users made by `voxgate users add` would close them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOXGATE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        patch.delenv("VOXGATE_DATABASE_URL", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

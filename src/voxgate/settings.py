@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Role = Literal["admin", "user", "viewer"]
+"""What a user may do, most rights first: ``admin`` everything (users, everyone's runs and
+sessions), ``user`` talk and manage their own data, ``viewer`` read their history only."""
+ROLES: tuple[Role, ...] = get_args(Role)
+RouteGroup = Literal["live", "history", "runs", "docs", "users"]
+"""Routes that share a rule (``route_roles``): ``live`` sessions and the keys that open them,
+``history`` read, ``runs`` (``/api/runs``), ``docs`` (``/docs``, ``/openapi.json``), ``users``
+(the admin API)."""
+Feature = Literal["live_voice", "webrtc", "direct_mode", "record_and_send"]
+"""What a deployment may turn off, or keep from some roles (``feature_roles``)."""
 
 
 class IceServer(BaseModel):
@@ -192,6 +203,56 @@ class Settings(BaseSettings):
         "page (`/`, `/static`) needs one (or an ephemeral `ek_` key for its own session). None "
         "set: open, for a single local user (any bearer is accepted).",
     )
+    auth_required: bool = Field(
+        False,
+        description="Require a credential on every route but `/healthz` and the page. It is "
+        "also required whenever users exist (`voxgate users add`), `api_keys` are set or a JWT "
+        "issuer is configured; otherwise the server is open, for a single local user.",
+    )
+    jwt_secret: str | None = Field(
+        None,
+        min_length=32,
+        description="Accept JWTs signed HS256 with this shared secret (32 characters or more) "
+        "as `Authorization: Bearer`: `sub` names the user, `jwt_role_claim` the role, `exp` is "
+        "required.",
+    )
+    jwt_jwks_url: str | None = Field(
+        None,
+        description="Accept JWTs signed RS256 or ES256 by a key of this JWKS document (your "
+        "identity provider's `jwks_uri`; fetched and cached).",
+    )
+    jwt_audience: str | None = Field(None, description="The `aud` a JWT must name, if set.")
+    jwt_issuer: str | None = Field(None, description="The `iss` a JWT must name, if set.")
+    jwt_role_claim: str = Field(
+        "role",
+        description="The JWT claim holding the role (`a.b` for a nested one; a list: its "
+        "highest role among admin, user, viewer).",
+    )
+    jwt_default_role: Role | None = Field(
+        "user", description="The role of a JWT without the role claim; empty: refuse it."
+    )
+    route_roles: dict[RouteGroup, list[Role]] = Field(
+        default_factory=dict,
+        description='Roles allowed per route group, JSON, e.g. {"runs": ["admin"]}; groups not '
+        "named keep their defaults: live admin, user; history admin, user, viewer; runs admin, "
+        "user; docs admin, user; users admin. An admin is always allowed.",
+    )
+    agent_roles: dict[str, list[Role]] = Field(
+        default_factory=dict,
+        description="Roles that may start a session with an agent (or a run of a runner), "
+        'JSON, e.g. {"billing_agent": ["admin"]}; agents not named: anyone with `live`.',
+    )
+    feature_roles: dict[Feature, list[Role]] = Field(
+        default_factory=dict,
+        description='Roles that may use a feature, JSON, e.g. {"webrtc": ["admin", "user"]}: '
+        "live_voice, webrtc, direct_mode, record_and_send. Features not named: every role the "
+        "routes allow. For the others the feature's routes answer 404 and the page hides it.",
+    )
+    live_voice_enabled: bool = Field(
+        True,
+        description="Live voice over WebSockets (`/ws`, `/v1/realtime`); off: they answer "
+        "404 (closed 1008 for `/ws`) and the page offers only what is left.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         [
             "http://localhost:*",
@@ -316,6 +377,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("jwt_default_role", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _engine_has_credentials(self) -> Settings:

@@ -1,8 +1,9 @@
 """The FastAPI application: routes, static web UI, the engine factory, and the gateway.
 
-With keys configured every route needs one but ``/healthz`` and the page (``/``, ``/static``):
-the page asks for a key when ``/api/client-config`` answers 401. ``/docs`` and
-``/openapi.json`` are routes of ours so that they take the key too.
+When the server requires a credential (``server/credentials.py``) every route needs one but
+``/healthz`` and the page (``/``, ``/static``): the page asks for a key when
+``/api/client-config`` answers 401. ``/docs`` and ``/openapi.json`` are routes of ours so that
+they take the key too.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import HTTPConnection
 from starlette.types import ExceptionHandler
 
 from voxgate import __version__
-from voxgate.agents.runs.api import router as runs_router
+from voxgate.agents.runs.api import RunCaller, runs_router
 from voxgate.components.tts import StreamingTextToSpeech, TextToSpeech
 from voxgate.engines import Engine
 from voxgate.engines.local import LocalEngine, LocalModels, SessionConfig, load_models
@@ -30,9 +32,9 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, direct, openai_api, sessions
+from voxgate.server import client_secrets, direct, openai_api, sessions, users_api
 from voxgate.server.auth import APIError, api_error_handler
-from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
+from voxgate.server.gateway import DocsDep, Gateway, GatewayDep, GrantDep
 from voxgate.server.origins import OriginMiddleware
 from voxgate.settings import Settings
 from voxgate.transports.http import BodyLimit, recursion_error_handler
@@ -99,12 +101,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             def describe(session: Event | None) -> Event:
                 return local_config(session).to_session()
 
+        await gateway.open_database()
         gateway.start(new_engine, describe)
         gateway.spawn(gateway.loop_lag.run())
-        if not settings.api_keys:
-            log.warning(
-                "no VOXGATE_API_KEYS set: every route is open to whoever reaches this server"
-            )
+        await _warn_about_auth(gateway)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
         await gateway.close()
@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
-    app.include_router(runs_router, dependencies=[Depends(require_api_key)])
+    app.include_router(runs_router(run_caller))
+    app.include_router(users_api.router)
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
 
@@ -135,30 +136,32 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         return {"status": "ok", "version": __version__, "sessions": len(gateway.registry)}
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(grant: AdminDep) -> JSONResponse:
+    async def openapi(grant: DocsDep) -> JSONResponse:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
-    async def docs(grant: AdminDep) -> HTMLResponse:
+    async def docs(grant: DocsDep) -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="voxgate API")
 
     @app.get("/api/client-config")
     async def client_config(grant: GrantDep) -> dict[str, Any]:
-        """What the web page needs before it connects: WebRTC, ICE servers, direct mode, agents.
+        """What the web page needs before it connects: features, ICE servers, agents.
 
-        With keys configured it takes one (its ICE servers may hold TURN credentials): a 401
-        tells the page to ask for a key.
+        The features and agents are the caller's. When a credential is required it takes one
+        (its ICE servers may hold TURN credentials): a 401 tells the page to ask for a key.
         """
+        features = gateway.policy.features_for(grant)
         return {
             "webrtc": {
-                "enabled": settings.webrtc_enabled,
+                "enabled": features["webrtc"],
                 "ice_servers": [
                     s.model_dump(exclude_none=True) for s in settings.webrtc_ice_servers
                 ],
             },
-            "direct": {"enabled": settings.direct_mode_enabled},
-            "agents": gateway.agents.names,
-            "auth": {"required": bool(settings.api_keys)},
+            "direct": {"enabled": features["direct_mode"]},
+            "features": features,
+            "agents": [a for a in gateway.agents.names if gateway.policy.agent(grant, a)],
+            "auth": {"required": await gateway.auth.required()},
         }
 
     @app.get("/", include_in_schema=False)
@@ -167,6 +170,36 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+async def run_caller(conn: HTTPConnection, gateway: GatewayDep) -> RunCaller:
+    """Who calls ``/api/runs``; an admin sees every run, a user their own.
+
+    Route group ``runs`` (no ticket), the runner's ``agent_roles``, and the right to a
+    ``?session_id=`` the run is narrated into.
+    """
+    grant = await gateway.admit(conn, "runs", tickets=False)
+    runner = conn.path_params.get("agent_name")
+    if runner is not None:
+        gateway.policy.require_agent(grant, runner)
+        session_id = conn.query_params.get("session_id")
+        if session_id:
+            gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
+    return RunCaller(grant.user_id, sees_all=grant.role == "admin")
+
+
+async def _warn_about_auth(gateway: Gateway) -> None:
+    settings = gateway.settings
+    if not await gateway.auth.required():
+        log.warning(
+            "no credential required (no users, VOXGATE_API_KEYS or JWT issuer): every route "
+            "is open to whoever reaches this server"
+        )
+    elif not (settings.api_keys or gateway.auth.tokens or await gateway.auth.users_exist()):
+        log.warning(
+            "VOXGATE_AUTH_REQUIRED is set but nobody can sign in: add a user with "
+            "`voxgate users add NAME --role admin`, or set VOXGATE_API_KEYS"
+        )
 
 
 async def _prepare(models: LocalModels, configs: list[Callable[[], SessionConfig]]) -> None:

@@ -1,17 +1,19 @@
-"""Who may use the server: configured API keys and ephemeral ``ek_`` secrets.
+"""Credentials, as a request carries them, and what they grant.
 
-A request carries its key as ``Authorization: Bearer <key>``; a browser WebSocket, which cannot
-set headers, offers it as the subprotocol ``openai-insecure-api-key.<key>`` as it does with
-OpenAI. A key never goes in a URL. With no ``api_keys`` configured, any bearer key is accepted
-(the single-user local default) — except an ``ek_`` key, which is always checked, because it
-carries its session and that session's configuration.
+A request carries its credential as ``Authorization: Bearer <key>``; a browser WebSocket, which
+cannot set headers, offers it as the subprotocol ``openai-insecure-api-key.<key>`` as it does
+with OpenAI, or names a ticket in the URL (``?ticket=ek_...``). Only a ticket may go in a URL: a
+long-lived key there is refused (URLs end up in logs and histories).
 
-An API key opens everything. An ephemeral key opens one session, the one it was minted for
-(``ClientSecret.session_id``): ``server/access.py`` holds that rule, ``server/scope.py`` what
-its holder may change of the minted configuration.
+A credential is a configured API key, a store user's ``vg_`` key, a JWT, or a ticket: an
+ephemeral ``ek_`` key minted by one of those (``ClientSecrets``), bound to one session and
+carrying its minter's user and role. ``server/credentials.py`` checks them and says when the
+server is open; ``server/access.py`` holds who may join which session, ``server/policy.py``
+what each role may use, ``server/scope.py`` what a ticket's holder may change of the minted
+configuration.
 
-For a route: ``grant: GrantDep`` / ``AdminDep`` (``server/access.py``); anywhere else:
-``gateway.authenticate(conn)``.
+For a route: ``grant: GrantDep`` and the role-aware dependencies of ``server/gateway.py``;
+anywhere else: ``await gateway.authenticate(conn)``.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ async def refuse_websocket(websocket: WebSocket, exc: APIError) -> None:
 
 
 def key_id(key: str) -> str:
-    """A key's stand-in for limits and ownership: keys are never kept as such."""
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    """A key's stand-in for limits and ownership (its SHA-256, as the store keeps it)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class ClientSecret:
     """The user whose key minted it (its holder acts as that user, on that session only)."""
     role: str = "admin"
     """That user's role."""
+    minted_by: Grant | None = None
+    """The grant that minted it: the ticket acts as that, on its session only."""
 
 
 @dataclass
@@ -127,6 +131,7 @@ class ClientSecrets:
         session_id: str,
         user_id: str | None = None,
         role: str = "admin",
+        minted_by: Grant | None = None,
     ) -> ClientSecret:
         """A new key for session ``session_id`` configured with ``session``, for ``ttl_s`` s."""
         self._purge()
@@ -134,7 +139,13 @@ class ClientSecrets:
             del self._secrets[next(iter(self._secrets))]
         value = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24)
         secret = ClientSecret(
-            value, int(self.clock()) + ttl_s, session, session_id, user_id=user_id, role=role
+            value,
+            int(self.clock()) + ttl_s,
+            session,
+            session_id,
+            user_id=user_id,
+            role=role,
+            minted_by=minted_by,
         )
         self._secrets[value] = secret
         return secret
@@ -154,27 +165,45 @@ class ClientSecrets:
 
 @dataclass(frozen=True)
 class Grant:
-    """What a key allows: ``api_key`` (all), ``client_secret`` (one session), ``open``.
+    """What a credential allows, and whose it is.
 
-    ``open``: no keys are configured (any bearer key, or none, is let in).
+    ``kind``: ``api_key`` (a configured key, or a store user's), ``jwt``, ``client_secret`` (a
+    ticket: one session), ``open`` (no credential needed: the single-user local default).
     """
 
-    kind: Literal["api_key", "client_secret", "open"]
+    kind: Literal["api_key", "jwt", "client_secret", "open"]
     session: Event | None = None
-    """The session configuration an ephemeral key carries."""
+    """The session configuration a ticket carries."""
     session_id: str | None = None
-    """The one session an ephemeral key opens."""
+    """The one session a ticket opens."""
     key: str | None = None
-    """``key_id`` of the key presented, if any (for per-key limits and session ownership)."""
+    """``key_id`` of the credential presented, if any (per-key limits, session ownership)."""
     user_id: str | None = None
-    """The store's user the key belongs to (None: a configured key, or an open server)."""
+    """The store's user (None: a configured key, or an open server)."""
     role: str = "admin"
     """What the holder may do: ``admin``, ``user`` or ``viewer`` (configured keys and an
     open server act as ``admin``)."""
+    minted_by: Grant | None = None
+    """A ticket's minter (None: not a ticket)."""
+
+    @property
+    def caller(self) -> str | None:
+        """Who to count for per-caller limits: the user, else the key (None: neither)."""
+        if self.user_id is not None:
+            return "user:" + self.user_id
+        return "key:" + self.key if self.key is not None else None
+
+    @property
+    def ticket(self) -> bool:
+        """A ticket: bound to its session, never enough to mint keys or manage anything."""
+        return self.kind == "client_secret"
 
 
-def bearer_key(conn: HTTPConnection) -> str | None:
-    """The key from ``Authorization: Bearer``, or from a browser's insecure-key subprotocol."""
+def credential(conn: HTTPConnection) -> str | None:
+    """The credential from ``Authorization: Bearer``, the subprotocol, or ``?ticket=``.
+
+    ``?ticket=`` is read on a WebSocket only, and a long-lived key there is refused (401).
+    """
     header = conn.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() == "bearer" and key.strip():
@@ -185,40 +214,16 @@ def bearer_key(conn: HTTPConnection) -> str | None:
             INSECURE_KEY_PROTOCOL
         ):
             return protocol[len(INSECURE_KEY_PROTOCOL) :]
-    return None
-
-
-def authenticate(
-    conn: HTTPConnection, *, api_keys: list[str], client_secrets: ClientSecrets
-) -> Grant:
-    """Check the connection's key against the configured keys and the minted secrets."""
-    key = bearer_key(conn)
-    if key is not None and key.startswith(CLIENT_SECRET_PREFIX):
-        secret = client_secrets.lookup(key)
-        if secret is None:
+    ticket = conn.query_params.get("ticket") if conn.scope["type"] == "websocket" else None
+    if ticket:
+        if not ticket.startswith(CLIENT_SECRET_PREFIX):
             raise APIError(
                 401,
-                "the ephemeral key is unknown or has expired; mint a new one with "
-                "POST /v1/realtime/client_secrets",
-                code="invalid_api_key",
+                "a long-lived key never goes in a URL: mint a ticket with POST "
+                "/v1/realtime/client_secrets (Authorization: Bearer <key>) and pass "
+                "?ticket=ek_...",
+                code="key_in_url",
+                param="ticket",
             )
-        return Grant(
-            "client_secret",
-            session=secret.session,
-            session_id=secret.session_id,
-            key=key_id(key),
-            user_id=secret.user_id,
-            role=secret.role,
-        )
-    if not api_keys:
-        return Grant("open", key=key_id(key) if key else None)
-    if key is None:
-        raise APIError(
-            401,
-            "missing API key: send 'Authorization: Bearer <key>' (a browser's WebSocket: the "
-            "subprotocol openai-insecure-api-key.<key>)",
-            code="missing_api_key",
-        )
-    if not any(secrets.compare_digest(key, allowed) for allowed in api_keys):
-        raise APIError(401, "incorrect API key", code="invalid_api_key")
-    return Grant("api_key", key=key_id(key))
+        return ticket
+    return None

@@ -4,7 +4,10 @@ The request and response have OpenAI's shape, so ``client.realtime.client_secret
 works against voxgate. A key opens one session, whose id the response names (``session.id``):
 a new, unguessable one, or the one the request names (``session_id``, voxgate's own field: the
 web page mints a key for the session it joins). That session starts with the key's
-configuration, which its holder may narrow but not widen (``server/scope.py``).
+configuration, which its holder may narrow but not widen (``server/scope.py``). voxgate calls
+such a key a ticket: it acts as whoever minted it (any credential but a ticket, of a role that
+may use live sessions), on its session only, and is the one credential a URL may carry
+(``?ticket=`` on a WebSocket).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from voxgate.protocol import ProtocolError, new_id
 from voxgate.server.auth import APIError
-from voxgate.server.gateway import AdminDep, GatewayDep
+from voxgate.server.gateway import GatewayDep, MintDep
 from voxgate.transports.messages import SESSION_ID
 from voxgate.transports.realtime import EdgeAudio
 from voxgate.wire import WireLimits, check_texts, loads
@@ -52,7 +55,7 @@ def _invalid(exc: ValidationError, prefix: str) -> APIError:
 
 @router.post("/v1/realtime/client_secrets")
 async def create_client_secret(
-    request: Request, gateway: GatewayDep, grant: AdminDep
+    request: Request, gateway: GatewayDep, grant: MintDep
 ) -> dict[str, Any]:
     """Mint an ephemeral key for one session, carrying its configuration."""
     gateway.limits.client_secrets.take(request, grant)
@@ -85,7 +88,12 @@ async def create_client_secret(
     settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
     secret = gateway.client_secrets.mint(
-        session, ttl_s=ttl, session_id=session_id, user_id=grant.user_id, role=grant.role
+        session,
+        ttl_s=ttl,
+        session_id=session_id,
+        user_id=grant.user_id,
+        role=grant.role,
+        minted_by=grant,
     )
     return {
         "value": secret.value,

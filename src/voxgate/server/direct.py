@@ -8,8 +8,9 @@ joins the call on its sideband connection (``server/direct_listener.py``: the ag
 the transcript);
 ``GET /api/realtime/transcripts/{call_id}`` reads a transcript and ``POST
 /api/realtime/transcripts`` takes one from a client that keeps its own. Off unless
-``direct_mode_enabled``: then the mode's endpoints answer 404. Minting and calls take an API
-key (or the open default) and count against the rate limits; an ephemeral key reads and writes
+``direct_mode_enabled`` (or for a role ``feature_roles`` keeps it from): then the mode's
+endpoints answer 404. Minting and calls take an API key or a token of a role that may use live
+sessions (or the open default) and count against the rate limits; a ticket reads and writes
 only the transcript of its own session id.
 """
 
@@ -26,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
-from voxgate.server.auth import APIError, bearer_key
-from voxgate.server.gateway import AdminDep, Gateway, GatewayDep, GrantDep
+from voxgate.server.auth import APIError, Grant
+from voxgate.server.gateway import DirectDep, GatewayDep, allow
 from voxgate.server.transcripts import TranscriptEntry
 
 log = logging.getLogger(__name__)
@@ -36,28 +37,21 @@ CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
 router = APIRouter()
 
 
-async def _enabled(gateway: GatewayDep) -> Gateway:
-    """The gateway, or a 404 when browser-direct mode is off."""
-    if not gateway.settings.direct_mode_enabled:
-        raise APIError(
-            404, "browser-direct mode is off (VOXGATE_DIRECT_MODE_ENABLED)", code="not_found"
-        )
-    return gateway
-
-
-DirectGateway = Annotated[Gateway, Depends(_enabled)]
-"""The gateway of a browser-direct route (404 when the mode is off)."""
+DirectLive = Annotated[Grant, Depends(allow("live", feature="direct_mode"))]
+"""Writing a call's transcript (a ticket too, for its own session)."""
+DirectHistory = Annotated[Grant, Depends(allow("history", feature="direct_mode"))]
+"""Reading a call's transcript."""
 
 
 @router.post("/api/realtime/client-secret")
 async def mint_client_secret(
     request: Request,
-    gateway: DirectGateway,
-    grant: AdminDep,
+    gateway: GatewayDep,
+    grant: DirectDep,
 ) -> dict[str, Any]:
     """An upstream ephemeral key for this server's session configuration."""
     gateway.limits.client_secrets.take(request, grant)
-    gateway.session_limit.take(bearer_key(request))
+    gateway.session_limit.take(grant.caller)
     settings = gateway.settings
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     try:
@@ -95,8 +89,8 @@ class DirectAnswer(BaseModel):
 async def webrtc_offer(
     offer: DirectOffer,
     request: Request,
-    gateway: DirectGateway,
-    grant: AdminDep,
+    gateway: GatewayDep,
+    grant: DirectDep,
 ) -> DirectAnswer:
     """Start a call at the upstream with the server's key; voxgate listens on its sideband."""
     settings = gateway.settings
@@ -105,7 +99,7 @@ async def webrtc_offer(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
     gateway.limits.offers.take(request, grant)
-    gateway.session_limit.take(bearer_key(request))
+    gateway.session_limit.take(grant.caller)
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
     files = {"sdp": (None, offer.sdp), "session": (None, json.dumps(session))}
@@ -138,6 +132,7 @@ async def webrtc_offer(
             code="upstream_error",
             type_="server_error",
         )
+    gateway.rights.claim(call_id, grant)
     await gateway.direct_calls.listen(call_id)
     return DirectAnswer(sdp=r.text, call_id=call_id)
 
@@ -169,11 +164,11 @@ class ClientTranscript(BaseModel):
 @router.post("/api/realtime/transcripts", status_code=201)
 async def add_transcript(
     body: ClientTranscript,
-    gateway: DirectGateway,
-    grant: GrantDep,
+    gateway: GatewayDep,
+    grant: DirectLive,
 ) -> dict[str, Any]:
     """Keep a client's transcript of a call (a turn with a known ``item_id`` replaces it)."""
-    gateway.rights.check(grant, body.call_id, None)
+    gateway.rights.check_call(grant, body.call_id, claim=True)
     for turn in body.entries:
         gateway.transcripts.add(
             body.call_id, TranscriptEntry(turn.role, turn.text, turn.item_id, source="client")
@@ -184,11 +179,11 @@ async def add_transcript(
 @router.get("/api/realtime/transcripts/{call_id}")
 async def get_transcript(
     call_id: str,
-    gateway: DirectGateway,
-    grant: GrantDep,
+    gateway: GatewayDep,
+    grant: DirectHistory,
 ) -> dict[str, Any]:
     """A call's transcript so far."""
-    gateway.rights.check(grant, call_id, None)
+    gateway.rights.check_call(grant, call_id)
     entries = gateway.transcripts.get(call_id)
     if entries is None:
         raise APIError(404, f"no transcript for call {call_id!r}", code="not_found")

@@ -1,10 +1,11 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
 ``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
-(``grant: GrantDep`` for a route any valid key opens, ``grant: AdminDep`` for one an ephemeral
-key does not). ``app.state.gateway`` is the app's only state, read by ``get_gateway`` (and by
-``agents/runs/api.py``, which may not import server/; its router is included with
-``AdminDep``'s dependency).
+and a grant: ``GrantDep`` (any valid credential, a ticket too), or a role-aware one that says
+the route group, whether a ticket will do and the feature it belongs to (``LiveDep``,
+``VoiceDep``, ``WebRtcDep``, ``MintDep``, ``DirectDep``, ``HistoryDep``, ``DocsDep``,
+``AdminDep``; ``allow(...)`` makes more). ``app.state.gateway`` is the app's only state, read by
+``get_gateway``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from voxgate.loop_lag import LoopLagWatchdog
 from voxgate.protocol import Event
 from voxgate.server.access import SessionRights
 from voxgate.server.agent_catalog import AgentCatalog
-from voxgate.server.auth import APIError, ClientSecrets, Grant, authenticate
+from voxgate.server.auth import APIError, ClientSecrets, Grant
+from voxgate.server.credentials import Authenticator
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
+from voxgate.server.policy import Policy
 from voxgate.server.transcripts import Transcripts
 from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistry
-from voxgate.settings import Settings
+from voxgate.settings import Feature, RouteGroup, Settings
+from voxgate.store import Database, database_url
+from voxgate.store.users import Users
 from voxgate.transports.webrtc import Peers
 
 DescribeSession = Callable[[Event | None], Event]
@@ -45,9 +50,14 @@ class Gateway:
         self.registry = SessionRegistry(self.new_engine)
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
+        self.auth = Authenticator(settings, self.client_secrets)
+        self.policy = Policy(settings)
+        self.database: Database | None = None
+        self.users: Users | None = None
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)
         self.limits = RateLimits(settings)
         self.rights = SessionRights()
+        self.agents.runs.owner_of = self.rights.user_of
         self.transcripts = Transcripts()
         self.direct_calls = DirectCalls(
             settings, self.transcripts, self.agents.starting(), self.spawn
@@ -56,6 +66,12 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
+
+    async def open_database(self) -> None:
+        """Open (and migrate) the store: the users and their keys come from it."""
+        url = database_url(self.settings.database_url, self.settings.data_dir)
+        self.database = await Database.open(url)
+        self.users = self.auth.users = Users(self.database)
 
     def start(self, engine_factory: EngineFactory, describe_session: DescribeSession) -> None:
         """Take the engine factory (the models are loaded): sessions may start."""
@@ -74,11 +90,38 @@ class Gateway:
             raise RuntimeError("the gateway has not started: no engine factory yet")
         return self._describe_session(config)
 
-    def authenticate(self, conn: HTTPConnection) -> Grant:
-        """The connection's grant, or an ``APIError`` (401) in OpenAI's shape."""
-        return authenticate(
-            conn, api_keys=self.settings.api_keys, client_secrets=self.client_secrets
-        )
+    async def authenticate(self, conn: HTTPConnection) -> Grant:
+        """The connection's grant, or an ``APIError`` (401 / 403) in OpenAI's shape."""
+        return await self.auth.authenticate(conn)
+
+    async def admit(
+        self,
+        conn: HTTPConnection,
+        group: RouteGroup,
+        *,
+        tickets: bool = True,
+        feature: Feature | None = None,
+    ) -> Grant:
+        """The grant of a caller of a route of ``group``, or an ``APIError``.
+
+        404: ``feature`` is off (for everyone, before the key is read; or for the caller's
+        role); 401: no valid credential; 403: a role the group does not take, or
+        (``tickets=False``) a ticket.
+        """
+        if feature is not None:
+            self.policy.require_feature(None, feature)
+        grant = await self.authenticate(conn)
+        if grant.ticket and not tickets:
+            raise APIError(
+                403,
+                "a ticket (ephemeral key) opens only its own session; this needs an API key "
+                "or a token",
+                code="insufficient_permissions",
+            )
+        self.policy.require(grant, group)
+        if feature is not None:
+            self.policy.require_feature(grant, feature)
+        return grant
 
     def open_session(
         self,
@@ -118,6 +161,8 @@ class Gateway:
         await self.agents.runs.close()
         for task in list(self._tasks):
             task.cancel()
+        if self.database is not None:
+            await self.database.close()
 
 
 async def get_gateway(conn: HTTPConnection) -> Gateway:
@@ -131,24 +176,37 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 async def require_key(conn: HTTPConnection, gateway: GatewayDep) -> Grant:
     """FastAPI dependency: the request's grant, or a 401 in OpenAI's error shape."""
-    return gateway.authenticate(conn)
+    return await gateway.authenticate(conn)
 
 
 GrantDep = Annotated[Grant, Depends(require_key)]
-"""A route any valid key opens (an ephemeral key too: the route checks its session)."""
+"""A route any valid credential opens (a ticket too: the route checks its session)."""
 
 
-async def require_api_key(conn: HTTPConnection, gateway: GatewayDep) -> Grant:
-    """FastAPI dependency: an API key (or the open default); an ephemeral key gets a 403."""
-    grant = gateway.authenticate(conn)
-    if grant.kind == "client_secret":
-        raise APIError(
-            403,
-            "an ephemeral key opens only its own session; this needs an API key",
-            code="insufficient_permissions",
-        )
-    return grant
+def allow(
+    group: RouteGroup, *, tickets: bool = True, feature: Feature | None = None
+) -> Callable[..., Coroutine[Any, Any, Grant]]:
+    """A dependency for a route of ``group`` (``Gateway.admit``)."""
+
+    async def dependency(conn: HTTPConnection, gateway: GatewayDep) -> Grant:
+        return await gateway.admit(conn, group, tickets=tickets, feature=feature)
+
+    return dependency
 
 
-AdminDep = Annotated[Grant, Depends(require_api_key)]
-"""A route for API keys only (runs, docs, minting keys)."""
+LiveDep = Annotated[Grant, Depends(allow("live"))]
+"""Joining or ending a live session (a ticket too)."""
+VoiceDep = Annotated[Grant, Depends(allow("live", feature="live_voice"))]
+"""Live voice over a WebSocket (``/ws``, ``/v1/realtime``)."""
+WebRtcDep = Annotated[Grant, Depends(allow("live", feature="webrtc"))]
+"""Backend WebRTC (``/api/webrtc/offer``, ``/v1/realtime/calls``)."""
+MintDep = Annotated[Grant, Depends(allow("live", tickets=False))]
+"""Minting tickets: an API key or a token, never a ticket."""
+DirectDep = Annotated[Grant, Depends(allow("live", tickets=False, feature="direct_mode"))]
+"""Browser-direct mode's minting and calls."""
+HistoryDep = Annotated[Grant, Depends(allow("history"))]
+"""Reading conversations (each caller their own; ``grant.user_id``)."""
+DocsDep = Annotated[Grant, Depends(allow("docs", tickets=False))]
+"""``/docs`` and ``/openapi.json``."""
+AdminDep = Annotated[Grant, Depends(allow("users", tickets=False))]
+"""User management: admins only."""

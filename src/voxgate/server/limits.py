@@ -89,9 +89,12 @@ class SessionLimit:
     ) -> None:
         self.window = SlidingWindow(limit, window_s, clock)
 
-    def take(self, key: str | None) -> None:
-        """Count one session for ``key``, or raise a 429 saying when the next one is allowed."""
-        wait = self.window.take(key or "")
+    def take(self, caller: str | None) -> None:
+        """Count one session for ``caller`` (``Grant.caller``), or raise a 429.
+
+        The 429 says when the next one is allowed.
+        """
+        wait = self.window.take(caller or "")
         if wait:
             w = self.window
             raise APIError(
@@ -115,8 +118,8 @@ class Limit:
 
     def take(self, conn: HTTPConnection, grant: Grant) -> None:
         """Count one event for the connection's key and address, or raise a 429."""
-        if grant.key is not None:
-            wait = self.per_key.take("key:" + grant.key)
+        if grant.caller is not None:
+            wait = self.per_key.take(grant.caller)
             if wait:
                 w = self.per_key
                 raise too_many(self.what, w.limit, w.window_s, wait, "key")

@@ -4,8 +4,10 @@ Apps and SDKs written for OpenAI use voxgate unchanged. A connection or call is 
 session (no server agent: the client brings its own instructions and tools), configured by an
 ephemeral key's session if it came with one. ``/v1/realtime?call_id=`` is a call's sideband: it
 joins the live session (the call id is the session id), for a key with the right to it
-(``server/access.py``). An ephemeral key's connection or call is its own session (the id it was
-minted for); any other gets a new, unguessable id. The protocol work is the transports'
+(``server/access.py``). Both belong to route group ``live``; ``/v1/realtime`` is feature
+``live_voice``, ``/calls`` feature ``webrtc`` (``server/policy.py``). An ephemeral key's
+connection or call is its own session (the id it was minted for); any other gets a new,
+unguessable id. The protocol work is the transports'
 (``transports.realtime``, ``transports.calls``, ``transports.webrtc``). Refusals are OpenAI's:
 an HTTP status with an ``error`` body (on the WebSocket, before it opens).
 """
@@ -42,7 +44,7 @@ async def realtime_socket(
     edge = realtime.EdgeAudio()
     session: Session
     try:
-        grant = gateway.authenticate(websocket)
+        grant = await gateway.admit(websocket, "live", feature="live_voice")
         config = edge.to_engine(grant.session) if grant.session else None
         if call_id is not None:
             found = gateway.registry.get(call_id)
@@ -92,9 +94,7 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
     type a cross-site page may post without a CORS preflight. Its events travel on the
     ``oai-events`` data channel as GA events, its audio on the Opus track.
     """
-    if not gateway.settings.webrtc_enabled:
-        raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
-    grant = gateway.authenticate(request)
+    grant = await gateway.admit(request, "live", feature="webrtc")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in OFFER_TYPES:
         raise APIError(
@@ -135,7 +135,7 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
 @router.post("/v1/realtime/calls/{call_id}/hangup")
 async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Response:
     """End a call: its peers hang up and the session closes (for a key with the right to it)."""
-    grant = gateway.authenticate(request)
+    grant = await gateway.admit(request, "live")
     gateway.rights.check(grant, call_id, gateway.registry.get(call_id))
     found = gateway.peers.in_session(call_id)
     if not found:

@@ -1,10 +1,12 @@
 """voxgate's own session routes: ``WS /ws/{session_id}`` and ``POST /api/webrtc/offer``.
 
 A client names the session to join or resume, and for a new one the agent it starts with
-(``?agent=`` / ``"agent"``); the transports then carry it (``transports.websocket``,
-``transports.webrtc``). With keys configured both need one: an API key, or the ephemeral key
-minted for that session (on the WebSocket as the ``openai-insecure-api-key.<key>``
-subprotocol). An offer without ``session_id`` gets a new, unguessable one.
+(``?agent=`` / ``"agent"``, if its role may use it); the transports then carry it
+(``transports.websocket``, ``transports.webrtc``). When the server requires a credential both
+need one that opens the session: its owner's key or token, an admin's, or the ticket minted for
+it (on the WebSocket as ``?ticket=`` or the ``openai-insecure-api-key.<ticket>`` subprotocol).
+Live voice (``/ws``) and WebRTC are features a deployment or a role may lack (404). An offer
+without ``session_id`` gets a new, unguessable one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pydantic import BaseModel, Field
 
 from voxgate.protocol import Event, ProtocolError, error_event, new_id
 from voxgate.server.auth import Grant
-from voxgate.server.gateway import GatewayDep, GrantDep
+from voxgate.server.gateway import Gateway, GatewayDep, VoiceDep, WebRtcDep
 from voxgate.server.scope import scope_check
+from voxgate.session import AgentFactory
 from voxgate.transports import websocket as ws_transport
 from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE
 from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
@@ -28,12 +31,26 @@ def _minted_config(grant: Grant) -> Event | None:
     return EdgeAudio().to_engine(grant.session) if grant.session else None
 
 
+def starting_agent(
+    gateway: Gateway, grant: Grant, name: str | None, session_id: str
+) -> AgentFactory | None:
+    """The agent session ``session_id`` starts with, if new and the grant's role may use it.
+
+    ``ValueError``: no such agent; ``APIError`` 403: not for this role.
+    """
+    starting = gateway.agents.starting(name)
+    chosen = name or (gateway.agents.names[0] if gateway.agents.names else None)
+    if chosen is not None and gateway.registry.get(session_id) is None:
+        gateway.policy.require_agent(grant, chosen)
+    return starting
+
+
 @router.websocket("/ws/{session_id}")
 async def session_socket(
     websocket: WebSocket,
     session_id: str,
     gateway: GatewayDep,
-    grant: GrantDep,
+    grant: VoiceDep,
     agent: str | None = None,
 ) -> None:
     """One client of session ``session_id`` (created on first join, with agent ``agent``)."""
@@ -45,7 +62,7 @@ async def session_socket(
         await websocket.close(code=1008)
         return
     try:
-        starting = gateway.agents.starting(agent)
+        starting = starting_agent(gateway, grant, agent, session_id)
     except ValueError as exc:
         await websocket.accept(subprotocol=subprotocol)
         await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
@@ -82,18 +99,16 @@ class Answer(BaseModel):
 
 @router.post("/api/webrtc/offer")
 async def webrtc_offer(
-    offer: Offer, request: Request, gateway: GatewayDep, grant: GrantDep
+    offer: Offer, request: Request, gateway: GatewayDep, grant: WebRtcDep
 ) -> Answer:
     """Connect a WebRTC client: SDP offer in, SDP answer out (candidates included)."""
     if offer.type != "offer":
         raise HTTPException(400, f"expected an SDP of type 'offer', got {offer.type!r}")
     if offer.session_id is not None and not SESSION_ID.match(offer.session_id):
         raise HTTPException(400, SESSION_ID_RULE)
-    if not gateway.settings.webrtc_enabled:
-        raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
     session_id = offer.session_id or grant.session_id or new_id("sess")
     try:
-        starting = gateway.agents.starting(offer.agent)
+        starting = starting_agent(gateway, grant, offer.agent, session_id)
         config = _minted_config(grant)
     except (ValueError, ProtocolError) as exc:
         raise HTTPException(400, str(exc)) from None

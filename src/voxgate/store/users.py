@@ -25,11 +25,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from voxgate.settings import ROLES
 from voxgate.store.database import Database
 from voxgate.store.schema import ApiKey, User, utcnow
 
-ROLES = ("admin", "user", "viewer")
-"""Every role, most rights first."""
 KEY_PREFIX = "vg_"
 DISPLAY_CHARS = 11
 """How much of a key ``prefix`` keeps for display (``vg_`` and 8 characters)."""
@@ -41,6 +40,10 @@ MAX_CACHED = 10_000
 
 class UserError(ValueError):
     """A refused change: a bad name or role, a name taken."""
+
+
+class UserExists(UserError):
+    """The name is taken."""
 
 
 class UnknownUser(LookupError):
@@ -148,7 +151,7 @@ class Users:
                 await s.flush()
                 s.add(_key_row(user.id, key))
         except IntegrityError:
-            raise UserError(f"a user named {name!r} exists") from None
+            raise UserExists(f"a user named {name!r} exists: choose another name") from None
         self._cache.clear()
         return await self.get(user.id), key
 

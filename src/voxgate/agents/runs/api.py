@@ -4,22 +4,99 @@
 "<task>"}`` (empty: the runner's default task) and gets ``{"type": "started", ...}``, the run's
 events, then ``{"type": "done", ...}``; it may send ``{"type": "pause"|"resume"|"cancel"}``
 meanwhile. With ``session_id``, the run is narrated into that live voice session.
+
+``runs_router(caller)`` makes the routes; ``caller`` is the app's dependency that says who is
+calling (``RunCaller``): it authenticates and refuses, so this module never learns how. A caller
+sees and controls their own runs (those they started, or their sessions' tools did); one with
+``sees_all`` (an admin) every run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from voxgate.agents.runs.manager import RunManager, UnknownRunner
 from voxgate.agents.runs.run import Run
 from voxgate.protocol import ProtocolError
 from voxgate.wire import WireLimits, loads
 
-router = APIRouter()
+
+@dataclass(frozen=True)
+class RunCaller:
+    """Who calls ``/api/runs``: the user whose runs they are, or one who sees every run."""
+
+    user_id: str | None = None
+    sees_all: bool = True
+
+    def sees(self, run: Run) -> bool:
+        """Whether this caller may see and control ``run``."""
+        return self.sees_all or (run.owner is not None and run.owner == self.user_id)
+
+
+CallerDependency = Callable[..., Coroutine[Any, Any, RunCaller]]
+
+
+def runs_router(caller: CallerDependency) -> APIRouter:
+    """The ``/api/runs`` routes, each asking ``caller`` who calls."""
+    router = APIRouter()
+    calling = Depends(caller)  # a default, not an annotation: these are strings here
+
+    def find(request: Request, run_id: str, who: RunCaller) -> Run:
+        run = _manager(request.app).get(run_id)
+        if run is None or not who.sees(run):
+            raise HTTPException(status_code=404, detail=f"no run {run_id!r}")
+        return run
+
+    @router.get("/api/runs")
+    async def list_runs(request: Request, who: RunCaller = calling) -> dict[str, Any]:
+        """The runners one may start, and the runs kept (latest last)."""
+        manager = _manager(request.app)
+        return {
+            "runners": [
+                {"name": r.name, "description": r.description, "default_task": r.default_task}
+                for r in manager.runners.values()
+            ],
+            "runs": [run.to_dict() for run in manager.runs.values() if who.sees(run)],
+        }
+
+    @router.get("/api/runs/{run_id}")
+    async def run_status(request: Request, run_id: str, who: RunCaller = calling) -> dict[str, Any]:
+        """One run's status."""
+        return find(request, run_id, who).to_dict()
+
+    @router.post("/api/runs/{run_id}/pause")
+    async def pause_run(request: Request, run_id: str, who: RunCaller = calling) -> dict[str, Any]:
+        """Hold a running run."""
+        run = find(request, run_id, who)
+        await run.pause()
+        return run.to_dict()
+
+    @router.post("/api/runs/{run_id}/resume")
+    async def resume_run(request: Request, run_id: str, who: RunCaller = calling) -> dict[str, Any]:
+        """Continue a paused run."""
+        run = find(request, run_id, who)
+        await run.resume()
+        return run.to_dict()
+
+    @router.post("/api/runs/{run_id}/cancel")
+    async def cancel_run(request: Request, run_id: str, who: RunCaller = calling) -> dict[str, Any]:
+        """Stop a run for good."""
+        run = find(request, run_id, who)
+        await run.cancel()
+        return run.to_dict()
+
+    @router.websocket("/api/runs/{agent_name}")
+    async def run_socket(websocket: WebSocket, agent_name: str, who: RunCaller = calling) -> None:
+        """Runs of ``agent_name``, one at a time, their events streamed back."""
+        await _serve_runs(websocket, agent_name, who)
+
+    return router
 
 
 def _manager(app: Any) -> RunManager:
@@ -27,59 +104,7 @@ def _manager(app: Any) -> RunManager:
     return manager
 
 
-def _run(request: Request, run_id: str) -> Run:
-    run = _manager(request.app).get(run_id)
-    if run is None:
-        raise HTTPException(status_code=404, detail=f"no run {run_id!r}")
-    return run
-
-
-@router.get("/api/runs")
-async def list_runs(request: Request) -> dict[str, Any]:
-    """The runners one may start, and the runs kept (latest last)."""
-    manager = _manager(request.app)
-    return {
-        "runners": [
-            {"name": r.name, "description": r.description, "default_task": r.default_task}
-            for r in manager.runners.values()
-        ],
-        "runs": [run.to_dict() for run in manager.runs.values()],
-    }
-
-
-@router.get("/api/runs/{run_id}")
-async def run_status(request: Request, run_id: str) -> dict[str, Any]:
-    """One run's status."""
-    return _run(request, run_id).to_dict()
-
-
-@router.post("/api/runs/{run_id}/pause")
-async def pause_run(request: Request, run_id: str) -> dict[str, Any]:
-    """Hold a running run."""
-    run = _run(request, run_id)
-    await run.pause()
-    return run.to_dict()
-
-
-@router.post("/api/runs/{run_id}/resume")
-async def resume_run(request: Request, run_id: str) -> dict[str, Any]:
-    """Continue a paused run."""
-    run = _run(request, run_id)
-    await run.resume()
-    return run.to_dict()
-
-
-@router.post("/api/runs/{run_id}/cancel")
-async def cancel_run(request: Request, run_id: str) -> dict[str, Any]:
-    """Stop a run for good."""
-    run = _run(request, run_id)
-    await run.cancel()
-    return run.to_dict()
-
-
-@router.websocket("/api/runs/{agent_name}")
-async def run_socket(websocket: WebSocket, agent_name: str) -> None:
-    """Runs of ``agent_name``, one at a time, their events streamed back."""
+async def _serve_runs(websocket: WebSocket, agent_name: str, who: RunCaller) -> None:
     app = websocket.app
     manager = _manager(app)
     session_id = websocket.query_params.get("session_id")
@@ -118,7 +143,9 @@ async def run_socket(websocket: WebSocket, agent_name: str) -> None:
                     await error("a run is in progress on this socket; cancel it or wait")
                 else:
                     try:
-                        current = manager.start(agent_name, task, session_id=session_id)
+                        current = manager.start(
+                            agent_name, task, session_id=session_id, owner=who.user_id
+                        )
                     except UnknownRunner as exc:
                         await error(str(exc))
                         continue

@@ -21,6 +21,9 @@ class RunManager:
         self.runners: dict[str, Runner] = {}
         self.runs: OrderedDict[str, Run] = OrderedDict()
         self.keep = keep
+        self.owner_of: Callable[[str], str | None] | None = None
+        """The user a live session belongs to (the server's), so a run a session's tool
+        starts is that user's."""
         for runner in runners:
             self.add_runner(runner)
 
@@ -31,13 +34,25 @@ class RunManager:
             raise ValueError(f"two runners are named {runner.name!r}")
         self.runners[runner.name] = runner
 
-    def start(self, name: str, task: str = "", *, session_id: str | None = None) -> Run:
-        """A new run of runner ``name`` on ``task`` (empty: the runner's default task)."""
+    def start(
+        self,
+        name: str,
+        task: str = "",
+        *,
+        session_id: str | None = None,
+        owner: str | None = None,
+    ) -> Run:
+        """A new run of runner ``name`` on ``task`` (empty: the runner's default task).
+
+        ``owner``: the user starting it (default: the user session ``session_id`` belongs to).
+        """
         runner = self.runners.get(name)
         if runner is None:
             known = ", ".join(sorted(self.runners)) or "none"
             raise UnknownRunner(f"no runner named {name!r} (known: {known})")
-        run = Run(runner, task, session_id=session_id)
+        if owner is None and session_id is not None and self.owner_of is not None:
+            owner = self.owner_of(session_id)
+        run = Run(runner, task, session_id=session_id, owner=owner)
         self.runs[run.id] = run
         self._forget_old()
         run.start()

@@ -27,11 +27,20 @@ class Run:
     ``{"type": "status", "data": {"status": "paused"}}``.
     """
 
-    def __init__(self, runner: Runner, task: str, *, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        task: str,
+        *,
+        session_id: str | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.id = new_id("run")
         self.runner = runner
         self.task = task or runner.default_task
         self.session_id = session_id
+        self.owner = owner
+        """The user whose run it is (who started it, or whose session did); None: anyone's."""
         self.status: RunStatus = "running"
         self.error: str | None = None
         self.events: list[RunEvent] = []
