@@ -1,15 +1,29 @@
-"""``voxgate``: serve the gateway, or measure it."""
+"""``voxgate``: serve the gateway, manage its users, or measure it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from typing import Any
 
 from pydantic import ValidationError
 
-from voxgate.settings import Settings
+from voxgate.settings import ROLES, Settings
+
+
+def _settings(**overrides: Any) -> Settings | None:
+    """The settings, or None after printing what is wrong with them."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VOXGATE_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        print(f"voxgate: invalid settings: {problems}", file=sys.stderr)
+        return None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,14 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
         for k, v in (("host", args.host), ("port", args.port), ("agents", args.agents))
         if v is not None
     }
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"VOXGATE_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        print(f"voxgate: invalid settings: {problems}", file=sys.stderr)
+    settings = _settings(**overrides)
+    if settings is None:
         return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -56,6 +64,48 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_timeout": settings.ws_ping_timeout_s,
         "ws_per_message_deflate": False,
     }
+
+
+def _users(args: argparse.Namespace) -> int:
+    """``voxgate users ...``: the store ``serve`` uses (``database_url`` / ``data_dir``)."""
+    settings = _settings()
+    if settings is None:
+        return 2
+    return asyncio.run(_users_command(args, settings))
+
+
+async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
+    from voxgate.store import Database, database_url
+    from voxgate.store.users import UnknownUser, UserError, Users
+
+    db = await Database.open(database_url(settings.database_url, settings.data_dir))
+    users = Users(db)
+    try:
+        if args.action == "add":
+            user, key = await users.add(args.name, args.role)
+            print(f"added user {user.name} ({user.id}), role {user.role}; its API key:")
+            print(key)
+        elif args.action == "list":
+            listed = await users.all()
+            for u in listed:
+                state = "disabled" if u.disabled else "enabled"
+                keys = ", ".join(f"{k}..." for k in u.keys) or "no keys"
+                print(f"{u.name:<24} {u.role:<7} {state:<9} {u.id}  {keys}")
+            if not listed:
+                print("no users: the server is open unless VOXGATE_AUTH_REQUIRED or keys are set")
+        elif args.action in ("disable", "enable"):
+            user = await users.update(args.name, disabled=args.action == "disable")
+            print(f"{args.action}d user {user.name} (a running server sees it within seconds)")
+        elif args.action == "rotate":
+            user, key = await users.rotate(args.name)
+            print(f"revoked the keys of {user.name}; its new API key:")
+            print(key)
+    except (UserError, UnknownUser) as exc:
+        print(f"voxgate: {exc.args[0]}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    return 0
 
 
 def _bench_webrtc(args: argparse.Namespace) -> int:
@@ -115,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
         "`demo` (default): the bundled airline agents; `none`: no agents",
     )
     serve.set_defaults(run=_serve)
+
+    users = commands.add_parser(
+        "users",
+        help="add, list, disable, enable users and rotate their keys (the store serve uses)",
+    )
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user; its new API key is the last line printed")
+    add.add_argument("name", help="letters, digits and . _ @ + -")
+    add.add_argument("--role", choices=ROLES, default="user", help="what it may do (default user)")
+    actions.add_parser("list", help="every user: name, role, state, id, key prefixes")
+    for action, what in (
+        ("disable", "refuse the user's keys, tokens and tickets"),
+        ("enable", "accept them again"),
+        ("rotate", "revoke the user's keys and print a new one (its last line)"),
+    ):
+        actions.add_parser(action, help=what).add_argument("name", help="the user's name or id")
+    users.set_defaults(run=_users)
 
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
     kinds = bench.add_subparsers(dest="kind", required=True)

@@ -7,7 +7,7 @@
 // wires them and runs the connection: connect, disconnect, reconnect with backoff.
 
 import { AudioEngine } from './js/audio.js';
-import { keyAccepted, takeTypedKey } from './js/auth.js';
+import { auth, keyAccepted, renderAccount, setKey, takeTypedKey, whoAmI } from './js/auth.js';
 import { serverEventHandlers } from './js/handlers.js';
 import { wireTabs } from './js/tabs.js';
 import { TurnIndicator } from './js/turn.js';
@@ -33,6 +33,7 @@ class App {
   micState = 'off'; // 'off' | 'live' | 'error'
   config = { enabled: true, ice_servers: [] };
   direct = false; // the server offers browser-direct mode
+  features = { live_voice: true, webrtc: true, direct_mode: false }; // what this key's role may use
   sessionId = null; // kept across Disconnect / Connect: the same conversation, if the server has it
   #generation = 0; // bumps on every connect/disconnect; stale async work checks it
   #pendingOptions = null; // [agent, transport] to load once the page has a key
@@ -66,32 +67,30 @@ class App {
     ui.transport.value = transport === 'websocket' ? 'websocket' : 'webrtc';
     ui.transport.addEventListener('change', () => localStorage.setItem('voxgate.transport', ui.transport.value));
     ui.agent.addEventListener('change', () => this.tools.setAgent(ui.agent.value));
+    ui.signIn.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.signIn();
+    });
+    ui.signOut.addEventListener('click', () => this.signOut());
     this.setState('disconnected');
     this.ready = this.#loadOptions(params.get('agent'), transport);
   }
 
-  /** The server's WebRTC flag and ICE servers; the agents it offers (or: it wants a key). */
+  /** The server's features and ICE servers; the agents it offers (or: it wants a key). */
   async #loadOptions(agent, transport) {
     const config = await clientConfig();
     if (!keyAccepted(config, this.ui, this.errors)) {
       this.#pendingOptions = [agent, transport];
+      renderAccount(this.ui);
       document.body.dataset.ready = 'true';
       return;
     }
     this.#pendingOptions = null;
+    if (auth.required) await whoAmI();
+    renderAccount(this.ui);
     this.config = config.webrtc ?? this.config;
-    this.direct = Boolean(config.direct?.enabled) && this.config.enabled;
-    if (this.direct) {
-      const option = new Option('Direct (WebRTC to the upstream)', 'direct');
-      option.title = 'Your browser talks to the Realtime service; voxgate keeps the key and runs the tools';
-      this.ui.transport.append(option);
-      if (transport === 'direct') this.ui.transport.value = 'direct';
-    }
-    if (!this.config.enabled) {
-      this.ui.transport.value = 'websocket';
-      this.ui.transport.querySelector('option[value="webrtc"]').disabled = true;
-      this.ui.transport.title = 'WebRTC is turned off on this server';
-    }
+    this.features = config.features ?? { live_voice: true, webrtc: this.config.enabled, direct_mode: Boolean(config.direct?.enabled) };
+    this.#showTransports(transport);
     const agents = (config.agents ?? []).map((a) => (typeof a === 'string' ? a : a.name)).filter(Boolean);
     const options = agents.length ? agents.map((name) => new Option(name.replaceAll('_', ' '), name)) : [new Option('default', '')];
     this.ui.agent.replaceChildren(...options);
@@ -99,6 +98,45 @@ class App {
     if (agent && agents.includes(agent)) this.ui.agent.value = agent;
     this.tools.setAgent(this.ui.agent.value);
     document.body.dataset.ready = 'true';
+  }
+
+  /** Offer the transports this key's role may use; none: Connect stays off, and says why. */
+  #showTransports(wanted) {
+    const select = this.ui.transport;
+    select.querySelector('option[value="direct"]')?.remove();
+    this.config.enabled = Boolean(this.features.webrtc) && this.config.enabled !== false;
+    this.direct = Boolean(this.features.direct_mode) && this.config.enabled;
+    if (this.direct) {
+      const option = new Option('Direct (WebRTC to the upstream)', 'direct');
+      option.title = 'Your browser talks to the Realtime service; voxgate keeps the key and runs the tools';
+      select.append(option);
+    }
+    const offered = { webrtc: this.config.enabled, websocket: Boolean(this.features.live_voice), direct: this.direct };
+    for (const option of select.options) option.disabled = !offered[option.value];
+    select.title = this.config.enabled ? '' : 'WebRTC is turned off on this server';
+    const choice = [wanted, select.value, 'webrtc', 'websocket', 'direct'].find((t) => offered[t]);
+    if (choice) select.value = choice;
+    this.ui.connect.disabled = !choice;
+    if (choice) this.errors.clear('no_live');
+    else {
+      const role = auth.me?.role ? ` to role ${auth.me.role}` : '';
+      this.errors.add(`Live sessions are not available${role} on this server.`, 'no_live_session', { key: 'no_live' });
+    }
+  }
+
+  /** Take the typed key, and show who it signs in as (or why the server refused it). */
+  async signIn() {
+    if (!takeTypedKey(this.ui.apiKey, this.errors)) return;
+    const [agent, transport] = this.#pendingOptions ?? [this.ui.agent.value, this.ui.transport.value];
+    await this.#loadOptions(agent, transport);
+  }
+
+  /** Forget the key: disconnect, and ask for a key again. */
+  async signOut() {
+    if (this.transport || this.reconnect.pending) this.disconnect();
+    setKey(null);
+    this.errors.clear();
+    await this.#loadOptions(this.ui.agent.value, this.ui.transport.value);
   }
 
   /* ----- connection lifecycle */
@@ -110,6 +148,9 @@ class App {
       await this.#loadOptions(...this.#pendingOptions);
       if (this.#pendingOptions) return;
     }
+    const choice = this.ui.transport.value;
+    const kind = choice === 'direct' && this.direct ? 'direct' : choice === 'webrtc' && this.config.enabled ? 'webrtc' : this.features.live_voice ? 'websocket' : null;
+    if (!kind) return; // nothing this role may use: #showTransports said so
     const generation = ++this.#generation;
     if (!this.sessionId) this.#startSession(randomId());
     else if (!auto && !this.conversation.isEmpty) this.reconnect.rejoining();
@@ -117,8 +158,6 @@ class App {
     this.session.show(this.sessionId);
     this.setState(auto ? 'reconnecting' : 'connecting');
     const sessionId = this.sessionId;
-    const choice = this.ui.transport.value;
-    const kind = choice === 'direct' && this.direct ? 'direct' : choice === 'webrtc' && this.config.enabled ? 'webrtc' : 'websocket';
 
     // Audio first, synchronously inside the click, so the AudioContext may start playing.
     this.audio = new AudioEngine({

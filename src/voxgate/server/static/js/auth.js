@@ -1,31 +1,35 @@
-// The page's key, when the server has VOXGATE_API_KEYS: asked for once, kept for this tab
-// (sessionStorage), sent as `Authorization: Bearer` on HTTP. A WebSocket cannot carry that
-// header, so for one the page mints an ephemeral key for its session (a minute to connect) and
-// offers it as the `openai-insecure-api-key.<key>` subprotocol: the long-lived key never goes in
-// a URL or a WebSocket handshake.
+// Signing in, when the server requires a credential (users, VOXGATE_API_KEYS, a JWT issuer,
+// VOXGATE_AUTH_REQUIRED): the key (a user's `vg_` key, a configured key, or a JWT) is typed
+// once, kept for this tab (sessionStorage) and sent as `Authorization: Bearer` on HTTP; the
+// account control shows who it signs in as (`GET /api/me`: the user and role) and signs out.
+// A WebSocket cannot carry that header, so for one the page mints a ticket for its session (an
+// ephemeral `ek_` key, a minute to connect) and offers it as the `openai-insecure-api-key.<ticket>`
+// subprotocol: the long-lived key never goes in a URL or a WebSocket handshake.
 
 const STORE = 'voxgate.apiKey';
 
 export const auth = {
   required: false, // the server answered 401 without a key
   key: sessionStorage.getItem(STORE) || null,
+  me: null, // GET /api/me once signed in: {user, role, features}
 };
 
 export function setKey(key) {
   auth.key = key || null;
+  auth.me = null;
   if (auth.key) sessionStorage.setItem(STORE, auth.key);
   else sessionStorage.removeItem(STORE);
 }
 
-const ASK = 'This server needs an API key: enter it and press Connect.';
+const ASK = 'This server needs an API key: enter it and press Sign in (or Connect).';
 
 /** Follow the server's answer to /api/client-config; false when it wants a (another) key. */
 export function keyAccepted(config, ui, errors) {
   auth.required = Boolean(config.auth?.required);
-  ui.apiKeyField.hidden = !auth.required;
   if (!auth.required) setKey(null); // an open server: a key from before would only get in the way
   if (!config.auth?.refused) return true;
-  errors.add(auth.key ? 'The server refused this API key: enter another and press Connect.' : ASK, 'auth_required');
+  const why = config.auth.message ? ` (${config.auth.message})` : '';
+  errors.add(auth.key ? `The server refused this API key${why}: enter another and press Sign in.` : ASK, 'auth_required', { key: 'auth' });
   setKey(null);
   return false;
 }
@@ -34,13 +38,38 @@ export function keyAccepted(config, ui, errors) {
 export function takeTypedKey(input, errors) {
   const key = input.value.trim();
   if (!key) {
-    errors.add(ASK, 'auth_required');
+    errors.add(ASK, 'auth_required', { key: 'auth' });
     input.focus();
     return false;
   }
   setKey(key);
-  errors.clear();
+  input.value = '';
+  errors.clear('auth');
   return true;
+}
+
+/** Who the key signs in as (`GET /api/me`), kept in `auth.me`; null when the server says no. */
+export async function whoAmI() {
+  if (!auth.key) return null;
+  try {
+    const response = await fetch('/api/me', { headers: authHeaders() });
+    auth.me = response.ok ? await response.json() : null;
+  } catch {
+    auth.me = null;
+  }
+  return auth.me;
+}
+
+/** The account control: the sign-in form, or who is signed in and Sign out; nothing if open. */
+export function renderAccount(ui) {
+  const signedIn = auth.required && Boolean(auth.key) && Boolean(auth.me);
+  ui.signIn.hidden = !auth.required || signedIn;
+  ui.account.hidden = !signedIn;
+  if (!signedIn) return;
+  const me = auth.me;
+  ui.userName.textContent = me.user?.name ?? (me.credential === 'api_key' ? 'API key' : 'signed in');
+  ui.userRole.textContent = me.role;
+  ui.userRole.dataset.role = me.role;
 }
 
 export function authHeaders() {
@@ -49,7 +78,7 @@ export function authHeaders() {
 
 export class AuthError extends Error {}
 
-/** The WebSocket subprotocols for `sessionId`: none without a key, else an ephemeral key's. */
+/** The WebSocket subprotocols for `sessionId`: none without a key, else a ticket's. */
 export async function socketProtocols(sessionId) {
   if (!auth.key) return [];
   const response = await fetch('/v1/realtime/client_secrets', {

@@ -134,14 +134,18 @@ export class WebRtcTransport extends EventTransport {
 }
 
 /**
- * What the page needs before connecting: `{webrtc: {enabled, ice_servers}, direct: {enabled}, agents}`;
- * and `auth: {required}`; `{auth: {required: true, refused: true}}` when the server wants a key
- * the page lacks (or was given a wrong one).
+ * What the page needs before connecting: `{webrtc: {enabled, ice_servers}, direct: {enabled},
+ * features, agents}` (the features and agents this key's role may use) and `auth: {required}`;
+ * `{auth: {required: true, refused: true, message}}` when the server wants a key the page lacks,
+ * or refuses the one it has (wrong, revoked, a disabled user).
  */
 export async function clientConfig() {
   try {
     const response = await fetch('/api/client-config', { headers: authHeaders() });
-    if (response.status === 401) return { auth: { required: true, refused: true } };
+    if (response.status === 401 || response.status === 403) {
+      const message = await response.json().then((j) => j.error?.message, () => null);
+      return { auth: { required: true, refused: true, message: authHeaders().Authorization ? message : null } };
+    }
     if (response.ok) return await response.json();
   } catch {
     // an older server: assume WebRTC and no agent list
