@@ -77,3 +77,56 @@ async def test_serve_answers_health_and_a_session():
         out, _ = proc.communicate(timeout=30)
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert "Application shutdown complete" in out, out
+
+
+def voxgate_users(*args: str, data_dir: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "voxgate.cli", "users", *args],
+        env={**os.environ, "VOXGATE_DATA_DIR": data_dir},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_users_add_prints_a_key_that_works_against_a_running_server(tmp_path):
+    from tests.server.wire import bearer, loopback_settings, serve
+
+    data_dir = str(tmp_path / "data")
+    async with serve(loopback_settings(data_dir=data_dir)) as server:
+        added = await asyncio.to_thread(
+            voxgate_users, "add", "alice", "--role", "admin", data_dir=data_dir
+        )
+        assert added.returncode == 0, added.stderr
+        key = added.stdout.strip().splitlines()[-1]
+        async with server.client() as http:
+            me = await http.get("/api/me", headers=bearer(key))
+            assert me.status_code == 200 and me.json()["user"]["name"] == "alice"
+            assert me.json()["role"] == "admin"
+
+            again = await asyncio.to_thread(voxgate_users, "add", "alice", data_dir=data_dir)
+            assert (
+                again.returncode == 1
+                and "exists" in again.stderr
+                and "Traceback" not in again.stderr
+            )
+            listed = await asyncio.to_thread(voxgate_users, "list", data_dir=data_dir)
+            assert (
+                "alice" in listed.stdout and "admin" in listed.stdout and key[:11] in listed.stdout
+            )
+            assert key not in listed.stdout
+
+            disabled = await asyncio.to_thread(voxgate_users, "disable", "alice", data_dir=data_dir)
+            assert disabled.returncode == 0, disabled.stderr
+            deadline = time.monotonic() + 30  # the server's cache holds a lookup 5 s
+            while (await http.get("/api/me", headers=bearer(key))).status_code != 403:
+                assert time.monotonic() < deadline, "the server never saw the user disabled"
+                await asyncio.sleep(0.5)
+            await asyncio.to_thread(voxgate_users, "enable", "alice", data_dir=data_dir)
+
+            rotated = await asyncio.to_thread(voxgate_users, "rotate", "alice", data_dir=data_dir)
+            new_key = rotated.stdout.strip().splitlines()[-1]
+            assert new_key.startswith("vg_") and new_key != key
+            assert (await http.get("/api/me", headers=bearer(new_key))).status_code == 200
+        unknown = await asyncio.to_thread(voxgate_users, "disable", "nobody", data_dir=data_dir)
+        assert unknown.returncode == 1 and "no user 'nobody'" in unknown.stderr

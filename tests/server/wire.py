@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,8 +36,10 @@ class Clock:
 
 
 def loopback_settings(**extra: Any) -> Settings:
-    """No models, no agents, no rate limits (unless given), WebRTC sessions not parked."""
+    """No models, no agents, no rate limits (unless given), WebRTC sessions not parked, a
+    store of its own (users one test adds never close another's server)."""
     fields: dict[str, Any] = {
+        "data_dir": tempfile.mkdtemp(prefix="store-", dir=os.environ.get("VOXGATE_DATA_DIR")),
         "engine": "loopback",
         "agents": "none",
         "webrtc_park_seconds": 0,

@@ -76,7 +76,7 @@ class Authenticator:
         key = credential(conn)
         if key is not None and key.startswith(CLIENT_SECRET_PREFIX):
             return await self._ticket(key)
-        if not await self.required():
+        if not await self.required() and not await self._known_user_key(key):
             return Grant("open", key=key_id(key) if key else None)
         if key is None:
             raise APIError(401, MISSING, code="missing_api_key")
@@ -88,6 +88,15 @@ class Authenticator:
         if self.tokens is not None and looks_like_jwt(key):
             return await self._jwt(key)
         raise APIError(401, "incorrect API key", code="invalid_api_key")
+
+    async def _known_user_key(self, key: str | None) -> bool:
+        """A store key on a server that thought itself open (its cache says no users).
+
+        Another process has just added its user (``voxgate users add``): no longer open.
+        """
+        if key is None or not key.startswith(KEY_PREFIX) or self.users is None:
+            return False
+        return await self.users.lookup(key) is not None
 
     async def _ticket(self, key: str) -> Grant:
         secret = self.client_secrets.lookup(key)

@@ -26,10 +26,10 @@ DEFAULT_ROUTE_ROLES: dict[RouteGroup, tuple[str, ...]] = {
 }
 FEATURES: tuple[Feature, ...] = get_args(Feature)
 FEATURE_NAMES: dict[Feature, str] = {
-    "live_voice": "live voice (VOXGATE_LIVE_VOICE_ENABLED)",
-    "webrtc": "WebRTC (VOXGATE_WEBRTC_ENABLED)",
-    "direct_mode": "browser-direct mode (VOXGATE_DIRECT_MODE_ENABLED)",
-    "record_and_send": "record-and-send (VOXGATE_RECORD_AND_SEND_ENABLED)",
+    "live_voice": "live voice",
+    "webrtc": "WebRTC",
+    "direct_mode": "browser-direct mode",
+    "record_and_send": "record-and-send",
 }
 GROUP_NAMES: dict[RouteGroup, str] = {
     "live": "live sessions",
@@ -80,15 +80,18 @@ class Policy:
 
     def require_feature(self, grant: Grant | None, feature: Feature) -> None:
         """A 404 when the feature is off here (``grant`` None: for everyone, before a key)."""
+        name = FEATURE_NAMES[feature]
         if not self.deployed(feature):
             raise APIError(
-                404, f"{FEATURE_NAMES[feature]} is turned off on this server", code="not_found"
+                404,
+                f"{name} is turned off on this server (VOXGATE_{feature.upper()}_ENABLED)",
+                code="not_found",
             )
         if grant is not None and not self.feature(grant, feature):
             raise APIError(
                 404,
-                f"{FEATURE_NAMES[feature].split(' (')[0]} is not available to role "
-                f"{grant.role!r} on this server (VOXGATE_FEATURE_ROLES)",
+                f"{name} is not available to role {grant.role!r} on this server "
+                "(VOXGATE_FEATURE_ROLES)",
                 code="not_found",
             )
 

@@ -104,9 +104,8 @@ class TokenVerifier:
                 *(["HS256"] if self.secret else []),
                 *(JWKS_ALGORITHMS if self.jwks else []),
             ]
-            raise _refused(
-                f"the token is signed {alg!r}; this server accepts {', '.join(accepted)}"
-            )
+            signed = f"signed {alg!r}" if alg else "names no 'alg'"
+            raise _refused(f"the token {signed}; this server accepts {', '.join(accepted)}")
         try:
             return jwt.decode(
                 token,
