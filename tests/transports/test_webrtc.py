@@ -161,7 +161,7 @@ async def test_feature_flag_and_bearer_keys(models):
     transport = httpx.ASGITransport(app=create_app(settings, models=models))
     async with httpx.AsyncClient(transport=transport, base_url="http://voxgate") as client:
         r = await client.post("/api/webrtc/offer", json={"sdp": "v=0", "type": "offer"})
-        assert r.status_code == 404 and "turned off" in r.json()["detail"]
+        assert r.status_code == 404 and "turned off" in r.json()["error"]["message"]
         r = await client.post("/v1/realtime/calls", content="v=0")
         assert r.status_code == 404
     settings = Settings(_env_file=None, api_keys=["sk-test"])  # type: ignore[call-arg]

@@ -188,7 +188,12 @@ class Grant:
 
     @property
     def caller(self) -> str | None:
-        """Who to count for per-caller limits: the user, else the key (None: neither)."""
+        """Who to count for per-caller limits: the user, else the key (None: no key at all).
+
+        A ticket counts as its minter, if that had a key.
+        """
+        if self.minted_by is not None and self.minted_by.caller is not None:
+            return self.minted_by.caller
         if self.user_id is not None:
             return "user:" + self.user_id
         return "key:" + self.key if self.key is not None else None

@@ -3,7 +3,8 @@
 ``SlidingWindow`` counts events per caller in the last ``window_s`` seconds, in memory, callers
 kept only as hashes. Its seam is two methods (``take``, ``retry_after``), so a Redis sorted set
 can take its place when the gateway runs on several nodes. ``RateLimits`` holds the gateway's:
-sessions, WebRTC offers and client secrets, each per key and per client address;
+sessions, WebRTC offers and client secrets, each per caller (a user, whichever of their keys,
+tokens or tickets; else the key) and per client address;
 ``SessionLimit`` is browser-direct mode's usage limit (sessions per key per hour).
 """
 
