@@ -169,3 +169,19 @@ def test_session_rights_follow_the_owner_not_the_key():
     rights.check(ticket, "sess_1", session)
     with pytest.raises(Exception, match="minted for"):
         rights.check(ticket, "sess_2", None)
+
+
+async def test_a_webrtc_peer_s_session_is_its_user_s(server):
+    from voxgate.rtc_client import RtcClient
+
+    served, keys = server
+    async with RtcClient(served.http, api_key=keys["ann"]) as ann:
+        assert ann.session_id
+        owner = served.gateway.rights.user_of(ann.session_id)
+        assert owner == (await served.gateway.users.get("ann")).id
+        async with served.client() as http:
+            offer = {"sdp": "v=0", "type": "offer", "session_id": ann.session_id}
+            r = await http.post("/api/webrtc/offer", json=offer, headers=bearer(keys["ben"]))
+            assert r.status_code == 403
+            r = await http.post("/api/webrtc/offer", json=offer, headers=bearer(keys["ada"]))
+            assert r.status_code == 400  # an admin is let in (the SDP is bad)

@@ -315,3 +315,22 @@ async def test_concurrent_first_requests_of_a_new_jwt_user_all_get_in(world):
         )
     assert {r.status_code for r in answers} == {200}
     assert len({r.json()["user"]["id"] for r in answers}) == 1
+
+
+async def test_odd_bytes_in_a_key_are_a_401_not_a_crash(world):
+    async with world.server.client() as http:
+        for value in (b"Bearer \xe9\xe9", b"Bearer vg_\xff", b"Bearer a.\xe9.b"):
+            r = await http.get("/api/me", headers={"Authorization": value})
+            assert r.status_code == 401, r.text
+
+
+async def test_a_store_that_cannot_answer_is_a_503_that_says_so(world, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    async def unreachable(digest: str) -> None:
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(world.server.gateway.users, "lookup_hash", unreachable)
+    async with world.server.client() as http:
+        r = await http.get("/api/me", headers=bearer("vg_" + "q" * 43))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"

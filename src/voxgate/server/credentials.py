@@ -17,9 +17,11 @@ another process adds the first). A ticket (``ek_``) is always checked. When requ
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import replace
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import HTTPConnection
 
 from voxgate.server.auth import (
@@ -34,6 +36,7 @@ from voxgate.server.tokens import TokenVerifier, looks_like_jwt
 from voxgate.settings import Settings
 from voxgate.store.users import KEY_PREFIX, KeyOwner, UserError, UserInfo, Users
 
+log = logging.getLogger(__name__)
 MISSING = (
     "missing API key: send 'Authorization: Bearer <key>' (a browser's WebSocket: a ticket as "
     "?ticket=ek_... or the subprotocol openai-insecure-api-key.<ticket>)"
@@ -72,7 +75,22 @@ class Authenticator:
         return self.users is not None and await self.users.has_users()
 
     async def authenticate(self, conn: HTTPConnection) -> Grant:
-        """The connection's grant, or an ``APIError`` (401 / 403) saying what to fix."""
+        """The connection's grant, or an ``APIError`` (401 / 403) saying what to fix.
+
+        A store that cannot answer is a 503 (the server's problem, not the caller's).
+        """
+        try:
+            return await self._authenticate(conn)
+        except SQLAlchemyError as exc:
+            log.error("the store could not check a credential: %s", exc)
+            raise APIError(
+                503,
+                "the server's store is unreachable: try again shortly",
+                code="store_unavailable",
+                type_="server_error",
+            ) from None
+
+    async def _authenticate(self, conn: HTTPConnection) -> Grant:
         key = credential(conn)
         if key is not None and key.startswith(CLIENT_SECRET_PREFIX):
             return await self._ticket(key)
@@ -80,7 +98,8 @@ class Authenticator:
             return Grant("open", key=key_id(key) if key else None)
         if key is None:
             raise APIError(401, MISSING, code="missing_api_key")
-        if any(secrets.compare_digest(key, allowed) for allowed in self.settings.api_keys):
+        presented = key.encode()
+        if any(secrets.compare_digest(presented, k.encode()) for k in self.settings.api_keys):
             return Grant("api_key", key=key_id(key))
         if key.startswith(KEY_PREFIX) and self.users is not None:
             owner = await self.users.lookup(key)
