@@ -88,6 +88,12 @@ def _bench_soak(args: argparse.Namespace) -> int:
     return soak.main(args)
 
 
+def _bench_relay(args: argparse.Namespace) -> int:
+    from voxgate.bench import relay
+
+    return relay.main(args)
+
+
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
@@ -186,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--sessions", type=_positive, default=300, help="sessions per round")
     soak.add_argument("--rounds", type=_positive, default=12, help="rounds of open and close")
     soak.set_defaults(run=_bench_soak)
+    relay = kinds.add_parser(
+        "relay",
+        help="sessions relayed to a hosted model: latency over direct, CPU per frame, RSS per "
+        "session (an OpenAI Realtime simulator on 127.0.0.1)",
+    )
+    relay.add_argument("-n", "--sessions", type=_positive, default=50, help="concurrent callers")
+    relay.add_argument("--seconds", type=float, default=20, help="length of the load")
+    relay.add_argument(
+        "--soak",
+        type=_positive,
+        metavar="MINUTES",
+        help="keep the load on this long and report RSS growth per session per minute",
+    )
+    relay.add_argument(
+        "--data-dir",
+        default=None,
+        help="the server's data directory (default: a new temporary one)",
+    )
+    relay.set_defaults(run=_bench_relay)
     return parser
 
 
