@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the server's data directory (default: a new temporary one)",
     )
+    relay.add_argument("--server-log", metavar="FILE", help="write the server's log here")
     relay.set_defaults(run=_bench_relay)
     return parser
 

@@ -273,7 +273,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "VOXGATE_DATA_DIR": data_dir,
         }
         log(f"voxgate: {args.sessions} callers over /ws, {seconds:.0f} s")
-        with serve(env=env) as served:
+        with serve(env=env, log=args.server_log) as served:
             via = await _load(
                 f"{served.ws}/ws/relay-{{id}}",
                 args.sessions,
