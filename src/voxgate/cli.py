@@ -34,6 +34,17 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.worker:
+        from voxgate.server.workers import run_worker
+
+        index, count, fd = (int(part) for part in args.worker.split("/"))
+        run_worker(create_app(settings), uvicorn_options(settings), fd, index, count)
+        return 0
+    if args.workers > 1:
+        from voxgate.server.workers import run_front
+
+        forwarded = ["--agents", args.agents] if args.agents is not None else []
+        return run_front(settings.host, settings.port, args.workers, forwarded)
     uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
     return 0
 
@@ -120,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Python file defining `agent` or `starting_agent` (docs/agents.md); "
         "`demo` (default): the bundled airline agents; `none`: no agents",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes to serve with (one per core); each session lives in one of them and "
+        "every connection naming it reaches that one (default 1)",
+    )
+    serve.add_argument("--worker", help=argparse.SUPPRESS)  # INDEX/COUNT/FD: a worker of the front
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
