@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's data directory (default: a new temporary one)",
     )
     relay.add_argument("--server-log", metavar="FILE", help="write the server's log here")
+    relay.add_argument(
+        "--workers", type=_positive, default=1, help="voxgate serve --workers (default 1)"
+    )
     relay.set_defaults(run=_bench_relay)
     return parser
 

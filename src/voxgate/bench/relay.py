@@ -129,10 +129,35 @@ class Figures:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _cpu_s(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its children (``serve --workers``: the front and its workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int(_stat(int(entry))[1]) == pid:
+                    children.append(int(entry))
+    return [pid, *children]
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU time of ``pid`` and its children, s."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = _stat(p)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and its children, MB."""
+    return sum(rss_mb(p) for p in _tree(pid))
 
 
 async def _load(
@@ -140,7 +165,7 @@ async def _load(
 ) -> Figures:
     cycles = max(1, round(seconds * 1000 / (CYCLE_FRAMES * FRAME_MS)))
     frames_each = cycles * CYCLE_FRAMES
-    rss_before = rss_mb(pid) if pid else 0.0
+    rss_before = _rss_mb(pid) if pid else 0.0
     callers: list[Caller] = []
     for start in range(0, n, CONNECT_BATCH):
         batch = min(CONNECT_BATCH, n - start)
@@ -151,7 +176,7 @@ async def _load(
     listeners = [asyncio.create_task(_listen(c)) for c in callers]
     await asyncio.sleep(1.0)
     figures = Figures(
-        n, [], 0, 0.0, rss_before_mb=rss_before, rss_open_mb=rss_mb(pid) if pid else 0
+        n, [], 0, 0.0, rss_before_mb=rss_before, rss_open_mb=_rss_mb(pid) if pid else 0
     )
     log(f"  {n} sessions open" + (f", server RSS {figures.rss_open_mb:.0f} MB" if pid else ""))
     cpu0 = _cpu_s(pid) if pid else 0.0
@@ -181,7 +206,7 @@ async def _load(
             sample_t, sample_cpu = now, cpu
             elapsed_min = (now - t0) / 60
             if elapsed_min >= len(figures.rss_minutes_mb) + 1:
-                figures.rss_minutes_mb.append(rss_mb(pid))
+                figures.rss_minutes_mb.append(_rss_mb(pid))
                 minute, mb = len(figures.rss_minutes_mb), figures.rss_minutes_mb[-1]
                 log(f"  minute {minute}: RSS {mb:.0f} MB")
     await asyncio.sleep(REPLY_MS / 1000 + 1.0)  # the last replies
@@ -251,7 +276,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     seconds = args.soak * 60 if args.soak else args.seconds
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="voxgate-relay-")
     with _upstream() as port:
-        result: dict[str, Any] = {"sessions": args.sessions, "seconds": seconds}
+        result: dict[str, Any] = {
+            "sessions": args.sessions,
+            "seconds": seconds,
+            "workers": args.workers,
+        }
         if not args.soak:
             log(f"direct to the simulator: {args.sessions} callers, {seconds:.0f} s")
             direct = await _load(
@@ -272,8 +301,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "VOXGATE_SESSIONS_PER_MINUTE": "1000000",
             "VOXGATE_DATA_DIR": data_dir,
         }
-        log(f"voxgate: {args.sessions} callers over /ws, {seconds:.0f} s")
-        with serve(env=env, log=args.server_log) as served:
+        log(f"voxgate, {args.workers} process(es): {args.sessions} callers, {seconds:.0f} s")
+        workers = ("--workers", str(args.workers)) if args.workers > 1 else ()
+        with serve(*workers, env=env, log=args.server_log) as served:
             via = await _load(
                 f"{served.ws}/ws/relay-{{id}}",
                 args.sessions,
