@@ -215,7 +215,7 @@ async def _read_json(request: Request, gateway: Gateway, model: type[M]) -> M:
 async def _read_form(request: Request, gateway: Gateway) -> tuple[bytes, dict[str, str]]:
     """The clip's bytes and the form's text fields."""
     settings = gateway.settings
-    if _content_type(request) != "multipart/form-data":
+    if _content_type(request) not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise APIError(
             415,
             "send multipart/form-data with the recording as the field 'file'",
