@@ -358,3 +358,28 @@ async def test_tts_on_engine_loopback_loads_a_voice():
     async with serve(loopback_settings()) as served, served.client() as http:
         r = await http.post("/api/voice/tts", json={"text": "Hello.", "format": "pcm"}, timeout=60)
     assert r.status_code == 200 and len(r.content) > SAMPLE_RATE // 4
+
+
+@pytest.mark.e2e
+async def test_a_turn_on_engine_openai_through_a_second_voxgate(agents_file, models, speech):
+    from tests.engines.openai.test_engine import gateway_settings, upstream_app
+
+    llm = RecordingModel([call("get_weather", city="Paris"), say("It is sunny in Paris.")])
+    upstream = upstream_app(dataclasses.replace(models, llm=llm))
+    async with serve_app(upstream) as up:
+        settings = gateway_settings(up, agents=str(agents_file), sessions_per_minute=0)
+        app = create_app(settings)
+        async with serve_app(app) as port, httpx.AsyncClient(timeout=60) as http:
+            clip = encode(silence(200) + speech(WEATHER) + silence(200), "ogg")
+            r = await http.post(f"http://127.0.0.1:{port}/api/voice/turn", files=_clip(clip))
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert "weather in paris" in _words(body["transcript"])
+            assert body["text"] == "It is sunny in Paris."
+            assert body["tool_calls"][0]["output"] == "Sunny and 21 degrees in Paris."
+            assert len(_pcm(base64.b64decode(body["audio"]))) > SAMPLE_RATE // 2
+            llm.script.append(say("Goodbye."))
+            chat = {"text": "Bye.", "conversation_id": body["conversation_id"]}
+            r = await http.post(f"http://127.0.0.1:{port}/api/voice/chat", json=chat)
+            assert r.status_code == 200, r.text
+            assert r.json()["text"] == "Goodbye."

@@ -357,7 +357,9 @@ class Conversations:
                         await session.start()
                     except Exception as exc:  # ProtocolError: it refused the configuration
                         raise RecordError(
-                            502, f"the conversation's engine did not start: {exc}", code="engine"
+                            502,
+                            f"the conversation's engine did not start: {exc}",
+                            code="engine_failed",
                         ) from None
                     yield recorder
                 finally:
