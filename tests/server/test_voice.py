@@ -155,6 +155,8 @@ async def test_engine_loopback_says_what_it_lacks(loopback):
         for route in ("/api/voice/transcribe", "/api/voice/turn"):
             r = await http.post(route, files=_clip(encode(tone(1.0), "webm")))
             _error(r, 503, "engine_unsupported")
+        config = (await http.get("/api/client-config")).json()["record_and_send"]
+        assert config == {"enabled": False, "max_seconds": 5}  # the page offers no button
     assert len(loopback.gateway.registry) == 0
 
 
@@ -227,6 +229,8 @@ async def test_chat_runs_the_agent_s_tool_and_returns_the_reply_after_it(agents_
     models = LocalModels(new_vad=SileroVAD, stt=_Unheard(), llm=llm, tts=_Unheard())  # type: ignore[arg-type]
     app = create_app(_scripted_settings(agents_file), models=models)
     async with serve_app(app) as port, httpx.AsyncClient(timeout=30) as http:
+        config = (await http.get(f"http://127.0.0.1:{port}/api/client-config")).json()
+        assert config["record_and_send"] == {"enabled": True, "max_seconds": 60}
         r = await http.post(f"http://127.0.0.1:{port}/api/voice/chat", json={"text": WEATHER})
         assert r.status_code == 200, r.text
         body = r.json()

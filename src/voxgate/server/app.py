@@ -166,6 +166,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 ],
             },
             "direct": {"enabled": settings.direct_mode_enabled},
+            "record_and_send": {
+                "enabled": settings.record_and_send_enabled and settings.engine != "loopback",
+                "max_seconds": settings.record_max_seconds,
+            },
             "agents": gateway.agents.names,
             "auth": {"required": bool(settings.api_keys)},
         }
