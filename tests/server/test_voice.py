@@ -287,12 +287,17 @@ async def test_transcribe_hears_each_format(server_url, speech, name):
 
 
 @pytest.mark.e2e
-async def test_a_turn_transcribes_runs_the_tool_and_speaks_the_reply(agents_file, models, speech):
+@pytest.mark.parametrize("name", ["wav", "webm", "ogg", "mp3"])
+async def test_a_turn_transcribes_runs_the_tool_and_speaks_the_reply(
+    agents_file, models, speech, name
+):
     llm = RecordingModel([call("get_weather", city="Paris"), say("It is sunny in Paris.")])
     app = create_app(_scripted_settings(agents_file), models=dataclasses.replace(models, llm=llm))
     async with serve_app(app) as port, httpx.AsyncClient(timeout=60) as http:
-        clip = encode(silence(200) + speech(WEATHER) + silence(200), "webm")
-        r = await http.post(f"http://127.0.0.1:{port}/api/voice/turn", files=_clip(clip))
+        clip = encode(silence(200) + speech(WEATHER) + silence(200), name)
+        r = await http.post(
+            f"http://127.0.0.1:{port}/api/voice/turn", files=_clip(clip, f"q.{name}")
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert "weather in paris" in _words(body["transcript"])
