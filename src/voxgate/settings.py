@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface `voxgate serve` binds to.")
     port: int = Field(8000, description="Port `voxgate serve` listens on.")
     data_dir: Path = Field(Path("data"), description="Where voxgate keeps its files.")
+    database_url: str | None = Field(
+        None,
+        description="The store: a SQLAlchemy URL (`postgresql://user@host/db` for Postgres, "
+        "asyncpg); default: the SQLite file `voxgate.db` in `data_dir`.",
+    )
 
     engine: Literal["local", "openai", "loopback"] = Field(
         "local",

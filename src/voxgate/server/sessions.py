@@ -12,7 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
-from voxgate.protocol import Event, ProtocolError, error_event, new_id
+from voxgate.affinity import new_session_id
+from voxgate.protocol import Event, ProtocolError, error_event
 from voxgate.server.auth import Grant
 from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.server.scope import scope_check
@@ -91,7 +92,7 @@ async def webrtc_offer(
         raise HTTPException(400, SESSION_ID_RULE)
     if not gateway.settings.webrtc_enabled:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
-    session_id = offer.session_id or grant.session_id or new_id("sess")
+    session_id = offer.session_id or grant.session_id or new_session_id()
     try:
         starting = gateway.agents.starting(offer.agent)
         config = minted_config(grant)
