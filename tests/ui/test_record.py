@@ -26,7 +26,7 @@ async def test_hold_to_talk_sends_the_clip_then_shows_and_plays_the_reply(open_p
     await page.wait_debug("recording === true", timeout=10)
     assert await button.get_attribute("aria-pressed") == "true"
     await asyncio.sleep(LEAD_S + QUESTION_S)
-    async with page.expect_response("**/api/voice/turn", timeout=120_000) as answer:
+    async with page.expect_response("**/api/voice/turn?*", timeout=120_000) as answer:
         await page.mouse.up()
     assert (await answer.value).status == 200
     await page.wait_debug("recordedTurns >= 1", timeout=10)
@@ -47,7 +47,7 @@ async def test_hold_to_talk_sends_the_clip_then_shows_and_plays_the_reply(open_p
     await page.keyboard.down("Space")
     await page.wait_debug("recording === true", timeout=10)
     await asyncio.sleep(1.0)
-    async with page.expect_request("**/api/voice/turn") as sent:
+    async with page.expect_request("**/api/voice/turn?*") as sent:
         await page.keyboard.up("Space")
     assert (await sent.value).method == "POST"
     last = await page.debug("lastRecording")

@@ -23,8 +23,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 
+from voxgate.affinity import new_session_id
 from voxgate.audio_files import AudioFileError, decode_clip, wav_bytes, wav_header
-from voxgate.protocol import Event, ProtocolError, new_id
+from voxgate.protocol import Event, ProtocolError
 from voxgate.server.auth import APIError, Grant
 from voxgate.server.gateway import Gateway, GatewayDep, GrantDep
 from voxgate.server.sessions import minted_config
@@ -86,7 +87,8 @@ async def transcribe(request: Request, gateway: GatewayDep, grant: GrantDep) -> 
     pcm = await _decode(data, gateway)
     _needs_models(gateway)
     no_turns = {"audio": {"input": {"turn_detection": None}}}
-    session = gateway.open_session(request, grant, new_id("sess"), config=no_turns, private=True)
+    session_id = new_session_id()
+    session = gateway.open_session(request, grant, session_id, config=no_turns, private=True)
     async with _conversation(gateway, session, keep=False) as recorder:
         await recorder.configure(audio_input=True, modalities=None)
         _, text = await recorder.transcribe(pcm)
@@ -121,10 +123,20 @@ async def chat(request: Request, gateway: GatewayDep, grant: GrantDep) -> dict[s
 async def turn(request: Request, gateway: GatewayDep, grant: GrantDep) -> dict[str, Any]:
     """A recorded clip [+ ``conversation_id``, ``agent``] → transcript, reply text and audio.
 
-    The audio is a base64 WAV (PCM16 mono 24 kHz), null when the reply has none.
+    ``conversation_id`` may come in the URL's query instead of the form (``voxgate serve
+    --workers`` routes by it there). The audio is a base64 WAV (PCM16 mono 24 kHz), null when
+    the reply has none.
     """
     data, fields = await _read_form(request, gateway)
-    target = _target(gateway, grant, fields.get("conversation_id"), fields.get("agent"))
+    conversation_id = fields.get("conversation_id")
+    in_query = request.query_params.get("conversation_id")
+    if in_query is not None and conversation_id not in (None, in_query):
+        raise APIError(
+            400,
+            "conversation_id differs between the URL and the form: send it once",
+            code="invalid_conversation_id",
+        )
+    target = _target(gateway, grant, in_query or conversation_id, fields.get("agent"))
     pcm = await _decode(data, gateway)
     _needs_models(gateway)
     session = target.open(request, gateway, grant)
@@ -300,7 +312,7 @@ def _target(
 ) -> _Target:
     if conversation_id is not None and not SESSION_ID.match(conversation_id):
         raise APIError(400, f"conversation_id: {SESSION_ID_RULE}", code="invalid_conversation_id")
-    session_id = conversation_id or grant.session_id or new_id("sess")
+    session_id = conversation_id or grant.session_id or new_session_id()
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     try:
         starting = gateway.agents.starting(agent)

@@ -124,13 +124,14 @@ export class HoldToTalk {
     }
     const form = new FormData();
     form.append('file', blob, `recording.${blob.type.includes('ogg') ? 'ogg' : blob.type.includes('mp4') ? 'm4a' : 'webm'}`);
-    form.append('conversation_id', app.conversationId());
     if (app.ui.agent.value) form.append('agent', app.ui.agent.value);
     debug.lastRecording = { conversationId: app.conversationId(), bytes: blob.size, type: blob.type };
     const said = app.conversation.recording();
     app.turn.set('thinking');
     try {
-      const response = await fetch('/api/voice/turn', { method: 'POST', body: form, headers: authHeaders() });
+      // the id in the URL: `voxgate serve --workers` sends the request to the process holding it
+      const url = `/api/voice/turn?conversation_id=${encodeURIComponent(app.conversationId())}`;
+      const response = await fetch(url, { method: 'POST', body: form, headers: authHeaders() });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
         said(null);
