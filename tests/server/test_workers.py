@@ -33,6 +33,9 @@ def test_route_key_finds_the_session_a_request_names() -> None:
     offer = json.dumps({"sdp": "v=0", "type": "offer", "session_id": "s4"}).encode()
     assert route_key(_request("POST /api/webrtc/offer HTTP/1.1", body=offer)) == "s4"
     assert route_key(_request("POST /api/webrtc/offer HTTP/1.1", body=b"{not json")) is None
+    chat = json.dumps({"text": "Hi.", "conversation_id": "c7"}).encode()
+    assert route_key(_request("POST /api/voice/chat HTTP/1.1", body=chat)) == "c7"
+    assert route_key(_request("POST /api/voice/turn?conversation_id=c8 HTTP/1.1")) == "c8"
     assert (
         route_key(_request("GET /v1/realtime?model=m HTTP/1.1", "Authorization: Bearer ek_5"))
         == "ek_5"

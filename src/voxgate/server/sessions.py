@@ -24,7 +24,7 @@ from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
 router = APIRouter()
 
 
-def _minted_config(grant: Grant) -> Event | None:
+def minted_config(grant: Grant) -> Event | None:
     """An ephemeral key's session configuration, as the engine takes it (PCM audio)."""
     return EdgeAudio().to_engine(grant.session) if grant.session else None
 
@@ -53,7 +53,7 @@ async def session_socket(
         await websocket.close(code=1008)
         return
     session = gateway.open_session(
-        websocket, grant, session_id, agent=starting, config=_minted_config(grant)
+        websocket, grant, session_id, agent=starting, config=minted_config(grant)
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
@@ -95,7 +95,7 @@ async def webrtc_offer(
     session_id = offer.session_id or grant.session_id or new_session_id()
     try:
         starting = gateway.agents.starting(offer.agent)
-        config = _minted_config(grant)
+        config = minted_config(grant)
     except (ValueError, ProtocolError) as exc:
         raise HTTPException(400, str(exc)) from None
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))

@@ -42,7 +42,12 @@ PEEK_TIMEOUT_S = 10.0
 """A connection that has not sent its request head by then goes to the next worker."""
 MAX_PENDING = 1024
 """Connections the front waits on at once; past it, new ones are passed on unread."""
-_BODY_ROUTES = {b"/api/webrtc/offer", b"/v1/realtime/client_secrets"}
+_BODY_ROUTES = {
+    b"/api/webrtc/offer": "session_id",
+    b"/v1/realtime/client_secrets": "session_id",
+    b"/api/voice/chat": "conversation_id",
+}
+"""Routes whose small JSON body names the session, and the field that does."""
 _PATH_ROUTES = ("/ws/", "/v1/realtime/calls/", "/api/runs/", "/api/sessions/")
 
 
@@ -64,11 +69,12 @@ def route_key(request: bytes) -> str | None:
         if path.startswith(prefix) and len(path) > len(prefix):
             return path[len(prefix) :].split("/", 1)[0]
     query = parse_qs(target.query)
-    if query.get("call_id"):
-        return query["call_id"][0]
-    if path.encode() in _BODY_ROUTES and body:
+    for name in ("call_id", "conversation_id"):  # a call's sideband; record-and-send's clips
+        if query.get(name):
+            return query[name][0]
+    if (field := _BODY_ROUTES.get(path.encode())) and body:
         with contextlib.suppress(ValueError, AttributeError):
-            session_id = json.loads(body).get("session_id")
+            session_id = json.loads(body).get(field)
             if isinstance(session_id, str) and session_id:
                 return session_id
     for ticket in query.get("ticket", []):
