@@ -32,7 +32,7 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, direct, openai_api, sessions, users_api
+from voxgate.server import client_secrets, direct, openai_api, sessions, users_api, voice
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import DocsDep, Gateway, GatewayDep, GrantDep
 from voxgate.server.origins import OriginMiddleware
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 from voxgate.components.tts.piper import PiperTTS
 
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
+                gateway.speech.provide(tts)
 
             def new_engine(session: Event | None = None) -> Engine:
                 engine = OpenAIEngine(settings, session)
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             def new_engine(session: Event | None = None) -> Engine:
                 return LocalEngine(loaded, local_config(session))
 
+            gateway.speech.provide(loaded.tts, loaded.foreground)
+
             # each agent's prompts, evaluated before a session first needs them (a handoff)
             configs = gateway.agents.session_configs()
             gateway.spawn(_prepare(loaded, [functools.partial(local_config, s) for s in configs]))
@@ -122,13 +125,19 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.add_exception_handler(APIError, cast(ExceptionHandler, api_error_handler))
     app.add_exception_handler(RecursionError, recursion_error_handler)
     app.add_middleware(OriginMiddleware, settings=settings)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
+    upload_limit = settings.record_max_upload_bytes + voice.FORM_OVERHEAD_BYTES
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_event_bytes,
+        by_path=dict.fromkeys(voice.UPLOAD_PATHS, upload_limit),
+    )
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router(run_caller))
     app.include_router(users_api.router)
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
+    app.include_router(voice.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -151,6 +160,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
         (its ICE servers may hold TURN credentials): a 401 tells the page to ask for a key.
         """
         features = gateway.policy.features_for(grant)
+        if settings.engine == "loopback":  # nothing to transcribe or answer with
+            features["record_and_send"] = False
         return {
             "webrtc": {
                 "enabled": features["webrtc"],
@@ -159,6 +170,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 ],
             },
             "direct": {"enabled": features["direct_mode"]},
+            "record_and_send": {
+                "enabled": features["record_and_send"],
+                "max_seconds": settings.record_max_seconds,
+            },
             "features": features,
             "agents": [a for a in gateway.agents.names if gateway.policy.agent(grant, a)],
             "auth": {"required": await gateway.auth.required()},

@@ -14,7 +14,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
-from voxgate.protocol import Event, ProtocolError, error_event, new_id
+from voxgate.affinity import new_session_id
+from voxgate.protocol import Event, ProtocolError, error_event
 from voxgate.server.auth import Grant
 from voxgate.server.gateway import Gateway, GatewayDep, VoiceDep, WebRtcDep
 from voxgate.server.scope import scope_check
@@ -26,7 +27,7 @@ from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
 router = APIRouter()
 
 
-def _minted_config(grant: Grant) -> Event | None:
+def minted_config(grant: Grant) -> Event | None:
     """An ephemeral key's session configuration, as the engine takes it (PCM audio)."""
     return EdgeAudio().to_engine(grant.session) if grant.session else None
 
@@ -69,7 +70,7 @@ async def session_socket(
         await websocket.close(code=1008)
         return
     session = gateway.open_session(
-        websocket, grant, session_id, agent=starting, config=_minted_config(grant)
+        websocket, grant, session_id, agent=starting, config=minted_config(grant)
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
@@ -106,10 +107,10 @@ async def webrtc_offer(
         raise HTTPException(400, f"expected an SDP of type 'offer', got {offer.type!r}")
     if offer.session_id is not None and not SESSION_ID.match(offer.session_id):
         raise HTTPException(400, SESSION_ID_RULE)
-    session_id = offer.session_id or grant.session_id or new_id("sess")
+    session_id = offer.session_id or grant.session_id or new_session_id()
     try:
         starting = starting_agent(gateway, grant, offer.agent, session_id)
-        config = _minted_config(grant)
+        config = minted_config(grant)
     except (ValueError, ProtocolError) as exc:
         raise HTTPException(400, str(exc)) from None
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))

@@ -11,6 +11,7 @@ const TEST_IDS = {
   toolsEmpty: 'tools-empty', currentAgent: 'current-agent', runs: 'runs', runsCount: 'runs-count',
   runsEmpty: 'runs-empty', agentAudio: 'agent-audio', apiKey: 'api-key', apiKeyField: 'api-key-field',
   signIn: 'sign-in', account: 'account', userName: 'user-name', userRole: 'user-role', signOut: 'sign-out',
+  holdToTalk: 'hold-to-talk',
 };
 
 function byTestId(id) {
