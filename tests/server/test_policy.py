@@ -50,10 +50,13 @@ def test_defaults_and_overrides():
 
 
 def test_a_feature_the_deployment_turned_off_is_off_for_admins_too():
-    policy = Policy(loopback_settings(webrtc_enabled=False, live_voice_enabled=False))
+    policy = Policy(
+        loopback_settings(
+            webrtc_enabled=False, live_voice_enabled=False, record_and_send_enabled=False
+        )
+    )
     features = policy.features_for(grant("admin"))
-    assert not features["webrtc"] and not features["live_voice"] and not features["direct_mode"]
-    assert not features["record_and_send"]  # no deployment serves it yet
+    assert not any(features.values())
     with pytest.raises(APIError) as off:
         policy.require_feature(None, "live_voice")
     assert off.value.status == 404 and "VOXGATE_LIVE_VOICE_ENABLED" in str(off.value)
@@ -124,3 +127,24 @@ async def test_a_starting_agent_kept_from_a_role_is_refused_without_naming_one()
         user = (await server.gateway.users.add("uma", "user"))[1]
         code, reason = await ws_answer(f"{server.ws}/ws/{new_session_id()}", headers=bearer(user))
         assert code == 1008 and "triage_agent" in reason
+
+
+async def test_record_and_send_follows_its_feature_and_the_live_group():
+    settings = loopback_settings(feature_roles={"record_and_send": ["admin"]})
+    async with serve(settings) as server:
+        users = server.gateway.users
+        user = (await users.add("uma", "user"))[1]
+        viewer = (await users.add("val", "viewer"))[1]
+        admin = (await users.add("ada", "admin"))[1]
+        async with server.client() as http:
+            body = {"text": "Hello."}
+            r = await http.post("/api/voice/chat", json=body, headers=bearer(viewer))
+            assert r.status_code == 403 and "live sessions" in r.text
+            r = await http.post("/api/voice/chat", json=body, headers=bearer(user))
+            assert r.status_code == 404 and "record-and-send is not available" in r.text
+            r = await http.post("/api/voice/chat", json=body, headers=bearer(admin))
+            assert r.json()["error"]["code"] == "engine_unsupported"  # let in: loopback has no LLM
+            r = await http.post("/api/voice/chat", json=body)
+            assert r.status_code == 401
+            config = (await http.get("/api/client-config", headers=bearer(user))).json()
+            assert config["record_and_send"]["enabled"] is False
