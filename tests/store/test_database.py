@@ -38,3 +38,24 @@ async def test_a_new_data_dir_is_created(tmp_path: Path) -> None:
     db = await Database.open(database_url(None, tmp_path / "new" / "dir"))
     await db.close()
     assert (tmp_path / "new" / "dir" / "voxgate.db").exists()
+
+
+OPEN = "import asyncio, sys; from voxgate.store import Database; asyncio.run(Database.open(sys.argv[1]))"
+
+
+async def test_processes_starting_together_all_open_a_new_database(database_url: str) -> None:
+    """``serve --workers`` and a cluster's nodes race to migrate: the losers try again.
+
+    Processes, not tasks: Alembic's migration context is global to a process.
+    """
+    import asyncio
+    import sys
+
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", OPEN, database_url, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    results = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [r[1].decode()[-300:] for r in results]

@@ -6,10 +6,12 @@ package), so a new data directory or an older database is ready before the first
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -19,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATE_ATTEMPTS = 5
+"""Processes starting together (``serve --workers``, a cluster's nodes) race to migrate a new
+database; the losers' DDL fails, and they try again once the winner's schema is in."""
 
 
 def database_url(url: str | None, data_dir: Path) -> str:
@@ -63,8 +68,15 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = cls(url)
         try:
-            async with db.engine.begin() as conn:
-                await migrate(conn)
+            for attempt in range(MIGRATE_ATTEMPTS):
+                try:
+                    async with db.engine.begin() as conn:
+                        await migrate(conn)
+                    break
+                except DBAPIError:  # another process migrating at the same moment
+                    if attempt == MIGRATE_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
         except BaseException:
             await db.close()
             raise
