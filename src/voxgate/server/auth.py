@@ -226,9 +226,8 @@ def credential(conn: HTTPConnection) -> str | None:
         if not ticket.startswith(CLIENT_SECRET_PREFIX):
             raise APIError(
                 401,
-                "a long-lived key never goes in a URL: mint a ticket with POST "
-                "/v1/realtime/client_secrets (Authorization: Bearer <key>) and pass "
-                "?ticket=ek_...",
+                "a long-lived key never goes in a URL: mint a ticket (POST "
+                "/v1/realtime/client_secrets) and pass ?ticket=ek_...",
                 code="key_in_url",
                 param="ticket",
             )

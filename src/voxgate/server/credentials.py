@@ -37,9 +37,10 @@ from voxgate.settings import Settings
 from voxgate.store.users import KEY_PREFIX, KeyOwner, UserError, UserInfo, Users
 
 log = logging.getLogger(__name__)
+INCORRECT = "incorrect API key: not a key or token of this server (an admin issues keys)"
 MISSING = (
-    "missing API key: send 'Authorization: Bearer <key>' (a browser's WebSocket: a ticket as "
-    "?ticket=ek_... or the subprotocol openai-insecure-api-key.<ticket>)"
+    "missing API key: send 'Authorization: Bearer <key>' (a browser WebSocket: ?ticket=ek_... "
+    "or the insecure-key subprotocol)"
 )
 
 
@@ -48,7 +49,7 @@ def disabled(user: UserInfo) -> APIError:
     return APIError(
         403,
         f"user {user.name!r} is disabled: an admin may enable it (voxgate users enable "
-        f"{user.name}, or PATCH /api/users/{user.id})",
+        f"{user.name}, or PATCH /api/users/{{id}})",
         code="user_disabled",
     )
 
@@ -106,7 +107,7 @@ class Authenticator:
             return _user_key(key, owner)
         if self.tokens is not None and looks_like_jwt(key):
             return await self._jwt(key)
-        raise APIError(401, "incorrect API key", code="invalid_api_key")
+        raise APIError(401, INCORRECT, code="invalid_api_key")
 
     async def _known_user_key(self, key: str | None) -> bool:
         """A store key on a server that thought itself open (its cache says no users).
@@ -178,12 +179,12 @@ class Authenticator:
 
 def _user_key(key: str, owner: KeyOwner | None) -> Grant:
     if owner is None:
-        raise APIError(401, "incorrect API key", code="invalid_api_key")
+        raise APIError(401, INCORRECT, code="invalid_api_key")
     if owner.revoked:
         raise APIError(
             401,
-            "this API key was revoked (its user's keys were rotated): use the newest key, or "
-            f"ask an admin for one (voxgate users rotate {owner.user.name})",
+            "this API key was revoked (rotated): use the user's newest key (an admin: voxgate "
+            f"users rotate {owner.user.name})",
             code="key_revoked",
         )
     if owner.user.disabled:
