@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from voxgate.engines import Engine
 from voxgate.loop_lag import LoopLagWatchdog
+from voxgate.observability import Observers, SessionObserver
+from voxgate.observability.prometheus import Metrics
+from voxgate.observability.tracing import tracing
 from voxgate.protocol import Event
 from voxgate.server.access import SessionRights
 from voxgate.server.agent_catalog import AgentCatalog
@@ -29,6 +32,9 @@ from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistr
 from voxgate.settings import Settings
 from voxgate.transports.webrtc import Peers
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 DescribeSession = Callable[[Event | None], Event]
 """The session object an engine would start with, given a configuration (or defaults)."""
 
@@ -37,12 +43,21 @@ class Gateway:
     """Sessions and their clients, keys, limits, browser-direct calls and the agents of a server.
 
     The engine factory comes at start-up (``start``), once the models it needs have loaded.
+    Every session is measured: ``metrics`` (``GET /metrics``) and, when asked for, ``tracing``
+    (OpenTelemetry; ``tracer_provider`` is where its spans go, for tests).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, tracer_provider: TracerProvider | None = None
+    ) -> None:
         self.settings = settings
         self.agents = AgentCatalog(settings)
-        self.registry = SessionRegistry(self.new_engine)
+        self.metrics = Metrics()
+        self.tracing = tracing(settings, tracer_provider)
+        observer: SessionObserver = self.metrics
+        if self.tracing is not None:
+            observer = Observers([self.metrics, self.tracing])
+        self.registry = SessionRegistry(self.new_engine, observer=observer)
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)
@@ -50,9 +65,11 @@ class Gateway:
         self.rights = SessionRights()
         self.transcripts = Transcripts()
         self.direct_calls = DirectCalls(
-            settings, self.transcripts, self.agents.starting(), self.spawn
+            settings, self.transcripts, self.agents.starting(), self.spawn, observer
         )
-        self.loop_lag = LoopLagWatchdog(warn_ms=settings.loop_lag_warn_ms)
+        self.loop_lag = LoopLagWatchdog(
+            warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
@@ -118,6 +135,8 @@ class Gateway:
         await self.agents.runs.close()
         for task in list(self._tasks):
             task.cancel()
+        if self.tracing is not None:
+            self.tracing.close()
 
 
 async def get_gateway(conn: HTTPConnection) -> Gateway:
