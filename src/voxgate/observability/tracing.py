@@ -2,7 +2,7 @@
 
 Off unless asked for: a tracer provider handed to the app, ``otel_enabled``, or OpenTelemetry's
 exporter variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_EXPORTER``, ...). Nothing
-here imports OpenTelemetry until then, so the extra is optional. A turn's spans are made when
+here imports OpenTelemetry until then, and its SDK (the extra) only when no provider is given. A turn's spans are made when
 the turn is over, from the instants the session kept (``TurnTrace``), with their own start and
 end times: nothing is traced while audio flows. The ``llm`` span runs to the first token and
 the ``tts`` span is the first phrase's synthesis: the latencies a caller waits for.
@@ -72,7 +72,10 @@ def _otlp_provider() -> TracerProvider | None:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
-        log.warning("traces asked for, but the OpenTelemetry SDK or its OTLP exporter is missing")
+        log.warning(
+            "traces asked for, but the OpenTelemetry SDK or its OTLP exporter is missing: "
+            "pip install 'voxgate[otel]'"
+        )
         return None
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "voxgate"}
     provider = TracerProvider(resource=Resource.create(attributes))
