@@ -4,8 +4,9 @@ Off unless asked for: a tracer provider handed to the app, ``otel_enabled``, or 
 exporter variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_EXPORTER``, ...). Nothing
 here imports OpenTelemetry until then, and its SDK (the extra) only when no provider is given.
 A turn's spans are made when the turn is over, from the instants the session kept
-(``TurnTrace``), with their own start and end times: nothing is traced while audio flows. The ``llm`` span runs to the first token and
-the ``tts`` span is the first phrase's synthesis: the latencies a caller waits for.
+(``TurnTrace``), with their own start and end times: nothing is traced while audio flows.
+The ``llm`` span runs to the first token and the ``tts`` span is the first phrase's synthesis:
+the latencies a caller waits for.
 """
 
 from __future__ import annotations
