@@ -176,6 +176,7 @@ def test_interruptions_errors_and_an_engine_that_reports_nothing():
     assert tracker.observe(report("resp_unknown")) == ()  # a stray report is not passed on
     tracker.close()  # resp_2 never ended: its figures still reach the observers
     assert [m.response_id for m in heard.responses] == ["resp_1", "resp_2"]
+    assert heard.responses[1].status == "in_progress"
 
 
 @pytest.mark.e2e

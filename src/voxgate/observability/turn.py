@@ -102,7 +102,8 @@ class TurnMetrics:
     item_id: str | None = None
     """The user (or system) item the response answers; None for one nobody's turn asked for."""
     status: str = "completed"
-    """The response's status: ``completed``, ``cancelled``, ``failed`` or ``incomplete``."""
+    """The response's status: ``completed``, ``cancelled``, ``failed``, ``incomplete``, or
+    ``in_progress`` for one the session's end cut off."""
     interrupted: bool = False
     """Cancelled by the user speaking over it (barge-in, ``turn_detected``)."""
     false_interruptions: int = 0

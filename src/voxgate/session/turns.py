@@ -183,9 +183,8 @@ class TurnTracker:
         self._done.clear()
         response_id = str(ev["response"].get("id"))
         turn = self._turn
-        metrics = TurnMetrics(
-            self._session.id, response_id, item_id=turn.trace.item_id if turn else None
-        )
+        item_id = turn.trace.item_id if turn else None
+        metrics = TurnMetrics(self._session.id, response_id, item_id=item_id, status="in_progress")
         if turn is not None and turn.tool_ms:
             metrics.tool_ms, turn.tool_ms = turn.tool_ms, 0.0
         self._current = self._live[response_id] = _Response(metrics, turn, created_at=now)
@@ -203,6 +202,7 @@ class TurnTracker:
         found.done_at = now
         metrics = found.metrics
         metrics.status = str(response.get("status") or "completed")
+        metrics.ended_at = time.time()
         details = response.get("status_details") or {}
         metrics.interrupted = (
             metrics.status == "cancelled" and details.get("reason") == "turn_detected"
