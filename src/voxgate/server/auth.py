@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
+from voxgate.affinity import pinned
 from voxgate.protocol import Event
 
 CLIENT_SECRET_PREFIX = "ek_"
@@ -106,6 +107,10 @@ class ClientSecret:
     expires_at: int
     session: Event
     session_id: str
+    user_id: str | None = None
+    """The user whose key minted it (its holder acts as that user, on that session only)."""
+    role: str = "admin"
+    """That user's role."""
 
 
 @dataclass
@@ -115,13 +120,24 @@ class ClientSecrets:
     clock: Callable[[], float] = time.time
     _secrets: dict[str, ClientSecret] = field(default_factory=dict)
 
-    def mint(self, session: Event, *, ttl_s: int, session_id: str) -> ClientSecret:
+    def mint(
+        self,
+        session: Event,
+        *,
+        ttl_s: int,
+        session_id: str,
+        user_id: str | None = None,
+        role: str = "admin",
+    ) -> ClientSecret:
         """A new key for session ``session_id`` configured with ``session``, for ``ttl_s`` s."""
         self._purge()
         while len(self._secrets) >= MAX_CLIENT_SECRETS:
             del self._secrets[next(iter(self._secrets))]
-        value = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24)
-        secret = ClientSecret(value, int(self.clock()) + ttl_s, session, session_id)
+        # held by the worker that holds its session (``voxgate serve --workers``)
+        value = pinned(lambda: CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24), to=session_id)
+        secret = ClientSecret(
+            value, int(self.clock()) + ttl_s, session, session_id, user_id=user_id, role=role
+        )
         self._secrets[value] = secret
         return secret
 
@@ -152,6 +168,11 @@ class Grant:
     """The one session an ephemeral key opens."""
     key: str | None = None
     """``key_id`` of the key presented, if any (for per-key limits and session ownership)."""
+    user_id: str | None = None
+    """The store's user the key belongs to (None: a configured key, or an open server)."""
+    role: str = "admin"
+    """What the holder may do: ``admin``, ``user`` or ``viewer`` (configured keys and an
+    open server act as ``admin``)."""
 
 
 def bearer_key(conn: HTTPConnection) -> str | None:
@@ -188,6 +209,8 @@ def authenticate(
             session=secret.session,
             session_id=secret.session_id,
             key=key_id(key),
+            user_id=secret.user_id,
+            role=secret.role,
         )
     if not api_keys:
         return Grant("open", key=key_id(key) if key else None)

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from openai.types.realtime import RealtimeSessionCreateRequest
 from pydantic import BaseModel, Field, ValidationError
 
-from voxgate.protocol import ProtocolError, new_id
+from voxgate.affinity import new_session_id
+from voxgate.protocol import ProtocolError
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import AdminDep, GatewayDep
 from voxgate.transports.messages import SESSION_ID
@@ -80,11 +81,13 @@ async def create_client_secret(
         raise _invalid(exc, "session") from None
     except ProtocolError as exc:
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
-    session_id = body.session_id or new_id("sess")
+    session_id = body.session_id or new_session_id()
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-    secret = gateway.client_secrets.mint(session, ttl_s=ttl, session_id=session_id)
+    secret = gateway.client_secrets.mint(
+        session, ttl_s=ttl, session_id=session_id, user_id=grant.user_id, role=grant.role
+    )
     return {
         "value": secret.value,
         "expires_at": secret.expires_at,

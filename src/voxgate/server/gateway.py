@@ -27,9 +27,11 @@ from voxgate.server.agent_catalog import AgentCatalog
 from voxgate.server.auth import APIError, ClientSecrets, Grant, authenticate
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
+from voxgate.server.speech import ServerVoice
 from voxgate.server.transcripts import Transcripts
 from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistry
 from voxgate.settings import Settings
+from voxgate.transports.record import Conversations
 from voxgate.transports.webrtc import Peers
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ class Gateway:
         self.loop_lag = LoopLagWatchdog(
             warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
         )
+        self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
+        self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
@@ -105,14 +109,18 @@ class Gateway:
         *,
         config: Event | None = None,
         agent: AgentFactory | None = None,
+        private: bool = False,
     ) -> Session:
         """The session ``session_id`` for this caller, joined if live, else created.
 
         Joining needs the right to it (``SessionRights``); creating counts against the caller's
         session rate limit. ``APIError``: 403 (not the caller's to join), 429 (too many).
+        ``private``: a session of the server's own under a new id (``new_id``) that no client
+        joins (a one-off transcription): any key may open it, an ephemeral one too.
         """
         live = self.registry.get(session_id)
-        self.rights.check(grant, session_id, live)
+        if not private or live is not None:
+            self.rights.check(grant, session_id, live)
         if live is not None:
             return live
         self.limits.sessions.take(conn, grant)
