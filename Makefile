@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,autogen]'
+	$(BIN)/pip install --quiet -e '.[dev,autogen,otel]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -130,3 +131,31 @@ async def test_users_add_prints_a_key_that_works_against_a_running_server(tmp_pa
             assert (await http.get("/api/me", headers=bearer(new_key))).status_code == 200
         unknown = await asyncio.to_thread(voxgate_users, "disable", "nobody", data_dir=data_dir)
         assert unknown.returncode == 1 and "no user 'nobody'" in unknown.stderr
+
+
+async def test_serve_logs_json_lines_with_the_session_id():
+    port = free_port()
+    session_id = uuid.uuid4().hex
+    proc = run_voxgate(
+        "serve", "--port", str(port), "--log-format", "json", VOXGATE_ENGINE="loopback"
+    )
+    try:
+        deadline = time.monotonic() + 120
+        async with httpx.AsyncClient() as http:
+            while True:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                try:
+                    await http.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "voxgate serve did not come up"
+                    await asyncio.sleep(0.3)
+        async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{session_id}") as client:
+            await client.wait_for("session.created")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]  # every line is JSON
+    assert any(line["message"] == "Application startup complete." for line in lines)  # uvicorn's
+    ours = [line for line in lines if line.get("session_id") == session_id]
+    assert ours and all(line["participant_id"].startswith("participant_") for line in ours)

@@ -3,7 +3,8 @@
 Every session shares one event loop, so one callback that holds it (a large decode, a blocking
 call) delays every other session's audio and events. The watchdog sleeps a short interval and
 measures how much later than asked it woke; past ``warn_ms`` that is a warning in the log (at
-most one a second), and ``last_ms`` / ``max_ms`` are kept for the metrics.
+most one a second), ``last_ms`` / ``max_ms`` are kept, and ``on_lag`` hears every measurement
+(the Prometheus histogram).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +20,15 @@ log = logging.getLogger(__name__)
 class LoopLagWatchdog:
     """Measures the event loop's scheduling delay every ``interval_s`` while ``run`` runs."""
 
-    def __init__(self, *, warn_ms: float = 100.0, interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        *,
+        warn_ms: float = 100.0,
+        interval_s: float = 0.1,
+        on_lag: Callable[[float], None] | None = None,
+    ) -> None:
         self.warn_ms = warn_ms
+        self.on_lag = on_lag
         self.interval_s = interval_s
         self.last_ms = 0.0
         """The latest measured delay, in milliseconds."""
@@ -40,6 +49,8 @@ class LoopLagWatchdog:
         """Record one measurement (warns when over the threshold, at most once a second)."""
         self.last_ms = max(lag_ms, 0.0)
         self.max_ms = max(self.max_ms, self.last_ms)
+        if self.on_lag is not None:
+            self.on_lag(self.last_ms)
         if self.last_ms <= self.warn_ms:
             return
         self.stalls += 1

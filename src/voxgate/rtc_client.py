@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -163,13 +164,14 @@ class RtcClient:
         self.channel.send(json.dumps(data))
 
     async def wait_for(
-        self, type_: str, *, after: int = 0, timeout: float = 60
+        self, type_: str | Callable[[Event], bool], *, after: int = 0, timeout: float = 60
     ) -> tuple[int, Event]:
-        """The first event of ``type_`` at index ``after`` or later: (index, event)."""
+        """The first event of ``type_`` (or matching it) at index ``after`` or later."""
+        match = (lambda ev: ev["type"] == type_) if isinstance(type_, str) else type_
 
         def find() -> tuple[int, Event] | None:
             for i in range(after, len(self.heard.events)):
-                if self.heard.events[i][1]["type"] == type_:
+                if match(self.heard.events[i][1]):
                     return i, self.heard.events[i][1]
             return None
 

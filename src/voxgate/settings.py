@@ -354,6 +354,18 @@ class Settings(BaseSettings):
         "stalled callback delays every session).",
     )
 
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`voxgate serve`'s log lines: `text`, or `json` (one object a line, with "
+        "the session and participant ids).",
+    )
+    otel_enabled: bool = Field(
+        False,
+        description="OpenTelemetry spans per turn (session → turn → stt / llm / tts / tool), "
+        "exported over OTLP as the `OTEL_*` variables say (needs `voxgate[otel]`); also on "
+        "when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER` is set.",
+    )
+
     webrtc_enabled: bool = Field(
         True,
         description="Serve WebRTC (`/api/webrtc/offer`, `/v1/realtime/calls`); off: they answer "

@@ -174,10 +174,10 @@ async def test_runs_over_http_and_websocket(server, cred):
 
 
 @pytest.mark.parametrize("cred", CREDENTIALS)
-async def test_docs_schema_and_client_secrets(server, cred):
+async def test_docs_schema_metrics_and_client_secrets(server, cred):
     key = (await credentials(server, new_session_id()))[cred]
     async with server.client() as http:
-        for path in ("/docs", "/openapi.json"):
+        for path in ("/docs", "/openapi.json", "/metrics"):
             r = await http.get(path, headers=bearer(key))
             assert_http(r.status_code, ADMIN[cred], 200)
         body = {"session": {"type": "realtime"}}

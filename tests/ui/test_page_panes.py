@@ -86,9 +86,11 @@ async def test_latency_is_grouped_by_turn_and_keeps_the_last_good_values(open_pa
 
 async def test_voice_to_voice_dot_has_a_tooltip(open_page):  # noqa: F811
     page = await open_page("websocket")
-    await replay(page, [*TOOL_TURN[:3], metrics("r1", stt_ms=320, v2v_ms=1234.0)])
+    report = {**metrics("r1", stt_ms=320, voice_to_voice_ms=1234.0), "cost_usd": 0.012}
+    await replay(page, [*TOOL_TURN[:3], report])
     title = await page.locator("[data-testid='metrics-chart'] circle.v2v-dot title").text_content()
     assert title == "turn 1 · voice-to-voice 1.2 s"
+    assert "cost $0.0120" in await page.locator(".metric-usage").inner_text()
 
 
 RUN = [

@@ -4,7 +4,9 @@ Each utterance is spoken by Piper, streamed at real-time pace like a microphone,
 silence. Voice-to-voice is measured at the client from the true end of speech in the input (the
 last loud sample, known from the clip) to the first byte of agent audio; playback gaps are the
 silences a listener would hear inside a reply, where audio came later than the audio before it
-took to play.
+took to play. The server's own figure (``voxgate.metrics`` ``voice_to_voice_ms``: from the end of
+speech its VAD found, plus the VAD's delay, to the reply's first audio handed to the client)
+is reported beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jiwer
@@ -78,6 +81,7 @@ class _Turn:
     v2v_ms: float | None  # None: no agent audio came
     finalize_ms: float
     gaps_ms: float | None  # None: not measured (WebRTC sends silence between replies)
+    server_v2v_ms: float | None = None  # the server's voxgate.metrics voice_to_voice_ms
 
 
 def _clips(texts: list[str]) -> list[bytes]:
@@ -107,9 +111,8 @@ def _turn(
         if ev["type"] == "conversation.item.input_audio_transcription.completed"
     )
     done = next(ev for _, ev in events if spoken_reply_done(ev))
-    metrics: dict[str, float] = next(
-        (ev["metrics"] for _, ev in events if ev["type"] == "voxgate.metrics"), {}
-    )
+    reports = [ev["metrics"] for _, ev in events if ev["type"] == "voxgate.metrics"]
+    metrics: dict[str, float] = reports[0] if reports else {}
     turn = _Turn(
         text=text,
         heard=heard,
@@ -120,6 +123,9 @@ def _turn(
         )
         * 1000,
         gaps_ms=gaps_ms,
+        server_v2v_ms=next(
+            (m["voice_to_voice_ms"] for m in reports if "voice_to_voice_ms" in m), None
+        ),
     )
     detail = " ".join(f"{k.removesuffix('_ms')}={v:.0f}" for k, v in sorted(metrics.items()))
     gaps = f"gaps {gaps_ms:4.0f} ms  " if gaps_ms is not None else ""
@@ -129,6 +135,12 @@ def _turn(
         flush=True,
     )
     return turn
+
+
+def _metrics_of(done: Event) -> Callable[[Event], bool]:
+    """Matches the ``voxgate.metrics`` of the response ``done`` ended."""
+    response_id = done["response"]["id"]
+    return lambda ev: ev["type"] == "voxgate.metrics" and ev["response_id"] == response_id
 
 
 async def _over_websocket(url: str, texts: list[str], conversations: int) -> list[_Turn]:
@@ -147,8 +159,8 @@ async def _over_websocket(url: str, texts: list[str], conversations: int) -> lis
             # from the true end: the frame holding it leaves once recorded, up to 20 ms later
             speech_end = start + (LEAD_MS + _speech_end_ms(clip)) / 1000
             # a tool call ends one response; the spoken answer comes in the next
-            await client.wait_for(spoken_reply_done, after=mark, timeout=60)
-            await client.wait_for("voxgate.metrics", after=mark, timeout=5)
+            _, done = await client.wait_for(spoken_reply_done, after=mark, timeout=60)
+            await client.wait_for(_metrics_of(done), after=mark, timeout=5)
             await sending
             reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
             events = client.received.events[mark:]
@@ -177,7 +189,7 @@ async def _over_webrtc(url: str, texts: list[str]) -> list[_Turn]:
                 if spoken_reply_done(done):
                     break
                 index += 1
-            await client.wait_for("voxgate.metrics", after=mark, timeout=5)
+            await client.wait_for(_metrics_of(done), after=mark, timeout=5)
             while client.speaking:  # noqa: ASYNC110 (the next turn starts after this one's tail)
                 await asyncio.sleep(0.05)
             first = next((t for t in client.heard.speech if t > speech_end), None)
@@ -198,6 +210,8 @@ def _figures(turns: list[_Turn]) -> dict[str, float]:
         "stt_finalize_p50_ms": round(_percentile(finalize, 50), 1),
         "stt_finalize_p95_ms": round(_percentile(finalize, 95), 1),
     }
+    if server := [t.server_v2v_ms for t in turns if t.server_v2v_ms is not None]:
+        figures["server_v2v_p50_ms"] = round(_percentile(server, 50), 1)
     if gaps := [t.gaps_ms for t in turns if t.gaps_ms is not None]:
         figures["playback_gaps_p50_ms"] = round(_percentile(gaps, 50), 1)
         figures["playback_gaps_max_ms"] = round(max(gaps), 1)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -32,21 +32,40 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, direct, openai_api, sessions, users_api, voice
+from voxgate.server import (
+    client_secrets,
+    direct,
+    metrics,
+    openai_api,
+    sessions,
+    users_api,
+    voice,
+)
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import DocsDep, Gateway, GatewayDep, GrantDep
 from voxgate.server.origins import OriginMiddleware
 from voxgate.settings import Settings
 from voxgate.transports.http import BodyLimit, recursion_error_handler
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, *, models: LocalModels | None = None) -> FastAPI:
-    """The app; models load at start-up unless given (tests share one set)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    models: LocalModels | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """The app; models load at start-up unless given (tests share one set).
+
+    ``tracer_provider``: where OpenTelemetry spans go (default: as the settings say).
+    """
     settings = settings or Settings()
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +156,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.include_router(users_api.router)
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
+    app.include_router(metrics.router)
     app.include_router(voice.router)
 
     @app.get("/healthz")

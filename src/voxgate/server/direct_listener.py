@@ -17,6 +17,7 @@ from typing import Any
 
 from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.engine import OpenAIEngine
+from voxgate.observability import SessionObserver
 from voxgate.protocol import Event
 from voxgate.server.transcripts import Transcripts, transcript_entry
 from voxgate.session import AgentFactory, EventWriter, Session
@@ -40,6 +41,7 @@ class DirectCallListener:
             f"side_{call_id}",
             lambda config: OpenAIEngine(self._settings, config, connect=self._connect),
             calls.agent,
+            observer=calls.observer,
         )
         self.writer = EventWriter(self._record, max_pending=self._settings.client_queue_size)
 
@@ -83,11 +85,13 @@ class DirectCalls:
         transcripts: Transcripts,
         agent: AgentFactory | None,
         spawn: Spawn,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.settings = settings
         self.transcripts = transcripts
         self.agent = agent
         self.spawn = spawn
+        self.observer = observer  # the calls are measured like any session
         self._listeners: dict[str, DirectCallListener] = {}
 
     def __contains__(self, call_id: str) -> bool:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from voxgate.engines import Engine
 from voxgate.loop_lag import LoopLagWatchdog
+from voxgate.observability import Observers, SessionObserver
+from voxgate.observability.prometheus import Metrics
+from voxgate.observability.tracing import tracing
 from voxgate.protocol import Event
 from voxgate.server.access import SessionRights
 from voxgate.server.agent_catalog import AgentCatalog
@@ -36,6 +39,9 @@ from voxgate.store.users import Users
 from voxgate.transports.record import Conversations
 from voxgate.transports.webrtc import Peers
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 DescribeSession = Callable[[Event | None], Event]
 """The session object an engine would start with, given a configuration (or defaults)."""
 
@@ -44,12 +50,21 @@ class Gateway:
     """Sessions and their clients, keys, limits, browser-direct calls and the agents of a server.
 
     The engine factory comes at start-up (``start``), once the models it needs have loaded.
+    Every session is measured: ``metrics`` (``GET /metrics``) and, when asked for, ``tracing``
+    (OpenTelemetry; ``tracer_provider`` is where its spans go, for tests).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, tracer_provider: TracerProvider | None = None
+    ) -> None:
         self.settings = settings
         self.agents = AgentCatalog(settings)
-        self.registry = SessionRegistry(self.new_engine)
+        self.metrics = Metrics()
+        self.tracing = tracing(settings, tracer_provider)
+        observer: SessionObserver = self.metrics
+        if self.tracing is not None:
+            observer = Observers([self.metrics, self.tracing])
+        self.registry = SessionRegistry(self.new_engine, observer=observer)
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
         self.auth = Authenticator(settings, self.client_secrets)
@@ -62,9 +77,11 @@ class Gateway:
         self.agents.runs.owner_of = self.rights.user_of
         self.transcripts = Transcripts()
         self.direct_calls = DirectCalls(
-            settings, self.transcripts, self.agents.starting(), self.spawn
+            settings, self.transcripts, self.agents.starting(), self.spawn, observer
         )
-        self.loop_lag = LoopLagWatchdog(warn_ms=settings.loop_lag_warn_ms)
+        self.loop_lag = LoopLagWatchdog(
+            warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
+        )
         self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
         self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -169,6 +186,8 @@ class Gateway:
         await self.agents.runs.close()
         for task in list(self._tasks):
             task.cancel()
+        if self.tracing is not None:
+            self.tracing.close()
         if self.database is not None:
             await self.database.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from voxgate.observability import SessionObserver
 from voxgate.protocol import Event
 from voxgate.session.memory import release_memory
 from voxgate.session.session import AgentFactory, EngineFactory, Session
@@ -16,8 +17,11 @@ class SessionRegistry:
     session, and only live sessions are counted (``len``, ``/healthz``).
     """
 
-    def __init__(self, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self, engine_factory: EngineFactory, *, observer: SessionObserver | None = None
+    ) -> None:
         self._engine_factory = engine_factory
+        self._observer = observer  # every session's: metrics, traces
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -38,7 +42,12 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = Session(
-                session_id, self._engine_factory, agent, config=config, on_end=self._forget
+                session_id,
+                self._engine_factory,
+                agent,
+                config=config,
+                on_end=self._forget,
+                observer=self._observer,
             )
         return session
 

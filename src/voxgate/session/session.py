@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from voxgate.engines import Engine
+from voxgate.observability import SessionObserver, logs
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
+from voxgate.session.turns import TurnTracker
 from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,8 @@ class Session:
     """Fans engine events out to every participant; participants' input goes to one engine.
 
     The session follows the event stream to know what the engine is doing (is a response in
-    progress, does the server detect turns), so the client shortcuts work for any engine.
+    progress, does the server detect turns), so the client shortcuts work for any engine, and
+    measures each turn (``TurnTracker``: ``voxgate.metrics``, told to the ``observer``).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Session:
         *,
         config: Event | None = None,
         on_end: Callable[[Session], None] | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
@@ -87,6 +91,10 @@ class Session:
         self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
+        self._observer = observer
+        self._turns = TurnTracker(self, observer)
+        if observer is not None:
+            observer.session_opened(self)
         self.agent = agent_factory(self) if agent_factory is not None else None
 
     @property
@@ -123,9 +131,14 @@ class Session:
 
         The first join starts the engine, whose ``session.created`` reaches every participant;
         a late joiner gets one made of the session's current configuration. A ``sideband``
-        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive.
+        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive. Log lines of the
+        caller's task (and the tasks it starts) carry the session's and the client's ids.
         """
+        logs.bind(self.id, writer.participant_id)
+        log.info("session %s: client %s joins", self.id, writer.participant_id)
         self.participants.add(writer)
+        if self._observer is not None:
+            self._observer.joined(self, writer)
         if sideband:
             self._sidebands.add(writer)
         if self._ending is not None:  # joined as the engine ended: the client leaves too
@@ -138,6 +151,10 @@ class Session:
 
     def leave(self, writer: EventWriter) -> None:
         """Remove a client."""
+        if writer in self.participants:
+            log.info("session %s: client %s leaves", self.id, writer.participant_id)
+            if self._observer is not None:
+                self._observer.left(self, writer)
         self.participants.discard(writer)
         self._sidebands.discard(writer)
 
@@ -152,8 +169,14 @@ class Session:
 
     def broadcast(self, ev: Event) -> None:
         """An event of voxgate's own (``voxgate.*``) to every participant."""
+        self._turns.broadcast(ev)
         for writer in list(self.participants):
             writer.offer(ev)
+
+    def refuse(self, writer: EventWriter, error: Event) -> None:
+        """An ``error`` for one participant only (its own bad input), counted like the others."""
+        self._turns.refused(error)
+        writer.offer(error)
 
     async def append_audio(self, pcm: bytes) -> None:
         """Microphone audio (PCM16 24 kHz) from any participant."""
@@ -200,6 +223,9 @@ class Session:
             return
         self._closed = True
         self.ended.set()
+        self._turns.close()
+        if self._observer is not None:
+            self._observer.session_closed(self)
         if self._opening is not None and self._opening is not asyncio.current_task():
             self._opening.cancel()
         if self.agent is not None:
@@ -230,7 +256,11 @@ class Session:
                 raise ProtocolError("this session has ended", code="session_ended")
             if self._engine is None:
                 engine = self._engine_factory(self._config)
-                pump = asyncio.create_task(self._fan_out(engine), name=f"session {self.id}")
+                pump = asyncio.create_task(
+                    self._fan_out(engine),
+                    name=f"session {self.id}",
+                    context=logs.session_context(self.id),  # its log lines: no client's id
+                )
                 try:
                     for ev in self.agent.opening_events() if self.agent is not None else []:
                         await engine.send(ev)
@@ -247,8 +277,9 @@ class Session:
         try:
             async for ev in engine.events():
                 respond = self._observe(ev)
-                for writer in list(self.participants):
-                    writer.offer(ev)
+                for out in self._turns.observe(ev):
+                    for writer in list(self.participants):
+                        writer.offer(out)
                 if self.agent is not None:
                     try:
                         self.agent.observe(ev)

@@ -11,7 +11,7 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable
 
-from voxgate.protocol import Event
+from voxgate.protocol import Event, new_id
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class EventWriter:
         self._ready = asyncio.Event()
         self._closed = False
         self.dropped = 0
+        self.participant_id = new_id("participant")
+        """The client's id in logs (``observability.logs``)."""
         self.failure: str | None = None
         """Why the writer gave up on its client (None while it keeps up)."""
 

@@ -136,7 +136,7 @@ async def _read(
             try:
                 await _on_message(session, edge, message, limits, check)
             except ProtocolError as exc:
-                writer.offer(exc.to_event())
+                session.refuse(writer, exc.to_event())
     except WebSocketDisconnect:
         pass
 

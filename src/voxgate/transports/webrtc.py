@@ -224,12 +224,13 @@ class Peer:
         try:
             self._inbox.put_nowait(message)
         except asyncio.QueueFull:
-            self.writer.offer(
+            self.session.refuse(
+                self.writer,
                 ProtocolError(
                     f"more than {MAX_INBOX} events are waiting to be handled; "
                     "this one was dropped: send fewer",
                     code="event_queue_full",
-                ).to_event()
+                ).to_event(),
             )
 
     async def _read(self) -> None:
@@ -252,7 +253,7 @@ class Peer:
                 self.session, message, self.limits, shortcuts=not self.ga_only, check=self.check
             )
         except ProtocolError as exc:
-            self.writer.offer(exc.to_event())
+            self.session.refuse(self.writer, exc.to_event())
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":

@@ -72,7 +72,7 @@ async def _read(
                 elif (text := message.get("text")) is not None:
                     await handle_text(session, text, limits, check=check)
             except ProtocolError as exc:
-                writer.offer(exc.to_event())
+                session.refuse(writer, exc.to_event())
     except WebSocketDisconnect:
         pass
 

@@ -34,6 +34,8 @@ class ConversationEngine:
 
     report_metrics = False
     """Whether each response's timings go out as ``voxgate.metrics``."""
+    response_cost_usd: float | None = None
+    """What a reply costs, reported with its timings (0: models in this process)."""
     response_type: type[ResponseRun] = ResponseRun
     """What generates a response."""
 
@@ -208,6 +210,7 @@ class ConversationEngine:
             tools=tool_list if tool_choice != "none" else [],
             tool_choice=tool_choice,
             report_metrics=self.report_metrics,
+            cost_usd=self.response_cost_usd,
         )
 
     def _go_live(self, reply: ResponseRun) -> None:

@@ -21,6 +21,7 @@ from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolCall, T
 from voxgate.components.tts.phrases import PhraseSplitter
 from voxgate.engines.core.playback import Playback
 from voxgate.engines.core.response import ResponseWriter
+from voxgate.observability import METRICS
 from voxgate.protocol import Event, error_event, event
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class ResponseRun:
     """Generates one response; ``cancel`` stops it with a ``cancelled`` ``response.done``.
 
     With ``speak`` the reply is spoken, else it is text. ``metrics`` (timings, ms) go out as
-    ``voxgate.metrics`` after ``response.done`` when ``report_metrics``.
+    ``voxgate.metrics`` after ``response.done`` when ``report_metrics``, with ``cost_usd``
+    (0 for models in this process, None when unknown); the session merges them into the
+    turn's figures (``session/turns.py``).
     """
 
     llm: LanguageModel
@@ -59,6 +62,7 @@ class ResponseRun:
     tool_choice: ToolChoice = "auto"
     report_metrics: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
+    cost_usd: float | None = None
 
     def __post_init__(self) -> None:
         self.writer = ResponseWriter(self.emit, audio=self.speak is not None)
@@ -218,7 +222,9 @@ class ResponseRun:
             heard = (self.playback.heard_text(heard_ms), heard_ms)
         self.writer.finish(status, reason=reason, error=error, usage=self._usage, heard=heard)
         if self.report_metrics:
-            self.emit(event("voxgate.metrics", response_id=self.id, metrics=dict(self.metrics)))
+            self.metrics["response_ms"] = self._elapsed_ms()
+            metrics = dict(self.metrics)
+            self.emit(event(METRICS, response_id=self.id, metrics=metrics, cost_usd=self.cost_usd))
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._started_at) * 1000

@@ -52,6 +52,7 @@ class LocalEngine(ConversationEngine):
         self._held: ResponseRun | None = None  # paused by the user's speech: interrupted?
         self._transcribing: set[asyncio.Task[Any]] = set()  # committed turns awaiting transcripts
         super().__init__(models.llm, config)
+        self.response_cost_usd = 0.0 if models.offline else None
         self._configure_vad()
 
     async def close(self) -> None:
@@ -179,10 +180,13 @@ class LocalEngine(ConversationEngine):
                     item_id=self._next_item_id,
                 )
             )
+            silent_from = vad.silence_start_ms  # the VAD's delay: the silence it waited through
+            delay = None if silent_from is None else self._input.end_ms - silent_from
             if self._held is None:
-                self._commit(respond=td.create_response)
+                self._commit(respond=td.create_response, vad_delay_ms=delay)
             else:
-                self._spawn(self._settle(self._take_turn(), respond=td.create_response))
+                turn = self._take_turn(vad_delay_ms=delay)
+                self._spawn(self._settle(turn, respond=td.create_response))
 
     def _start_turn(self, audio: bytes) -> Turn:
         transcript = self._spawn(self._transcribe(audio))
@@ -306,7 +310,7 @@ class LocalEngine(ConversationEngine):
 
     # -- committing ------------------------------------------------------------------------
 
-    def _commit(self, *, respond: bool) -> None:
+    def _commit(self, *, respond: bool, vad_delay_ms: float | None = None) -> None:
         if self._input.buffered_ms < MIN_COMMIT_MS:
             self._drop_turn()
             raise ProtocolError(
@@ -314,11 +318,13 @@ class LocalEngine(ConversationEngine):
                 "nothing to commit",
                 code="input_audio_buffer_commit_empty",
             )
-        self._commit_turn(self._take_turn(), respond=respond)
+        self._commit_turn(self._take_turn(vad_delay_ms=vad_delay_ms), respond=respond)
 
-    def _take_turn(self) -> Turn:
+    def _take_turn(self, *, vad_delay_ms: float | None = None) -> Turn:
         """The buffer's audio as a turn (the speculative one if any); the buffer starts over."""
         turn = self._turn or self._start_turn(bytes(self._input.buffer))
+        if vad_delay_ms is not None:
+            turn.metrics["vad_delay_ms"] = vad_delay_ms
         self._turn = None
         self._input.clear()
         self._next_item_id = new_id("item")
@@ -349,7 +355,6 @@ class LocalEngine(ConversationEngine):
             self._turn = None
 
     async def _finish_turn(self, turn: Turn, *, respond: bool) -> None:
-        committed_at = time.monotonic()
         try:
             text, stt_ms = await turn.transcript
         except Exception as exc:
@@ -367,7 +372,6 @@ class LocalEngine(ConversationEngine):
                 )
             )
             return
-        stt_wait_ms = (time.monotonic() - committed_at) * 1000
         seconds = round(len(turn.audio) / 2 / self._input.rate, 3)
         index = self.conversation.index(turn.item_id)
         self._put(
@@ -390,7 +394,7 @@ class LocalEngine(ConversationEngine):
         if reply is None or reply.done or gate is None:
             reply, gate = self._new_response(self._put), None
             reply.start()
-        reply.metrics.update(stt_wait_ms=stt_wait_ms, stt_ms=stt_ms, **turn.metrics)
+        reply.metrics.update(stt_ms=stt_ms, **turn.metrics)
         self._go_live(reply)
         if gate is not None:
             gate.open()

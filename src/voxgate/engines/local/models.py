@@ -23,6 +23,8 @@ class LocalModels:
 
     Transcription and synthesis run under ``foreground`` so that token generation yields to them.
     ``turn`` (None when its model is not installed) judges whether the user finished a thought.
+    ``offline``: every model runs in this process, so a reply costs nothing (False with a
+    remote chat endpoint, whose price voxgate does not know).
     """
 
     new_vad: Callable[[], VoiceActivityDetector]
@@ -31,6 +33,7 @@ class LocalModels:
     tts: TextToSpeech
     foreground: Foreground = field(default_factory=Foreground)
     turn: EndOfTurnModel | None = None
+    offline: bool = True
 
     def transcribe(self, pcm16: bytes, prompt: str = "") -> str:
         """The transcript of an utterance, in the foreground (blocking: call it in a thread)."""
@@ -75,7 +78,13 @@ def load_models(settings: Settings) -> LocalModels:
     for _ in tts.synthesize("Hello."):
         pass
     return LocalModels(
-        new_vad=SileroVAD, stt=stt, llm=llm, tts=tts, foreground=foreground, turn=_turn_model()
+        new_vad=SileroVAD,
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        foreground=foreground,
+        turn=_turn_model(),
+        offline=settings.llm == "llama",
     )
 
 

@@ -5,7 +5,8 @@ Client events go upstream as they are, and upstream events come back, through an
 reconnects with backoff, sends the session configuration again and replays the conversation's
 items (the user hears a pause); a response cut off by the drop ends ``failed`` (its partial
 items are deleted) and is asked for again.
-Each ``response.done`` is followed by a ``voxgate.metrics`` event with its usage and cost.
+Each ``response.done`` is followed by a ``voxgate.metrics`` event with its timings, usage and
+cost; the response that answers a spoken turn also carries the VAD's delay.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from voxgate.engines.core.response import response_object
 from voxgate.engines.openai.connect import Upstream, UpstreamClosed, open_upstream
 from voxgate.engines.openai.conversation import Conversation
 from voxgate.engines.openai.pricing import cost_usd, price_for
+from voxgate.observability import METRICS
 from voxgate.protocol import Event, error_event, event, new_id
 from voxgate.settings import Settings
 
@@ -79,12 +81,22 @@ def _opener(settings: Settings) -> Callable[[], Awaitable[Upstream]]:
     return lambda: open_upstream(settings)
 
 
+_OUTPUT_DELTAS = {
+    "response.output_audio.delta",
+    "response.output_audio_transcript.delta",
+    "response.output_text.delta",
+    "response.function_call_arguments.delta",
+}
+
+
 @dataclass
 class _Response:
     id: str
     started: float = field(default_factory=time.monotonic)
+    first_output: float | None = None
     first_audio: float | None = None
     items: list[str] = field(default_factory=list)
+    turn: dict[str, float] = field(default_factory=dict)  # the spoken turn it answers
 
 
 class OpenAIEngine:
@@ -114,6 +126,9 @@ class OpenAIEngine:
         self._echoes: set[str] = set()  # replayed item ids whose echoes are swallowed
         self._response: _Response | None = None
         self._resume_response = False
+        self._sent_audio = 0  # bytes of input audio sent on this connection
+        self._turn_detection: Event | None = None  # as the upstream last reported it
+        self._turn: dict[str, float] = {}  # the spoken turn's figures, for its response
         self._price = price_for(settings.openai_model)
         self._closed = False
         self.reconnects = 0
@@ -129,6 +144,7 @@ class OpenAIEngine:
         if self._ready and self._upstream is not None:
             with contextlib.suppress(UpstreamClosed):  # the reader reconnects
                 await self._upstream.send(ev)
+                self._count_audio(ev)
                 return
         if len(self._pending) >= MAX_PENDING:
             dropped = self._pending.popleft()
@@ -190,6 +206,7 @@ class OpenAIEngine:
     async def _begin(self, upstream: Upstream) -> None:
         """Configure a fresh connection, rebuild the conversation, then pass client events."""
         resumed = self._announced
+        self._sent_audio = 0  # the upstream's audio clock starts again
         self._own_update = new_id(_OWN)
         update = {"type": "session.update", "event_id": self._own_update, "session": self._session}
         await upstream.send(update)
@@ -203,7 +220,7 @@ class OpenAIEngine:
                 await upstream.send({"type": "response.create", "event_id": new_id(_OWN)})
         while self._pending:  # an event leaves the queue only once it has been sent
             await upstream.send(self._pending[0])
-            self._pending.popleft()
+            self._count_audio(self._pending.popleft())
         self._ready = True
 
     def _give_up(self, exc: Exception) -> None:
@@ -238,12 +255,9 @@ class OpenAIEngine:
                 "message": "the upstream connection dropped; reconnecting and asking again",
             },
         }
-        self._put(
-            event(
-                "response.done",
-                response=response_object(response.id, "failed", audio=None, details=details),
-            )
-        )
+        failed = response_object(response.id, "failed", audio=None, details=details)
+        self._put(event("response.done", response=failed))
+        self._metrics(failed, response)
         for item_id in response.items:
             self._conversation.remove(item_id)
             self._put(event("conversation.item.deleted", item_id=item_id))
@@ -252,6 +266,9 @@ class OpenAIEngine:
 
     def _on_upstream(self, ev: Event) -> None:
         type_ = ev["type"]
+        if type_ in ("session.created", "session.updated"):  # its VAD, for the VAD's delay
+            audio_in = (ev["session"].get("audio") or {}).get("input") or {}
+            self._turn_detection = audio_in.get("turn_detection")
         if type_ == "session.created":
             self._upstream_created = ev  # the client is told via our own session.update
             return
@@ -275,10 +292,9 @@ class OpenAIEngine:
         self._put(ev)
         if type_ == "response.done":
             current, self._response = self._response, None
-            if current is not None and current.id == ev["response"].get("id"):
-                self._metrics(ev["response"], current.started, current.first_audio)
-            else:
-                self._metrics(ev["response"], None, None)
+            if current is not None and current.id != ev["response"].get("id"):
+                current = None
+            self._metrics(ev["response"], current)
 
     def _follow_update(self, ev: Event) -> None:
         """Keep a client ``session.update`` once the upstream has applied it; drop a refused one."""
@@ -305,25 +321,51 @@ class OpenAIEngine:
 
     def _follow_response(self, ev: Event) -> None:
         type_ = ev["type"]
-        if type_ == "response.created":
-            self._response = _Response(ev["response"]["id"])
-        elif self._response is None:
+        if type_ == "input_audio_buffer.speech_stopped":
+            end_ms = ev.get("audio_end_ms")
+            self._turn = {"vad_delay_ms": self._vad_delay_ms(end_ms)} if end_ms is not None else {}
+        elif type_ == "response.created":
+            self._response = _Response(ev["response"]["id"], turn=self._turn)
+            self._turn = {}
+        if self._response is None:
             return
-        elif type_ == "response.output_item.added":
+        if type_ == "response.output_item.added":
             self._response.items.append(ev["item"]["id"])
-        elif type_ == "response.output_audio.delta" and self._response.first_audio is None:
-            self._response.first_audio = time.monotonic()
+        elif type_ in _OUTPUT_DELTAS:
+            now = time.monotonic()
+            if self._response.first_output is None:
+                self._response.first_output = now
+            if type_ == "response.output_audio.delta" and self._response.first_audio is None:
+                self._response.first_audio = now
 
-    def _metrics(self, response: Event, started: float | None, first_audio: float | None) -> None:
+    def _count_audio(self, ev: Event) -> None:
+        if ev["type"] == "input_audio_buffer.append":
+            self._sent_audio += len(ev["audio"])
+
+    def _vad_delay_ms(self, audio_end_ms: float) -> float:
+        """From the end of speech to its detection: the audio sent since, as the upstream hears.
+
+        The spec's ``audio_end_ms`` includes ``server_vad``'s silence window, so the speech
+        itself ended that much earlier (``semantic_vad`` names no window: not counted).
+        """
+        sent_ms = self._sent_audio / 2 / 24  # PCM16 at 24 kHz
+        td = self._turn_detection or {}
+        silence = td.get("silence_duration_ms") if td.get("type") == "server_vad" else None
+        return max(sent_ms - audio_end_ms, 0.0) + (silence or 0)
+
+    def _metrics(self, response: Event, current: _Response | None) -> None:
         usage = response.get("usage") or {}
         metrics: dict[str, float] = {}
-        if started is not None:
-            metrics["response_ms"] = (time.monotonic() - started) * 1000
-            if first_audio is not None:
-                metrics["first_audio_ms"] = (first_audio - started) * 1000
+        if current is not None:
+            started = current.started
+            metrics.update(current.turn, response_ms=(time.monotonic() - started) * 1000)
+            if current.first_output is not None:
+                metrics["llm_first_token_ms"] = (current.first_output - started) * 1000
+            if current.first_audio is not None:
+                metrics["first_audio_ms"] = (current.first_audio - started) * 1000
         self._put(
             event(
-                "voxgate.metrics",
+                METRICS,
                 response_id=response.get("id"),
                 metrics=metrics,
                 model=self._settings.openai_model,

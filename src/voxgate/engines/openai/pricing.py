@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from voxgate.observability import Tokens
+
 
 @dataclass(frozen=True)
 class Price:
@@ -33,34 +35,15 @@ def price_for(model: str) -> Price | None:
     return PRICES[max(matches, key=len)] if matches else None
 
 
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) else 0
-
-
 def cost_usd(usage: dict[str, Any], price: Price) -> float:
     """The cost of one response's ``usage``; tokens without a breakdown count as text."""
-    details_in = usage.get("input_token_details") or {}
-    details_out = usage.get("output_token_details") or {}
-    cached = details_in.get("cached_tokens_details") or {}
-    if details_in:
-        audio_in, text_in = (
-            _int(details_in.get("audio_tokens")),
-            _int(details_in.get("text_tokens")),
-        )
-    else:
-        audio_in, text_in = 0, _int(usage.get("input_tokens"))
-    cached_audio, cached_text = _int(cached.get("audio_tokens")), _int(cached.get("text_tokens"))
-    if details_out:
-        audio_out = _int(details_out.get("audio_tokens"))
-        text_out = _int(details_out.get("text_tokens"))
-    else:
-        audio_out, text_out = 0, _int(usage.get("output_tokens"))
+    tokens = Tokens.from_usage(usage)
     total = (
-        max(text_in - cached_text, 0) * price.text_in
-        + cached_text * price.text_cached_in
-        + max(audio_in - cached_audio, 0) * price.audio_in
-        + cached_audio * price.audio_cached_in
-        + text_out * price.text_out
-        + audio_out * price.audio_out
+        tokens.input_text * price.text_in
+        + tokens.input_text_cached * price.text_cached_in
+        + tokens.input_audio * price.audio_in
+        + tokens.input_audio_cached * price.audio_cached_in
+        + tokens.output_text * price.text_out
+        + tokens.output_audio * price.audio_out
     )
     return total / 1_000_000

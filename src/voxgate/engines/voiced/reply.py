@@ -97,6 +97,7 @@ class VoicedReply:
         self._previous: dict[str, str | None] = {}  # item id -> previous_item_id
         self._started = time.monotonic()
         self._timings: dict[str, float] | None = None  # set once response.done went out
+        self._tts_first_audio_ms: float | None = None  # the first phrase's synthesis
         self._inner_metrics: Event | None = None
         self._task = asyncio.create_task(self._run(), name=f"voice {response_id}")
 
@@ -205,8 +206,11 @@ class VoicedReply:
         self._emit(event("response.output_audio_transcript.delta", **ids, delta=text))
         if not self._tts_failed:
             resampler = Resampler(self._tts.sample_rate, SAMPLE_RATE)
+            started = time.monotonic()
             try:
                 async for chunk in self._speech.speak(phrase):
+                    if self._tts_first_audio_ms is None and chunk:
+                        self._tts_first_audio_ms = (time.monotonic() - started) * 1000
                     self._send_audio(ids, resampler.process(chunk))
                 self._send_audio(ids, resampler.process(b"", last=True))
             except TTSError as exc:
@@ -239,6 +243,8 @@ class VoicedReply:
         self._timings = {"response_ms": (now - self._started) * 1000}
         if self._playback.first_audio_at is not None:
             self._timings["first_audio_ms"] = (self._playback.first_audio_at - self._started) * 1000
+        if self._tts_first_audio_ms is not None:
+            self._timings["tts_first_audio_ms"] = self._tts_first_audio_ms
         self._send_metrics()
 
     def _send_metrics(self) -> None:

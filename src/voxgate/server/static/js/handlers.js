@@ -101,7 +101,7 @@ export function serverEventHandlers(app) {
     'response.function_call_arguments.done': (e) => app.tools.functionCall(e),
     'response.done': (e) => responseDone(e.response ?? {}),
     'conversation.item.truncated': (e) => c.markInterrupted(e.item_id),
-    'voxgate.metrics': (e) => app.metrics.metrics(e.response_id, e.metrics ?? {}),
+    'voxgate.metrics': (e) => app.metrics.metrics(e.response_id, e.metrics ?? {}, e.cost_usd),
     'voxgate.tool.started': (e) => {
       app.tools.started(e);
       c.note(e.call_id, 'tool', `${e.name}(${compactJson(e.arguments)}) …`, 'running');

@@ -84,17 +84,18 @@ export class MetricsView {
     return this.#responses.get(responseId);
   }
 
-  metrics(responseId, m) {
+  /** A `voxgate.metrics`: its timings (`m`, ms) and the response's cost (USD, if priced). */
+  metrics(responseId, m, cost) {
     const turn = this.#turn(responseId);
     const first = (key, value) => {
       if (turn[key] == null && typeof value === 'number') turn[key] = value;
     };
-    first('stt', m.stt_ms ?? m.stt_wait_ms);
-    first('sttWait', m.stt_wait_ms);
+    first('stt', m.stt_ms ?? m.stt_finalize_ms);
+    first('sttWait', m.stt_finalize_ms);
     first('llm', m.llm_first_token_ms);
     first('tts', m.tts_first_audio_ms);
-    first('v2vServer', m.v2v_ms);
-    if (typeof m.cost_usd === 'number') turn.cost = (turn.cost ?? 0) + m.cost_usd;
+    first('v2vServer', m.voice_to_voice_ms);
+    if (typeof cost === 'number') turn.cost = (turn.cost ?? 0) + cost;
     this.#render();
   }
 
