@@ -129,3 +129,40 @@ async def test_response_create_max_output_tokens_bounds_that_reply():
     await until(engine, stream, "response.done")
     assert engine._response.max_tokens == 4096  # the scripted model's context is large
     await engine.close()
+
+
+async def test_an_out_of_band_response_leaves_the_conversation_as_it_was():
+    engine = ScriptedEngine([Reply(text="Hello."), Reply(text="They said hello.")])
+    stream = engine.events()
+    await engine.send({"type": "response.create"})
+    await until(engine, stream, "response.done")
+    before = [item["id"] for item in engine.items]
+    await engine.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "output_modalities": ["text"],
+                "metadata": {"purpose": "summary"},
+            },
+        }
+    )
+    events = await until(engine, stream, "response.done")
+    assert not [ev for ev in events if ev["type"].startswith("conversation.item.")]
+    text = next(ev for ev in events if ev["type"] == "response.output_text.done")["text"]
+    assert text == "They said hello."
+    assert events[0]["response"]["metadata"] == {"purpose": "summary"}
+    assert events[-1]["response"]["metadata"] == {"purpose": "summary"}
+    assert [item["id"] for item in engine.items] == before
+    await engine.close()
+
+
+async def test_a_response_with_its_own_input_is_refused_with_the_field():
+    engine = ScriptedEngine([])
+    stream = engine.events()
+    await engine.send(
+        {"type": "response.create", "response": {"conversation": "none", "input": []}}
+    )
+    events = await until(engine, stream, "error")
+    assert events[-1]["error"]["param"] == "response.input"
+    await engine.close()

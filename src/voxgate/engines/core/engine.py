@@ -118,12 +118,20 @@ class ConversationEngine:
         self._put(event("conversation.item.retrieved", item=copy.deepcopy(item)))
 
     def _on_response_create(self, ev: Event) -> None:
-        if self._response is not None and not self._response.done:
+        params = ev.get("response") or {}
+        out_of_band = params.get("conversation") == "none"
+        if params.get("input") is not None:
+            raise ProtocolError(
+                "a response's own 'input' is not supported by this engine: a response reads "
+                "the conversation",
+                code="invalid_value",
+                param="response.input",
+            )
+        if not out_of_band and self._response is not None and not self._response.done:
             raise ProtocolError(
                 "the conversation already has an active response; cancel it first",
                 code="conversation_already_has_active_response",
             )
-        params = ev.get("response") or {}
         tools = self.config.tools
         if "tools" in params:
             tools = check_tools(params["tools"] or [], param="response.tools")
@@ -137,7 +145,15 @@ class ConversationEngine:
             tools=(tools, choice),
             max_tokens=self._response_max_tokens(params),
             temperature=self._response_temperature(params),
+            out_of_band=out_of_band,
+            metadata=params.get("metadata"),
         )
+        if out_of_band:  # beside the conversation's own response: neither cancels the other
+            reply.start()
+            assert reply.task is not None
+            self._tasks.add(reply.task)
+            reply.task.add_done_callback(self._tasks.discard)
+            return
         self._go_live(reply)
         reply.start()
 
@@ -189,11 +205,14 @@ class ConversationEngine:
         playback: Playback | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        out_of_band: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> ResponseRun:
         """A response, not started, whose events go to ``emit``.
 
         The model reads ``messages`` (by default: the instructions and the conversation as
-        they are when the response starts).
+        they are when the response starts). An ``out_of_band`` response adds nothing to the
+        conversation and reports no metrics.
         """
         tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
         audio = "audio" in (modalities or self.config.output_modalities)
@@ -207,7 +226,9 @@ class ConversationEngine:
             temperature=self.config.temperature if temperature is None else temperature,
             tools=tool_list if tool_choice != "none" else [],
             tool_choice=tool_choice,
-            report_metrics=self.report_metrics,
+            report_metrics=self.report_metrics and not out_of_band,
+            conversation=not out_of_band,
+            metadata=metadata,
         )
 
     def _go_live(self, reply: ResponseRun) -> None:
