@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from voxgate.store import ConversationRef, Conversations, Database
-from voxgate.store.conversations import (
-    BadCursor,
+from voxgate.store.conversations import BadCursor
+from voxgate.store.records import (
     DeleteItem,
     EndConversation,
     NewItem,

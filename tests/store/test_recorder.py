@@ -11,7 +11,7 @@ from tests.store.conftest import create_postgres_database, drop_postgres_databas
 from tests.store.outage import Relay
 from voxgate.protocol import Event, event
 from voxgate.store import ConversationRef, Conversations, Database, Recorder
-from voxgate.store.conversations import NewItem, PutItem, Write
+from voxgate.store.records import NewItem, PutItem, Write
 
 
 class Flaky(Conversations):
@@ -85,7 +85,9 @@ async def test_a_conversation_is_recorded_in_order_in_one_batch(database: Databa
     ]
     for ev in events:
         session.observe(ev)
-    assert session.wants_summary
+    assert session.summary_source() == (
+        "User: Question 1?\nAgent: Answer 1.\nUser: Question 2?\nAgent: Answer 2."
+    )
     await session.close()
     assert store.batches == [recorder.written]  # one batch
     stored = await store.get("s1")
@@ -190,7 +192,7 @@ async def test_restored_items_go_to_the_engine_and_are_not_recorded_again(
     for item in items:  # the engine adds them: the session shows these events
         second.observe(event("conversation.item.added", previous_item_id=None, item=item))
         second.observe(event("conversation.item.done", previous_item_id=None, item=item))
-    assert not second.wants_summary
+    assert second.summary_source() is None  # nothing new was said
     second.observe(
         event(
             "conversation.item.added",
@@ -202,6 +204,7 @@ async def test_restored_items_go_to_the_engine_and_are_not_recorded_again(
             },
         )
     )
+    assert second.summary_source() == "User: Question 1?\nAgent: Answer 1.\nUser: And again?"
     await second.close()
     stored = await store.get("s1")
     assert stored is not None

@@ -6,8 +6,10 @@ from voxgate.session.session import (
     ENDED_CLOSE_CODE,
     AgentFactory,
     EngineFactory,
+    ObserverFactory,
     Session,
     SessionAgent,
+    SessionObserver,
 )
 from voxgate.session.writer import EventWriter
 
@@ -17,7 +19,9 @@ __all__ = [
     "AgentFactory",
     "EngineFactory",
     "EventWriter",
+    "ObserverFactory",
     "Session",
     "SessionAgent",
+    "SessionObserver",
     "SessionRegistry",
 ]

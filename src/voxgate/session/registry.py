@@ -6,7 +6,7 @@ import asyncio
 
 from voxgate.protocol import Event
 from voxgate.session.memory import release_memory
-from voxgate.session.session import AgentFactory, EngineFactory, Session
+from voxgate.session.session import AgentFactory, EngineFactory, ObserverFactory, Session
 
 
 class SessionRegistry:
@@ -28,17 +28,28 @@ class SessionRegistry:
         return self._sessions.get(session_id)
 
     def open(
-        self, session_id: str, *, config: Event | None = None, agent: AgentFactory | None = None
+        self,
+        session_id: str,
+        *,
+        config: Event | None = None,
+        agent: AgentFactory | None = None,
+        observer: ObserverFactory | None = None,
     ) -> Session:
         """The session with this id, created if new (a live one keeps its engine and agent).
 
         A new session's engine starts configured with ``config``, and ``agent`` makes the agent
         it starts with; without one it is a plain model session (as ``/v1/realtime`` serves).
+        ``observer`` makes what follows it (the store's recorder).
         """
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = Session(
-                session_id, self._engine_factory, agent, config=config, on_end=self._forget
+                session_id,
+                self._engine_factory,
+                agent,
+                config=config,
+                on_end=self._forget,
+                observer=observer,
             )
         return session
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from voxgate.engines import Engine
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
+from voxgate.session.summary import SummaryReply, summary_request
 from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,36 @@ class SessionAgent(Protocol):
 
 AgentFactory = Callable[["Session"], SessionAgent]
 
+
+class SessionObserver(Protocol):
+    """What follows a session without taking part (the store's recorder): it never waits."""
+
+    async def opening_events(self) -> list[Event]:
+        """Client events the engine gets after the agent's, before any participant's.
+
+        (A stored conversation's items, for a session that resumes it.)
+        """
+        ...
+
+    def observe(self, ev: Event) -> None:
+        """One event of the session: the engine's, or voxgate's own (``broadcast``)."""
+        ...
+
+    def summary_source(self) -> str | None:
+        """The conversation as text for its summary; None: no summary (no user turn)."""
+        ...
+
+    def summarized(self, text: str) -> None:
+        """The summary the engine made at the session's end."""
+        ...
+
+    async def close(self) -> None:
+        """The session ended."""
+        ...
+
+
+ObserverFactory = Callable[["Session"], SessionObserver]
+
 ENDED = "voxgate.session.ended"
 """The last event of a session whose engine ended: ``code`` and ``reason`` say why."""
 ENDED_CLOSE_CODE = 1013
@@ -63,6 +94,7 @@ class Session:
         *,
         config: Event | None = None,
         on_end: Callable[[Session], None] | None = None,
+        observer: ObserverFactory | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
@@ -82,7 +114,9 @@ class Session:
         self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
+        self._summary: SummaryReply | None = None  # the summary being made, at the end
         self.agent = agent_factory(self) if agent_factory is not None else None
+        self.observer = observer(self) if observer is not None else None
 
     @property
     def started(self) -> bool:
@@ -141,9 +175,17 @@ class Session:
         await engine.send(ev)
 
     def broadcast(self, ev: Event) -> None:
-        """An event of voxgate's own (``voxgate.*``) to every participant."""
+        """An event of voxgate's own (``voxgate.*``) to every participant (and the observer)."""
         for writer in list(self.participants):
             writer.offer(ev)
+        self._tell_observer(ev)
+
+    def _tell_observer(self, ev: Event) -> None:
+        if self.observer is not None:
+            try:
+                self.observer.observe(ev)
+            except Exception:
+                log.exception("session %s: the observer failed on %s", self.id, ev["type"])
 
     async def append_audio(self, pcm: bytes) -> None:
         """Microphone audio (PCM16 24 kHz) from any participant."""
@@ -185,7 +227,10 @@ class Session:
             self.active_response_id = None
 
     async def close(self) -> None:
-        """Stop the engine; participants stay connected but hear nothing more."""
+        """Stop the engine; participants stay connected but hear nothing more.
+
+        With an observer, the engine first summarizes the conversation (bounded in time).
+        """
         if self._closed:
             return
         self._closed = True
@@ -194,13 +239,44 @@ class Session:
             self._opening.cancel()
         if self.agent is not None:
             await self.agent.close()
-        engine, self._engine = self._engine, None
+        engine = self._engine
+        if engine is not None:
+            await self._summarize(engine)
+        self._engine = None
         if engine is not None:
             await engine.close()
         if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        if self.observer is not None:
+            try:
+                await self.observer.close()
+            except Exception:
+                log.exception("session %s: closing the observer failed", self.id)
+
+    async def _summarize(self, engine: Engine) -> None:
+        """Ask the engine for the conversation's summary, for the observer to keep."""
+        pump = self._pump
+        if self.observer is None or pump is None or pump.done() or pump is asyncio.current_task():
+            return  # no engine events to read it from (the engine ended on its own)
+        try:
+            source = self.observer.summary_source()
+            if not source:
+                return
+            request = summary_request(source)
+            self._summary = reply = SummaryReply(request)
+            if self.active_response_id is not None:
+                await engine.send({"type": "response.cancel"})
+            await engine.send(request)
+            text = await reply.text()
+        except Exception:
+            log.exception("session %s: the summary failed", self.id)
+            return
+        finally:
+            self._summary = None
+        if text:
+            self.observer.summarized(text)
 
     async def _open(self) -> None:
         """Start the engine for the first participant; a refusal is told to the participants."""
@@ -224,6 +300,9 @@ class Session:
                 try:
                     for ev in self.agent.opening_events() if self.agent is not None else []:
                         await engine.send(ev)
+                    restored = await self.observer.opening_events() if self.observer else []
+                    for ev in restored:
+                        await engine.send(ev)
                     if self._closed:  # while the agent's events went in
                         raise ProtocolError("this session has ended", code="session_ended")
                 except BaseException:
@@ -236,6 +315,9 @@ class Session:
     async def _fan_out(self, engine: Engine) -> None:
         try:
             async for ev in engine.events():
+                if self._summary is not None:  # the session is closing: only its summary
+                    self._summary.observe(ev)
+                    continue
                 respond = self._observe(ev)
                 for writer in list(self.participants):
                     writer.offer(ev)
@@ -244,11 +326,14 @@ class Session:
                         self.agent.observe(ev)
                     except Exception:
                         log.exception("session %s: the agent failed on %s", self.id, ev["type"])
+                self._tell_observer(ev)
                 if respond:
                     await engine.send({"type": "response.create"})
         except Exception:
             log.exception("session %s: the engine failed", self.id)
             self._last_error = None
+        if self._summary is not None:
+            self._summary.ended()
         if not self._closed:  # the engine ended on its own: so does the session
             await self._end()
 

@@ -14,8 +14,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
@@ -23,150 +22,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxgate.store.database import Database
+from voxgate.store.records import (
+    ConversationInfo,
+    ConversationRef,
+    DeleteItem,
+    NewItem,
+    Page,
+    PutItem,
+    PutMetrics,
+    PutSummary,
+    StoredConversation,
+    StoredItem,
+    Write,
+    aware,
+    iso,
+)
 from voxgate.store.schema import Conversation, Item, TurnMetric, utcnow
 
 TITLE_CHARS = 80
 """A conversation's title: the start of its first user message."""
 MAX_LIMIT = 100
-
-
-@dataclass(frozen=True)
-class ConversationRef:
-    """The conversation a write goes to, and who writes it.
-
-    ``user_id`` None: a configured key or an open server. ``admin``: the writer may write into
-    a conversation another user owns (else such writes are refused).
-    """
-
-    id: str
-    user_id: str | None = None
-    agent: str | None = None
-    transport: str | None = None
-    admin: bool = True
-
-
-@dataclass(frozen=True)
-class NewItem:
-    """An item to store: a new one, or (same ``item_id``) the completed form of one stored."""
-
-    type: str
-    text: str = ""
-    role: str | None = None
-    item_id: str | None = None
-    data: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class PutItem:
-    """Add an item, or replace the one with its ``item_id``."""
-
-    ref: ConversationRef
-    item: NewItem
-
-
-@dataclass(frozen=True)
-class DeleteItem:
-    """Remove an item (the conversation deleted it)."""
-
-    ref: ConversationRef
-    item_id: str
-
-
-@dataclass(frozen=True)
-class PutMetrics:
-    """One turn's ``voxgate.metrics``."""
-
-    ref: ConversationRef
-    response_id: str | None
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PutSummary:
-    """The conversation's summary, its last item (a previous summary goes)."""
-
-    ref: ConversationRef
-    text: str
-
-
-@dataclass(frozen=True)
-class EndConversation:
-    """The live session ended."""
-
-    ref: ConversationRef
-
-
-Write = PutItem | DeleteItem | PutMetrics | PutSummary | EndConversation
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """One item as stored."""
-
-    position: int
-    type: str
-    role: str | None
-    text: str
-    item_id: str | None
-    data: dict[str, Any] | None
-    created_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """The item as the history API returns it."""
-        return {
-            "position": self.position,
-            "item_id": self.item_id,
-            "type": self.type,
-            "role": self.role,
-            "text": self.text,
-            "data": self.data,
-            "created_at": _iso(self.created_at),
-        }
-
-
-@dataclass(frozen=True)
-class ConversationInfo:
-    """A conversation's metadata."""
-
-    id: str
-    user_id: str | None
-    title: str | None
-    agent: str | None
-    transport: str | None
-    created_at: datetime
-    updated_at: datetime
-    ended_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The metadata as the history API returns it."""
-        return {
-            "id": self.id,
-            "object": "voxgate.conversation",
-            "user_id": self.user_id,
-            "title": self.title,
-            "agent": self.agent,
-            "transport": self.transport,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "ended_at": _iso(self.ended_at) if self.ended_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class StoredConversation:
-    """A conversation and its items, in order."""
-
-    info: ConversationInfo
-    items: list[StoredItem] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing; ``next_cursor`` continues it (None: the last page)."""
-
-    conversations: list[ConversationInfo]
-    has_more: bool
-    next_cursor: str | None
 
 
 class BadCursor(ValueError):
@@ -310,7 +185,7 @@ class Conversations:
                 .order_by(TurnMetric.id)
             )
             return [
-                {"response_id": r.response_id, "created_at": _iso(r.created_at), **r.data}
+                {"response_id": r.response_id, "created_at": iso(r.created_at), **r.data}
                 for r in rows
             ]
 
@@ -416,15 +291,6 @@ class _Batch:
 # -- shapes --------------------------------------------------------------------------------
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite gives timestamps back without their zone: every one is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime) -> str:
-    return _aware(value).isoformat()
-
-
 def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(
         id=row.id,
@@ -432,9 +298,9 @@ def _info(row: Conversation) -> ConversationInfo:
         title=row.title,
         agent=row.agent,
         transport=row.transport,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        ended_at=_aware(row.ended_at) if row.ended_at else None,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+        ended_at=aware(row.ended_at) if row.ended_at else None,
     )
 
 
@@ -446,7 +312,7 @@ def _item(row: Item) -> StoredItem:
         text=row.text,
         item_id=row.item_id,
         data=row.data,
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
     )
 
 
@@ -463,6 +329,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, after_id = json.loads(raw)
-        return _aware(datetime.fromisoformat(stamp)), str(after_id)
+        return aware(datetime.fromisoformat(stamp)), str(after_id)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise BadCursor("the cursor is not one this server gave: use next_cursor as is") from exc

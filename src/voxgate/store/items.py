@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from voxgate.protocol import Event, new_id
-from voxgate.store.conversations import NewItem, StoredItem
+from voxgate.store.records import NewItem, StoredItem
 
 ROLES = ("user", "assistant", "system")
 RUN_ENDS = ("completed", "failed", "cancelled")
@@ -78,6 +78,30 @@ def voxgate_item(ev: Event) -> NewItem | None:
         text = f"{ev['status']}: {error}" if error else str(ev["status"])
         return NewItem("run", text, data={**run, "status": ev["status"]})
     return None
+
+
+SPEAKERS = {"user": "User", "assistant": "Agent"}
+LABELS = {
+    "function_call": "Tool call",
+    "function_call_output": "Tool result",
+    "handoff": "Handoff",
+    "run": "Background run",
+    "summary": "Summary",
+}
+
+
+def transcript_line(type_: str, role: str | None, text: str) -> str | None:
+    """One line of a conversation as text ("User: …", "Agent: …").
+
+    None: not shown (a system message, an empty item).
+    """
+    if not text:
+        return None
+    if type_ == "message":
+        speaker = SPEAKERS.get(role or "")
+        return f"{speaker}: {text}" if speaker else None
+    label = LABELS.get(type_)
+    return f"{label}: {text}" if label else None
 
 
 def restore_events(items: list[StoredItem]) -> list[Event]:

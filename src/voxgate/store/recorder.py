@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from voxgate.protocol import Event
-from voxgate.store.conversations import (
+from voxgate.store.conversations import Conversations
+from voxgate.store.items import restore_events, stored_item, transcript_line, voxgate_item
+from voxgate.store.records import (
     ConversationRef,
-    Conversations,
     DeleteItem,
     EndConversation,
     NewItem,
@@ -32,7 +33,6 @@ from voxgate.store.conversations import (
     PutSummary,
     Write,
 )
-from voxgate.store.items import restore_events, stored_item, voxgate_item
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ RESTORE_TIMEOUT_S = 3.0
 """A session starts without its history rather than wait longer for the database."""
 END_FLUSH_S = 5.0
 """How long a session's end waits for its writes to be stored."""
+SUMMARY_SOURCE_CHARS = 6000
+"""The end of a long conversation is what its summary reads."""
 
 
 def _bad_data(exc: BaseException) -> bool:
@@ -248,6 +250,7 @@ class ConversationRecorder:
         self.ref = ref
         self._restore = restore
         self._last: dict[str, NewItem] = {}  # what was last queued per item_id
+        self._lines: dict[str, str | None] = {}  # the conversation's lines, in order, by item
         self._restored: set[str] = set()
         self._user_turns = 0
         self._wrote = False
@@ -273,6 +276,10 @@ class ConversationRecorder:
             return []
         events = restore_events(stored.items)
         self._restored = {ev["item"]["id"] for ev in events}
+        for ev in events:
+            item = ev["item"]
+            if item["type"] == "message":
+                self._line(item["id"], "message", item["role"], item["content"][0]["text"])
         return events
 
     def observe(self, ev: Event) -> None:
@@ -281,10 +288,14 @@ class ConversationRecorder:
         if handler is not None:
             handler(self, ev)
 
-    @property
-    def wants_summary(self) -> bool:
-        """Whether the user said something in this session (a summary is worth making)."""
-        return self._user_turns > 0
+    def summary_source(self) -> str | None:
+        """The conversation as "User: …" / "Agent: …" lines.
+
+        None if the user said nothing in this session: no new summary.
+        """
+        if not self._user_turns:
+            return None
+        return "\n".join(line for line in self._lines.values() if line)[-SUMMARY_SOURCE_CHARS:]
 
     def summarized(self, text: str) -> None:
         """The session's summary, stored as the conversation's last item."""
@@ -334,6 +345,7 @@ class ConversationRecorder:
     def _deleted(self, ev: Event) -> None:
         item_id = ev.get("item_id")
         if isinstance(item_id, str) and self._last.pop(item_id, None) is not None:
+            self._lines.pop(item_id, None)
             self._write(DeleteItem(self.ref, item_id))
 
     def _voxgate(self, ev: Event) -> None:
@@ -355,7 +367,12 @@ class ConversationRecorder:
             self._last[new.item_id] = new
         if new.type == "message" and new.role == "user" and new.text:
             self._user_turns += 1
+        self._line(new.item_id or f"#{len(self._lines)}", new.type, new.role, new.text)
         self._write(PutItem(self.ref, new))
+
+    def _line(self, key: str, type_: str, role: str | None, text: str) -> None:
+        if type_ == "message":  # an empty one holds its place for its transcript
+            self._lines[key] = transcript_line(type_, role, text)
 
     def _write(self, write: Write) -> None:
         self._wrote = True

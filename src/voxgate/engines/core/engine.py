@@ -120,13 +120,7 @@ class ConversationEngine:
     def _on_response_create(self, ev: Event) -> None:
         params = ev.get("response") or {}
         out_of_band = params.get("conversation") == "none"
-        if params.get("input") is not None:
-            raise ProtocolError(
-                "a response's own 'input' is not supported by this engine: a response reads "
-                "the conversation",
-                code="invalid_value",
-                param="response.input",
-            )
+        messages = self._input_messages(params)
         if not out_of_band and self._response is not None and not self._response.done:
             raise ProtocolError(
                 "the conversation already has an active response; cancel it first",
@@ -140,6 +134,7 @@ class ConversationEngine:
             choice = check_tool_choice(asked, tools, param="response.tool_choice")
         reply = self._new_response(
             self._put,
+            messages=messages,
             instructions=params.get("instructions"),
             modalities=self._response_modalities(params),
             tools=(tools, choice),
@@ -156,6 +151,29 @@ class ConversationEngine:
             return
         self._go_live(reply)
         reply.start()
+
+    def _input_messages(self, params: Event) -> Callable[[], Awaitable[list[ChatMessage]]] | None:
+        """A response's own context (``response.input``), or None: the conversation.
+
+        Its items are new items or ``item_reference``s to the conversation's (checked now).
+        """
+        given = params.get("input")
+        if given is None:
+            return None
+        items: list[dict[str, Any]] = []
+        for index, item in enumerate(given):
+            if item.get("type") == "item_reference":
+                items.append(
+                    self.conversation.get(item.get("id"), param=f"response.input[{index}].id")
+                )
+            else:
+                items.append(item)
+        system = params.get("instructions") or self.config.instructions
+
+        async def messages() -> list[ChatMessage]:
+            return chat_messages(system, items)
+
+        return messages
 
     def _response_modalities(self, params: Event) -> list[str] | None:
         """The response's own output modalities and voice, checked (the voice as the session's)."""
