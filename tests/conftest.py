@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -23,9 +25,22 @@ from voxgate.server.app import create_app
 from voxgate.settings import Settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every server a test makes keeps its store in a temporary directory, not ``./data``."""
+    path = tmp_path_factory.mktemp("data")
+    saved = os.environ.get("VOXGATE_DATA_DIR")
+    os.environ["VOXGATE_DATA_DIR"] = str(path)
+    yield path
+    if saved is None:
+        del os.environ["VOXGATE_DATA_DIR"]
+    else:
+        os.environ["VOXGATE_DATA_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+def settings(data_dir: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

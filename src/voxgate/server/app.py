@@ -30,7 +30,7 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, direct, openai_api, sessions
+from voxgate.server import client_secrets, conversations, direct, openai_api, sessions
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
 from voxgate.server.origins import OriginMiddleware
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.open_store()
         if settings.engine == "loopback":
 
             def new_engine(session: Event | None = None) -> Engine:
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.include_router(runs_router, dependencies=[Depends(require_api_key)])
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
+    app.include_router(conversations.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

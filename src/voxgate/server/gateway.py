@@ -1,5 +1,8 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
+It opens the store at start-up (``open_store``): every session it opens records into the
+conversation of its id, and a new one resumes what is stored there.
+
 ``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
 (``grant: GrantDep`` for a route any valid key opens, ``grant: AdminDep`` for one an ephemeral
 key does not). ``app.state.gateway`` is the app's only state, read by ``get_gateway`` (and by
@@ -10,6 +13,7 @@ key does not). ``app.state.gateway`` is the app's only state, read by ``get_gate
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -19,15 +23,26 @@ from starlette.requests import HTTPConnection
 from voxgate.engines import Engine
 from voxgate.loop_lag import LoopLagWatchdog
 from voxgate.protocol import Event
-from voxgate.server.access import SessionRights
+from voxgate.server.access import SessionRights, conversation_forbidden, owns
 from voxgate.server.agent_catalog import AgentCatalog
 from voxgate.server.auth import APIError, ClientSecrets, Grant, authenticate
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
-from voxgate.server.transcripts import Transcripts
-from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistry
+from voxgate.session import (
+    AgentFactory,
+    EngineFactory,
+    ObserverFactory,
+    Session,
+    SessionObserver,
+    SessionRegistry,
+)
 from voxgate.settings import Settings
+from voxgate.store import ConversationRef, Conversations, Database, Recorder, database_url
 from voxgate.transports.webrtc import Peers
+
+log = logging.getLogger(__name__)
+OWNER_LOOKUP_S = 2.0
+"""How long opening a session waits to learn whose stored conversation its id is."""
 
 DescribeSession = Callable[[Event | None], Event]
 """The session object an engine would start with, given a configuration (or defaults)."""
@@ -48,14 +63,42 @@ class Gateway:
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)
         self.limits = RateLimits(settings)
         self.rights = SessionRights()
-        self.transcripts = Transcripts()
-        self.direct_calls = DirectCalls(
-            settings, self.transcripts, self.agents.starting(), self.spawn
-        )
+        self.direct_calls = DirectCalls(settings, self.agents.starting(), self.spawn)
         self.loop_lag = LoopLagWatchdog(warn_ms=settings.loop_lag_warn_ms)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
+        self._database: Database | None = None
+        self._conversations: Conversations | None = None
+        self._recorder: Recorder | None = None
+
+    async def open_store(self) -> None:
+        """Open the store (``database_url``, else SQLite in ``data_dir``), migrated."""
+        url = database_url(self.settings.database_url, self.settings.data_dir)
+        self._database = await Database.open(url)
+        self._conversations = Conversations(self._database)
+        self._recorder = Recorder(self._conversations)
+
+    @property
+    def database(self) -> Database:
+        """The store's database (open once the gateway has started)."""
+        if self._database is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._database
+
+    @property
+    def conversations(self) -> Conversations:
+        """The conversations repository."""
+        if self._conversations is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._conversations
+
+    @property
+    def recorder(self) -> Recorder:
+        """The write queue live sessions record into."""
+        if self._recorder is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._recorder
 
     def start(self, engine_factory: EngineFactory, describe_session: DescribeSession) -> None:
         """Take the engine factory (the models are loaded): sessions may start."""
@@ -80,28 +123,86 @@ class Gateway:
             conn, api_keys=self.settings.api_keys, client_secrets=self.client_secrets
         )
 
-    def open_session(
+    async def open_session(
         self,
         conn: HTTPConnection,
         grant: Grant,
         session_id: str,
         *,
+        transport: str,
         config: Event | None = None,
         agent: AgentFactory | None = None,
+        agent_name: str | None = None,
     ) -> Session:
         """The session ``session_id`` for this caller, joined if live, else created.
 
-        Joining needs the right to it (``SessionRights``); creating counts against the caller's
-        session rate limit. ``APIError``: 403 (not the caller's to join), 429 (too many).
+        Joining needs the right to it (``SessionRights``) and the conversation of that id must
+        be the caller's (or the caller an admin); a new session resumes a stored conversation
+        and records into it. Creating counts against the caller's session rate limit.
+        ``APIError``: 403 (not the caller's to join), 429 (too many).
         """
+        self.rights.check(grant, session_id, self.registry.get(session_id))
+        await self.check_conversation(grant, session_id)
         live = self.registry.get(session_id)
         self.rights.check(grant, session_id, live)
         if live is not None:
             return live
         self.limits.sessions.take(conn, grant)
-        session = self.registry.open(session_id, config=config, agent=agent)
+        if agent is not None and agent_name is None and self.agents.names:
+            agent_name = self.agents.names[0]
+        observer = self.observer(grant, session_id, transport=transport, agent=agent_name)
+        session = self.registry.open(session_id, config=config, agent=agent, observer=observer)
         self.rights.opened(session, grant)
         return session
+
+    def observer(
+        self,
+        grant: Grant,
+        conversation_id: str,
+        *,
+        transport: str,
+        agent: str | None = None,
+        restore: bool = True,
+    ) -> ObserverFactory:
+        """What records a new session into conversation ``conversation_id`` for ``grant``.
+
+        ``restore``: the session's engine first gets the stored conversation.
+        """
+        ref = ConversationRef(
+            conversation_id,
+            user_id=grant.user_id,
+            agent=agent,
+            transport=transport,
+            admin=grant.role == "admin",
+        )
+
+        def make(session: Session) -> SessionObserver:
+            return self.recorder.conversation(ref, restore=restore)
+
+        return make
+
+    async def conversation_owner(self, conversation_id: str) -> tuple[bool, str | None]:
+        """Whether conversation ``conversation_id`` exists (live or stored), and its user.
+
+        A store that does not answer in time counts as no conversation: the recorder still
+        refuses to write into, or restore, another user's.
+        """
+        live = self.recorder.live(conversation_id)
+        if live is not None:
+            return True, live.user_id
+        try:
+            async with asyncio.timeout(OWNER_LOOKUP_S):
+                info = await self.conversations.find(conversation_id)
+        except Exception as exc:
+            log.warning("the store did not say whose %s is: %r", conversation_id, exc)
+            return False, None
+        return (True, info.user_id) if info is not None else (False, None)
+
+    async def check_conversation(self, grant: Grant, conversation_id: str) -> None:
+        """A 403 if conversation ``conversation_id`` exists and is not ``grant``'s to use."""
+        found, owner = await self.conversation_owner(conversation_id)
+        if found and not owns(grant, owner):
+            raise conversation_forbidden(conversation_id)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a task that outlives the request that starts it; shutdown cancels it."""
@@ -111,13 +212,20 @@ class Gateway:
         return task
 
     async def close(self) -> None:
-        """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs."""
+        """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs.
+
+        Then what the sessions recorded is stored, and the store closed.
+        """
         await self.direct_calls.close()
         await self.peers.close()
         await self.registry.close()
         await self.agents.runs.close()
         for task in list(self._tasks):
             task.cancel()
+        if self._recorder is not None:
+            await self._recorder.close()
+        if self._database is not None:
+            await self._database.close()
 
 
 async def get_gateway(conn: HTTPConnection) -> Gateway:

@@ -2,9 +2,10 @@
 
 A client names the session to join or resume, and for a new one the agent it starts with
 (``?agent=`` / ``"agent"``); the transports then carry it (``transports.websocket``,
-``transports.webrtc``). With keys configured both need one: an API key, or the ephemeral key
-minted for that session (on the WebSocket as the ``openai-insecure-api-key.<key>``
-subprotocol). An offer without ``session_id`` gets a new, unguessable one.
+``transports.webrtc``). A new session of a stored conversation's id resumes that conversation
+(the gateway). With keys configured both need one: an API key, or the ephemeral key minted for
+that session (on the WebSocket as the ``openai-insecure-api-key.<key>`` subprotocol). An offer
+without ``session_id`` gets a new, unguessable one.
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ async def session_socket(
         await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
         await websocket.close(code=1008)
         return
-    session = gateway.open_session(
-        websocket, grant, session_id, agent=starting, config=_minted_config(grant)
+    session = await gateway.open_session(
+        websocket,
+        grant,
+        session_id,
+        transport="ws",
+        agent=starting,
+        agent_name=agent,
+        config=_minted_config(grant),
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
@@ -99,7 +106,15 @@ async def webrtc_offer(
         raise HTTPException(400, str(exc)) from None
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     gateway.limits.offers.take(request, grant)
-    session = gateway.open_session(request, grant, session_id, agent=starting, config=config)
+    session = await gateway.open_session(
+        request,
+        grant,
+        session_id,
+        transport="webrtc",
+        agent=starting,
+        agent_name=offer.agent,
+        config=config,
+    )
     try:
         peer = await gateway.peers.open(session, offer.sdp, check=scope_check(grant))
     except ValueError as exc:

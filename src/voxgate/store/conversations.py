@@ -137,16 +137,20 @@ class Conversations:
         cursor: str | None = None,
         offset: int | None = None,
         query: str | None = None,
+        only: str | None = None,
     ) -> Page:
         """Conversations, the latest first: ``user_id``'s own, or ``everyone``'s.
 
-        Paged by ``cursor`` (from the previous page) or ``offset``; ``query`` keeps those whose
-        title or an item's text holds it (case-insensitive). ``BadCursor`` for a foreign cursor.
+        ``only``: that conversation alone, if it is among them. Paged by ``cursor`` (from the
+        previous page) or ``offset``; ``query`` keeps those whose title or an item's text holds
+        it (case-insensitive). ``BadCursor`` for a foreign cursor.
         """
         limit = max(1, min(limit, MAX_LIMIT))
         stmt = select(Conversation)
         if not everyone:
             stmt = stmt.where(Conversation.user_id == user_id)
+        if only is not None:
+            stmt = stmt.where(Conversation.id == only)
         if query:
             pattern = "%" + _escape_like(query) + "%"
             stmt = stmt.where(

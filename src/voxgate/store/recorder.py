@@ -307,11 +307,11 @@ class ConversationRecorder:
         if self._closed:
             return
         self._closed = True
-        if self._recorder._live.get(self.ref.id) is self:
-            del self._recorder._live[self.ref.id]
         if self._wrote:
             self._write(EndConversation(self.ref))
             await self._recorder.flush(END_FLUSH_S)
+        if self._recorder._live.get(self.ref.id) is self:
+            del self._recorder._live[self.ref.id]
 
     # -- events ----------------------------------------------------------------------------
 
