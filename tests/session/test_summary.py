@@ -4,11 +4,20 @@ summary the engine makes out of band when the session ends."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import pytest
+
+from tests.conftest import serve_app
 from tests.session.test_session import CommitEngine, Recorder
 from voxgate.agents.testing import ScriptedEngine, say
+from voxgate.client import VoiceClient
 from voxgate.protocol import Event, event
+from voxgate.server.app import create_app
+from voxgate.server.gateway import Gateway
 from voxgate.session import Session, summary
+from voxgate.settings import Settings
+from voxgate.store import Conversations, Database, database_url
 
 
 class Observer:
@@ -101,3 +110,45 @@ async def test_a_failed_summary_is_none():
     await asyncio.wait_for(session.close(), 5)
     assert engine.received[-1]["response"]["conversation"] == "none"
     assert observer.summary is None and observer.closed
+
+
+@pytest.mark.e2e
+async def test_offline_the_summary_is_stored_and_a_restart_resumes(models, tmp_path):
+    """The local engine summarizes with SmolLM2; a new server's session gets the history."""
+    settings = Settings(_env_file=None, agents="none", data_dir=tmp_path)  # type: ignore[call-arg]
+    session_id = "sarah_" + uuid.uuid4().hex[:8]
+
+    async def converse(text: str) -> list[Event]:
+        app = create_app(settings, models=models)
+        async with serve_app(app) as port:
+            async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{session_id}") as client:
+                await client.send_json({"type": "text", "text": text})
+                await client.wait_for("response.done", timeout=120)
+            gateway: Gateway = app.state.gateway
+            async with asyncio.timeout(120):  # the session ends, summarized, once the client left
+                while gateway.recorder.live(session_id) is not None:
+                    await asyncio.sleep(0.1)
+            return [ev for _, ev in client.received.events]
+
+    await converse("My name is Sarah.")
+    events = await converse("What is my name?")
+    added = [ev["item"] for ev in events if ev["type"] == "conversation.item.added"]
+    assert added[0]["content"][0]["text"] == "My name is Sarah."
+    assert added[1]["role"] == "assistant" and added[1]["content"][0]["text"]
+    done = "response.output_audio_transcript.done"
+    reply = next(ev for ev in events if ev["type"] == done)["transcript"]
+    print(f"\nresumed reply: {reply!r}")  # SmolLM2 reads the restored turns: "...Sarah..."
+    database = await Database.open(database_url(None, tmp_path))
+    try:
+        stored = await Conversations(database).get(session_id)
+    finally:
+        await database.close()
+    assert stored is not None
+    types = [i.type for i in stored.items]
+    assert types.count("summary") == 1 and types[-1] == "summary"
+    print(f"summary: {stored.items[-1].text!r}")
+    assert stored.items[-1].text
+    assert [i.text for i in stored.items if i.role == "user"] == [
+        "My name is Sarah.",
+        "What is my name?",
+    ]
