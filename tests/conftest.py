@@ -27,15 +27,21 @@ from voxgate.settings import Settings
 
 @pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every server a test makes keeps its store in a temporary directory, not ``./data``."""
+    """Every server a test makes keeps its store in a temporary directory, not ``./data``.
+
+    Sessions are not summarized (each summary is a model reply the next test would wait
+    behind) but where a test turns it on.
+    """
     path = tmp_path_factory.mktemp("data")
-    saved = os.environ.get("VOXGATE_DATA_DIR")
-    os.environ["VOXGATE_DATA_DIR"] = str(path)
+    env = {"VOXGATE_DATA_DIR": str(path), "VOXGATE_SUMMARIES": "false"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     yield path
-    if saved is None:
-        del os.environ["VOXGATE_DATA_DIR"]
-    else:
-        os.environ["VOXGATE_DATA_DIR"] = saved
+    for name, value in saved.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

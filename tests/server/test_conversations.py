@@ -69,7 +69,7 @@ class Server:
 
 @asynccontextmanager
 async def server(url: str) -> AsyncIterator[Server]:
-    app = create_app(loopback_settings(database_url=url))
+    app = create_app(loopback_settings(database_url=url, summaries=True))
     app.dependency_overrides[require_key] = grant_from_headers
     async with serve_app(app) as port:
         gateway: Gateway = app.state.gateway
@@ -233,7 +233,9 @@ async def test_a_conversation_resumes_after_a_restart(database_url: str) -> None
 
 async def test_browser_direct_transcripts_are_the_store_and_owned(database_url: str) -> None:  # noqa: F811
     settings = loopback_settings(
-        database_url=database_url, direct_mode_enabled=True, openai_api_key="sk-unused"
+        database_url=database_url,
+        direct_mode_enabled=True,
+        openai_api_key="sk-unused",
     )
     app = create_app(settings)
     app.dependency_overrides[require_key] = grant_from_headers

@@ -115,7 +115,9 @@ async def test_a_failed_summary_is_none():
 @pytest.mark.e2e
 async def test_offline_the_summary_is_stored_and_a_restart_resumes(models, tmp_path):
     """The local engine summarizes with SmolLM2; a new server's session gets the history."""
-    settings = Settings(_env_file=None, agents="none", data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, agents="none", data_dir=tmp_path, summaries=True
+    )
     session_id = "sarah_" + uuid.uuid4().hex[:8]
 
     async def converse(text: str) -> list[Event]:

@@ -287,3 +287,12 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(relayed_postgre
     assert recorder.dropped == 0
     await recorder.close()
     await database.close()
+
+
+async def test_no_summary_is_asked_when_summaries_are_off(database: Database) -> None:
+    recorder = Recorder(Conversations(database), summaries=False)
+    session = recorder.conversation(ConversationRef("s1"))
+    for ev in a_turn(1):
+        session.observe(ev)
+    assert session.summary_source() is None
+    await session.close()

@@ -24,7 +24,7 @@ CONVERSATION = "[data-testid='conversation']"
 
 @pytest_asyncio.fixture
 async def served(tmp_path) -> AsyncIterator[tuple[str, Gateway]]:
-    app = create_app(loopback_settings(data_dir=tmp_path))
+    app = create_app(loopback_settings(data_dir=tmp_path, summaries=True))
     async with serve_app(app) as port:
         yield f"http://127.0.0.1:{port}", app.state.gateway
 

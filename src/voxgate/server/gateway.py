@@ -77,7 +77,7 @@ class Gateway:
         url = database_url(self.settings.database_url, self.settings.data_dir)
         self._database = await Database.open(url)
         self._conversations = Conversations(self._database)
-        self._recorder = Recorder(self._conversations)
+        self._recorder = Recorder(self._conversations, summaries=self.settings.summaries)
 
     @property
     def database(self) -> Database:

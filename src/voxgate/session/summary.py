@@ -35,7 +35,7 @@ def summary_request(transcript: str) -> Event:
             "input": [{"type": "message", "role": "user", "content": [ask]}],
             "tools": [],
             "tool_choice": "none",
-            "max_output_tokens": 120,
+            "max_output_tokens": 80,
             "metadata": METADATA,
         },
     }

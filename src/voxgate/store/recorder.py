@@ -51,8 +51,9 @@ RESTORE_TIMEOUT_S = 3.0
 """A session starts without its history rather than wait longer for the database."""
 END_FLUSH_S = 5.0
 """How long a session's end waits for its writes to be stored."""
-SUMMARY_SOURCE_CHARS = 6000
-"""The end of a long conversation is what its summary reads."""
+SUMMARY_SOURCE_CHARS = 3000
+"""The end of a long conversation is what its summary reads (~750 tokens: a small local model
+evaluates it in a few seconds, holding the model other sessions share)."""
 
 
 def _bad_data(exc: BaseException) -> bool:
@@ -73,8 +74,11 @@ class Recorder:
         interval_s: float = INTERVAL_S,
         batch_size: int = BATCH_SIZE,
         retry_max_s: float = RETRY_MAX_S,
+        summaries: bool = True,
     ) -> None:
         self.conversations = conversations
+        self.summaries = summaries
+        """Whether sessions that end are summarized."""
         self._max_pending = max_pending
         self._interval_s = interval_s
         self._batch_size = batch_size
@@ -291,9 +295,9 @@ class ConversationRecorder:
     def summary_source(self) -> str | None:
         """The conversation as "User: …" / "Agent: …" lines.
 
-        None if the user said nothing in this session: no new summary.
+        None if the user said nothing in this session (or summaries are off): no new summary.
         """
-        if not self._user_turns:
+        if not self._user_turns or not self._recorder.summaries:
             return None
         return "\n".join(line for line in self._lines.values() if line)[-SUMMARY_SOURCE_CHARS:]
 
