@@ -84,6 +84,7 @@ async def test_history_lists_opens_searches_resumes_and_deletes(browser, artifac
 
         await page.testid("tab-events").click()
         await page.testid("tab-history").click()
+        await page.testid("history-query").fill("")
         await page.testid("history-row").first.locator("button").click()
         await page.testid("history-delete").click()  # confirmed by the dialog handler
         await page.wait_for_function(

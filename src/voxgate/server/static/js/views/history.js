@@ -40,11 +40,12 @@ export class HistoryView {
     this.onResume = onResume;
     ui.search.addEventListener('submit', (e) => {
       e.preventDefault();
-      this.refresh();
+      clearTimeout(this.#timer);
+      this.#load(true);
     });
     ui.query.addEventListener('input', () => {
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.refresh(), 300);
+      this.#timer = setTimeout(() => this.#load(true), 300);
     });
     ui.more.addEventListener('click', () => this.#load(false));
     ui.back.addEventListener('click', () => this.#close());
