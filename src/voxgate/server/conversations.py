@@ -57,7 +57,8 @@ async def _conversation(gateway: Gateway, grant: Grant, conversation_id: str) ->
     if not SESSION_ID.match(conversation_id):
         raise _not_found(conversation_id)
     try:
-        await gateway.recorder.flush(FLUSH_S)
+        if gateway.recorder.waiting_for(conversation_id):  # a live one's latest words
+            await gateway.recorder.flush(FLUSH_S)
         stored = await gateway.conversations.get(conversation_id)
     except Exception:
         raise _unavailable() from None

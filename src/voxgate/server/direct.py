@@ -218,7 +218,8 @@ async def get_transcript(
     """A call's turns so far (what voxgate heard on its sideband, and what clients posted)."""
     gateway.rights.check(grant, call_id, None)
     try:
-        await gateway.recorder.flush(timeout=2)
+        if gateway.recorder.waiting_for(call_id):
+            await gateway.recorder.flush(timeout=2)
         stored = await gateway.conversations.get(call_id)
     except Exception as exc:
         raise store_unavailable(exc) from None

@@ -140,6 +140,10 @@ class Recorder:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="store writer")
         return True
 
+    def waiting_for(self, conversation_id: str) -> bool:
+        """Whether writes to this conversation wait in the queue."""
+        return any(write.ref.id == conversation_id for write in self._pending)
+
     async def flush(self, timeout: float | None = None) -> bool:
         """Until every write queued so far is done with; False if ``timeout`` came first."""
         target = self.recorded
@@ -268,7 +272,8 @@ class ConversationRecorder:
             return []
         try:
             async with asyncio.timeout(RESTORE_TIMEOUT_S):
-                await self._recorder.flush()
+                if self._recorder.waiting_for(self.ref.id):  # an earlier session's last words
+                    await self._recorder.flush()
                 stored = await self._recorder.conversations.get(self.ref.id, last=RESTORE_ITEMS)
         except Exception as exc:
             log.warning("conversation %s starts without its history: %r", self.ref.id, exc)
