@@ -34,6 +34,17 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.worker:
+        from voxgate.server.workers import run_worker
+
+        index, count, fd = (int(part) for part in args.worker.split("/"))
+        run_worker(create_app(settings), uvicorn_options(settings), fd, index, count)
+        return 0
+    if args.workers > 1:
+        from voxgate.server.workers import run_front
+
+        forwarded = ["--agents", args.agents] if args.agents is not None else []
+        return run_front(settings.host, settings.port, args.workers, forwarded)
     uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
     return 0
 
@@ -88,6 +99,12 @@ def _bench_soak(args: argparse.Namespace) -> int:
     return soak.main(args)
 
 
+def _bench_relay(args: argparse.Namespace) -> int:
+    from voxgate.bench import relay
+
+    return relay.main(args)
+
+
 def _settings_help() -> str:
     lines = ["settings (environment variables, or a .env file):"]
     for name, field in Settings.model_fields.items():
@@ -114,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Python file defining `agent` or `starting_agent` (docs/agents.md); "
         "`demo` (default): the bundled airline agents; `none`: no agents",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes to serve with (one per core); each session lives in one of them and "
+        "every connection naming it reaches that one (default 1)",
+    )
+    serve.add_argument("--worker", help=argparse.SUPPRESS)  # INDEX/COUNT/FD: a worker of the front
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="measure a running or embedded gateway")
@@ -186,6 +211,29 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--sessions", type=_positive, default=300, help="sessions per round")
     soak.add_argument("--rounds", type=_positive, default=12, help="rounds of open and close")
     soak.set_defaults(run=_bench_soak)
+    relay = kinds.add_parser(
+        "relay",
+        help="sessions relayed to a hosted model: latency over direct, CPU per frame, RSS per "
+        "session (an OpenAI Realtime simulator on 127.0.0.1)",
+    )
+    relay.add_argument("-n", "--sessions", type=_positive, default=50, help="concurrent callers")
+    relay.add_argument("--seconds", type=float, default=20, help="length of the load")
+    relay.add_argument(
+        "--soak",
+        type=_positive,
+        metavar="MINUTES",
+        help="keep the load on this long and report RSS growth per session per minute",
+    )
+    relay.add_argument(
+        "--data-dir",
+        default=None,
+        help="the server's data directory (default: a new temporary one)",
+    )
+    relay.add_argument("--server-log", metavar="FILE", help="write the server's log here")
+    relay.add_argument(
+        "--workers", type=_positive, default=1, help="voxgate serve --workers (default 1)"
+    )
+    relay.set_defaults(run=_bench_relay)
     return parser
 
 

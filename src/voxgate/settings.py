@@ -316,6 +316,37 @@ class Settings(BaseSettings):
         "resumes it with its `session_id`.",
     )
 
+    record_and_send_enabled: bool = Field(
+        True,
+        description="Record-and-send (`/api/voice/transcribe|chat|tts|turn`): a recorded clip "
+        "or a text posted, the agent's reply returned, in the same sessions as live voice; "
+        "off: 404.",
+    )
+    record_max_upload_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest recorded clip a client may post, in bytes (16 MiB holds a minute "
+        "of 48 kHz stereo WAV).",
+    )
+    record_max_seconds: float = Field(
+        60.0, gt=0, le=600, description="Longest recorded clip, in seconds of audio."
+    )
+    record_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a record-and-send request waits for its transcript and for the "
+        "agent to finish its reply (tool calls included) before it answers 504.",
+    )
+    record_keep_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long a record-and-send conversation outlives its last request, so the "
+        "next one (its `conversation_id`) continues it.",
+    )
+    tts_max_chars: int = Field(
+        4096, ge=1, description="Longest text `/api/voice/tts` speaks, in characters."
+    )
+
     @field_validator("api_keys", "allowed_origins", "rate_limit_exempt_addresses", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

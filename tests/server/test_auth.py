@@ -205,6 +205,30 @@ async def test_browser_direct_routes(server, cred):
             assert r.status_code == ADMIN[cred]
 
 
+@pytest.mark.parametrize("cred", CREDENTIALS)
+async def test_record_and_send_routes(server, cred):
+    session_id = new_session_id()
+    key = (await credentials(server, session_id))[cred]
+    garbage = {"file": ("clip.webm", b"not audio", "audio/webm")}
+    async with server.client() as http:
+        # let in: the clip is garbage (415), the engine loopback has no model (503)
+        r = await http.post("/api/voice/transcribe", files=garbage, headers=bearer(key))
+        assert_http(r.status_code, ANY_KEY[cred], 415)
+        r = await http.post(
+            "/api/voice/turn",
+            files=garbage,
+            data={"conversation_id": session_id},
+            headers=bearer(key),
+        )
+        assert_http(r.status_code, SESSION_RIGHTS[cred], 415)
+        chat = {"text": "Hello.", "conversation_id": session_id}
+        r = await http.post("/api/voice/chat", json=chat, headers=bearer(key))
+        assert_http(r.status_code, SESSION_RIGHTS[cred], 503)
+        speech = {"text": "Hello.", "voice": "nobody"}
+        r = await http.post("/api/voice/tts", json=speech, headers=bearer(key))
+        assert_http(r.status_code, ANY_KEY[cred], 400)
+
+
 async def test_the_page_and_healthz_need_no_key(server):
     async with server.client() as http:
         for path in ("/", "/healthz", "/static/app.js", "/static/js/auth.js"):

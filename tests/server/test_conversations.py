@@ -121,7 +121,7 @@ async def test_own_conversations_admins_all_others_none(database_url: str) -> No
 
 async def test_paging_by_cursor_or_offset(database_url: str) -> None:  # noqa: F811
     async with server(database_url) as srv:
-        store = srv.gateway.conversations
+        store = srv.gateway.history
         ids = [f"c{n}" for n in range(5)]
         for cid in ids:
             ref = ConversationRef(cid, user_id="u1", admin=False)
@@ -172,7 +172,7 @@ async def test_delete_own_not_live_and_not_as_viewer(database_url: str) -> None:
         cid, viewers = new_id(), new_id()
         await srv.converse(cid, U1, "Delete me")
         ref = ConversationRef(viewers, user_id="v1", admin=False)
-        await srv.gateway.conversations.apply([PutItem(ref, NewItem("message", "hi", role="user"))])
+        await srv.gateway.history.apply([PutItem(ref, NewItem("message", "hi", role="user"))])
         async with srv.http(VIEWER) as http:
             assert (await http.get(f"/api/conversations/{viewers}")).status_code == 200
             refused = await http.delete(f"/api/conversations/{viewers}")
@@ -200,7 +200,7 @@ async def test_another_users_conversation_cannot_be_joined(database_url: str) ->
                 await ws.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert "another user" in closed.value.rcvd.reason
-        stored = await srv.gateway.conversations.get(cid)
+        stored = await srv.gateway.history.get(cid)
         assert stored is not None and "Private" in [i.text for i in stored.items]
 
 
@@ -218,7 +218,7 @@ async def test_a_conversation_resumes_after_a_restart(database_url: str) -> None
             ev["type"] != "conversation.item.added" or ev["item"]["id"] in {a["id"] for a in added}
             for ev in received[:first_reply]
         )
-        stored = await srv.gateway.conversations.get(cid)
+        stored = await srv.gateway.history.get(cid)
         assert stored is not None
         messages = [(i.role, i.text) for i in stored.items if i.type == "message"]
         assert messages == [

@@ -147,7 +147,7 @@ async def test_direct_call_runs_the_agents_tools_and_is_recorded(models, speech)
                 async with asyncio.timeout(10):
                     while call_id in gateway.state.gateway.direct_calls:
                         await asyncio.sleep(0.1)
-                stored = await gateway.state.gateway.conversations.get(call_id)
+                stored = await gateway.state.gateway.history.get(call_id)
                 assert stored is not None and stored.info.transport == "direct"
                 assert any(i.type == "function_call" for i in stored.items)
 

@@ -90,7 +90,7 @@ async def test_history_lists_opens_searches_resumes_and_deletes(browser, artifac
         await page.wait_for_function(
             "document.querySelector('[data-testid=history-empty]').textContent.includes('No past')"
         )
-        assert await gateway.conversations.get(session_id) is None
+        assert await gateway.history.get(session_id) is None
         assert not page.console_errors, page.console_errors
     finally:
         await context.close()

@@ -32,16 +32,22 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[Served]:
-    """Run ``voxgate serve ARGS`` with ``env`` added until the block ends; wait for /healthz."""
+def serve(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, log: str | None = None
+) -> Iterator[Served]:
+    """Run ``voxgate serve ARGS`` with ``env`` added until the block ends; wait for /healthz.
+
+    Its output goes to the file ``log`` if given.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port), *args],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + timeout
@@ -57,3 +63,5 @@ def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -
     finally:
         proc.terminate()
         proc.wait(10)
+        if log:
+            out.close()  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, conversations, direct, openai_api, sessions
+from voxgate.server import client_secrets, conversations, direct, openai_api, sessions, voice
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
 from voxgate.server.origins import OriginMiddleware
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 from voxgate.components.tts.piper import PiperTTS
 
                 tts = models.tts if models is not None else await asyncio.to_thread(PiperTTS)
+                gateway.speech.provide(tts)
 
             def new_engine(session: Event | None = None) -> Engine:
                 engine = OpenAIEngine(settings, session)
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
             def new_engine(session: Event | None = None) -> Engine:
                 return LocalEngine(loaded, local_config(session))
 
+            gateway.speech.provide(loaded.tts, loaded.foreground)
+
             # each agent's prompts, evaluated before a session first needs them (a handoff)
             configs = gateway.agents.session_configs()
             gateway.spawn(_prepare(loaded, [functools.partial(local_config, s) for s in configs]))
@@ -123,13 +126,19 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.add_exception_handler(APIError, cast(ExceptionHandler, api_error_handler))
     app.add_exception_handler(RecursionError, recursion_error_handler)
     app.add_middleware(OriginMiddleware, settings=settings)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
+    upload_limit = settings.record_max_upload_bytes + voice.FORM_OVERHEAD_BYTES
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_event_bytes,
+        by_path=dict.fromkeys(voice.UPLOAD_PATHS, upload_limit),
+    )
     app.include_router(sessions.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router, dependencies=[Depends(require_api_key)])
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
     app.include_router(conversations.router)
+    app.include_router(voice.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -159,6 +168,10 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
                 ],
             },
             "direct": {"enabled": settings.direct_mode_enabled},
+            "record_and_send": {
+                "enabled": settings.record_and_send_enabled and settings.engine != "loopback",
+                "max_seconds": settings.record_max_seconds,
+            },
             "agents": gateway.agents.names,
             "auth": {"required": bool(settings.api_keys)},
         }

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
+from voxgate.affinity import pinned
 from voxgate.protocol import Event
 
 CLIENT_SECRET_PREFIX = "ek_"
@@ -132,7 +133,8 @@ class ClientSecrets:
         self._purge()
         while len(self._secrets) >= MAX_CLIENT_SECRETS:
             del self._secrets[next(iter(self._secrets))]
-        value = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24)
+        # held by the worker that holds its session (``voxgate serve --workers``)
+        value = pinned(lambda: CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24), to=session_id)
         secret = ClientSecret(
             value, int(self.clock()) + ttl_s, session, session_id, user_id=user_id, role=role
         )

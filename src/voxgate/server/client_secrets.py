@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from openai.types.realtime import RealtimeSessionCreateRequest
 from pydantic import BaseModel, Field, ValidationError
 
-from voxgate.protocol import ProtocolError, new_id
+from voxgate.affinity import new_session_id
+from voxgate.protocol import ProtocolError
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import AdminDep, GatewayDep
 from voxgate.transports.messages import SESSION_ID
@@ -80,7 +81,7 @@ async def create_client_secret(
         raise _invalid(exc, "session") from None
     except ProtocolError as exc:
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
-    session_id = body.session_id or new_id("sess")
+    session_id = body.session_id or new_session_id()
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     await gateway.check_conversation(grant, session_id)
     settings = gateway.settings

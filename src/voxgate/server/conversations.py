@@ -59,7 +59,7 @@ async def _conversation(gateway: Gateway, grant: Grant, conversation_id: str) ->
     try:
         if gateway.recorder.waiting_for(conversation_id):  # a live one's latest words
             await gateway.recorder.flush(FLUSH_S)
-        stored = await gateway.conversations.get(conversation_id)
+        stored = await gateway.history.get(conversation_id)
     except Exception:
         raise _unavailable() from None
     if stored is None or not _visible(grant, stored.info):
@@ -92,7 +92,7 @@ async def list_conversations(
             param="offset",
         )
     try:
-        page = await gateway.conversations.page(
+        page = await gateway.history.page(
             user_id=grant.user_id,
             everyone=grant.role == "admin",
             only=grant.session_id if grant.kind == "client_secret" else None,
@@ -147,7 +147,7 @@ async def export_conversation(
         text = "\n".join(line for line in lines if line) + "\n"
         return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
     try:
-        metrics = await gateway.conversations.metrics(conversation_id)
+        metrics = await gateway.history.metrics(conversation_id)
     except Exception:
         raise _unavailable() from None
     body = {
@@ -181,7 +181,7 @@ async def delete_conversation(
             code="conversation_live",
         )
     try:
-        await gateway.conversations.delete(conversation_id)
+        await gateway.history.delete(conversation_id)
     except Exception:
         raise _unavailable() from None
     return Response(status_code=204)

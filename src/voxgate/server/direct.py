@@ -201,7 +201,7 @@ async def add_transcript(
         for t in body.entries
     ]
     try:
-        refused = await gateway.conversations.apply(writes)
+        refused = await gateway.history.apply(writes)
     except Exception as exc:
         raise store_unavailable(exc) from None
     if refused:
@@ -220,7 +220,7 @@ async def get_transcript(
     try:
         if gateway.recorder.waiting_for(call_id):
             await gateway.recorder.flush(timeout=2)
-        stored = await gateway.conversations.get(call_id)
+        stored = await gateway.history.get(call_id)
     except Exception as exc:
         raise store_unavailable(exc) from None
     if stored is None:

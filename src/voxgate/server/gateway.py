@@ -28,6 +28,7 @@ from voxgate.server.agent_catalog import AgentCatalog
 from voxgate.server.auth import APIError, ClientSecrets, Grant, authenticate
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
+from voxgate.server.speech import ServerVoice
 from voxgate.session import (
     AgentFactory,
     EngineFactory,
@@ -37,7 +38,9 @@ from voxgate.session import (
     SessionRegistry,
 )
 from voxgate.settings import Settings
-from voxgate.store import ConversationRef, Conversations, Database, Recorder, database_url
+from voxgate.store import ConversationRef, Database, Recorder, database_url
+from voxgate.store import Conversations as History
+from voxgate.transports.record import Conversations
 from voxgate.transports.webrtc import Peers
 
 log = logging.getLogger(__name__)
@@ -65,19 +68,21 @@ class Gateway:
         self.rights = SessionRights()
         self.direct_calls = DirectCalls(settings, self.agents.starting(), self.spawn)
         self.loop_lag = LoopLagWatchdog(warn_ms=settings.loop_lag_warn_ms)
+        self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
+        self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
         self._database: Database | None = None
-        self._conversations: Conversations | None = None
+        self._history: History | None = None
         self._recorder: Recorder | None = None
 
     async def open_store(self) -> None:
         """Open the store (``database_url``, else SQLite in ``data_dir``), migrated."""
         url = database_url(self.settings.database_url, self.settings.data_dir)
         self._database = await Database.open(url)
-        self._conversations = Conversations(self._database)
-        self._recorder = Recorder(self._conversations, summaries=self.settings.summaries)
+        self._history = History(self._database)
+        self._recorder = Recorder(self._history, summaries=self.settings.summaries)
 
     @property
     def database(self) -> Database:
@@ -87,11 +92,11 @@ class Gateway:
         return self._database
 
     @property
-    def conversations(self) -> Conversations:
-        """The conversations repository."""
-        if self._conversations is None:
+    def history(self) -> History:
+        """The store's conversations repository (the history API's, the transcripts')."""
+        if self._history is None:
             raise RuntimeError("the gateway has not started: no store yet")
-        return self._conversations
+        return self._history
 
     @property
     def recorder(self) -> Recorder:
@@ -133,6 +138,7 @@ class Gateway:
         config: Event | None = None,
         agent: AgentFactory | None = None,
         agent_name: str | None = None,
+        private: bool = False,
     ) -> Session:
         """The session ``session_id`` for this caller, joined if live, else created.
 
@@ -140,17 +146,26 @@ class Gateway:
         be the caller's (or the caller an admin); a new session resumes a stored conversation
         and records into it. Creating counts against the caller's session rate limit.
         ``APIError``: 403 (not the caller's to join), 429 (too many).
+        ``private``: a session of the server's own under a new id (``new_id``) that no client
+        joins (a one-off transcription): any key may open it, an ephemeral one too, and it is
+        not recorded.
         """
-        self.rights.check(grant, session_id, self.registry.get(session_id))
-        await self.check_conversation(grant, session_id)
         live = self.registry.get(session_id)
-        self.rights.check(grant, session_id, live)
+        if not private or live is not None:
+            self.rights.check(grant, session_id, live)
+            await self.check_conversation(grant, session_id)
+            live = self.registry.get(session_id)
+            self.rights.check(grant, session_id, live)
         if live is not None:
             return live
         self.limits.sessions.take(conn, grant)
         if agent is not None and agent_name is None and self.agents.names:
             agent_name = self.agents.names[0]
-        observer = self.observer(grant, session_id, transport=transport, agent=agent_name)
+        observer = (
+            None
+            if private
+            else self.observer(grant, session_id, transport=transport, agent=agent_name)
+        )
         session = self.registry.open(session_id, config=config, agent=agent, observer=observer)
         self.rights.opened(session, grant)
         return session
@@ -192,7 +207,7 @@ class Gateway:
             return True, live.user_id
         try:
             async with asyncio.timeout(OWNER_LOOKUP_S):
-                info = await self.conversations.find(conversation_id)
+                info = await self.history.find(conversation_id)
         except Exception as exc:
             log.warning("the store did not say whose %s is: %r", conversation_id, exc)
             return False, None

@@ -17,7 +17,8 @@ import secrets
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
-from voxgate.protocol import ProtocolError, error_event, new_id
+from voxgate.affinity import new_session_id, pinned
+from voxgate.protocol import ProtocolError, error_event
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
@@ -55,7 +56,7 @@ async def realtime_socket(
                 400, "add ?model=<model> to the URL (or ?call_id=<call>)", code="missing_model"
             )
         else:
-            session_id = grant.session_id or new_id("sess")
+            session_id = grant.session_id or new_session_id()
             session = await gateway.open_session(
                 websocket, grant, session_id, transport="realtime", config=config
             )
@@ -118,7 +119,7 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
         return _bad_request(str(exc), code=exc.code, param=exc.param)
     if not sdp.strip().startswith("v="):
         return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
-    call_id = grant.session_id or "rtc_" + secrets.token_hex(12)
+    call_id = grant.session_id or pinned(lambda: "rtc_" + secrets.token_hex(12))
     session = await gateway.open_session(
         request, grant, call_id, transport="calls", config=grant.session
     )

@@ -13,7 +13,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
-from voxgate.protocol import Event, ProtocolError, error_event, new_id
+from voxgate.affinity import new_session_id
+from voxgate.protocol import Event, ProtocolError, error_event
 from voxgate.server.auth import Grant
 from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.server.scope import scope_check
@@ -24,7 +25,7 @@ from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
 router = APIRouter()
 
 
-def _minted_config(grant: Grant) -> Event | None:
+def minted_config(grant: Grant) -> Event | None:
     """An ephemeral key's session configuration, as the engine takes it (PCM audio)."""
     return EdgeAudio().to_engine(grant.session) if grant.session else None
 
@@ -59,7 +60,7 @@ async def session_socket(
         transport="ws",
         agent=starting,
         agent_name=agent,
-        config=_minted_config(grant),
+        config=minted_config(grant),
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
@@ -98,10 +99,10 @@ async def webrtc_offer(
         raise HTTPException(400, SESSION_ID_RULE)
     if not gateway.settings.webrtc_enabled:
         raise HTTPException(404, "WebRTC is turned off on this server (VOXGATE_WEBRTC_ENABLED)")
-    session_id = offer.session_id or grant.session_id or new_id("sess")
+    session_id = offer.session_id or grant.session_id or new_session_id()
     try:
         starting = gateway.agents.starting(offer.agent)
-        config = _minted_config(grant)
+        config = minted_config(grant)
     except (ValueError, ProtocolError) as exc:
         raise HTTPException(400, str(exc)) from None
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))

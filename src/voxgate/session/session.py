@@ -36,6 +36,11 @@ class SessionAgent(Protocol):
         """One engine event, after the participants got it."""
         ...
 
+    @property
+    def idle(self) -> bool:
+        """Whether the agent owes the conversation nothing: no call running, no reply to ask."""
+        ...
+
     async def close(self) -> None:
         """The session ends: stop all work."""
         ...
@@ -136,6 +141,11 @@ class Session:
                 await asyncio.wait([opening])
         if self._engine is None:
             await self._start_engine()
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The GA ``session`` object as the engine last reported it (None before it started)."""
+        return self._session_state
 
     @property
     def callers(self) -> set[EventWriter]:

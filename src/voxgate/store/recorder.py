@@ -52,8 +52,7 @@ RESTORE_TIMEOUT_S = 3.0
 END_FLUSH_S = 5.0
 """How long a session's end waits for its writes to be stored."""
 SUMMARY_SOURCE_CHARS = 3000
-"""The end of a long conversation is what its summary reads (~750 tokens: a small local model
-evaluates it in a few seconds, holding the model other sessions share)."""
+"""What a summary reads of a long conversation, its end (~750 tokens for a small local model)."""
 
 
 def _bad_data(exc: BaseException) -> bool:
@@ -200,12 +199,8 @@ class Recorder:
             except Exception as exc:
                 self.failures += 1
                 if not self._failing:
-                    log.warning(
-                        "the store failed a write (%s: %s); %d writes wait, retrying",
-                        type(exc).__name__,
-                        str(exc).splitlines()[0][:200] if str(exc) else "",
-                        len(self._pending),
-                    )
+                    why = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    log.warning("the store failed a write (%s); retrying", why)
                 self._failing = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._retry_max_s)

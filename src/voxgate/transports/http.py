@@ -1,9 +1,10 @@
 """HTTP request bodies, bounded: the JSON routes' counterpart of ``voxgate.wire``.
 
 ``BodyLimit`` refuses a body over ``max_bytes`` (413) before a route reads it, whether it says
-its length or streams. ``recursion_error_handler`` is the backstop for JSON nested past what
-Python's parser can take, which a route parsing its own body would otherwise answer with 500;
-routes that parse JSON themselves use ``voxgate.wire.loads``, which refuses it sooner.
+its length or streams; routes that take files (record-and-send's clips) have limits of their
+own. ``recursion_error_handler`` is the backstop for JSON nested past what Python's parser can
+take, which a route parsing its own body would otherwise answer with 500; routes that parse JSON
+themselves use ``voxgate.wire.loads``, which refuses it sooner.
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """ASGI middleware: HTTP request bodies of at most ``max_bytes``."""
+    """ASGI middleware: HTTP request bodies of at most ``max_bytes`` (``by_path``: a path's own)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, by_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.by_path = by_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a declared length over the limit at once; count a streamed body as it comes."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.by_path.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         received = 0
 
@@ -44,8 +47,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, bounded, send)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+
+import websockets
 
 from tests.engines.openai.engine_upstream import EngineUpstream
 from voxgate.agents.testing import ScriptedEngine, say
 from voxgate.engines.openai import OpenAIEngine
-from voxgate.engines.openai.connect import decode
-from voxgate.protocol import Event
+from voxgate.engines.openai.connect import SDKUpstream, decode, encode, open_upstream
+from voxgate.protocol import Event, to_wire
 from voxgate.settings import Settings
 
 
@@ -120,3 +123,40 @@ async def test_a_session_update_the_upstream_refuses_is_not_sent_again_after_a_r
         assert "error" not in [ev["type"] for ev in seen[seen.index(error) + 1 :]]
     finally:
         await engine.close()
+
+
+def test_an_append_is_encoded_as_the_json_the_sdk_would_send() -> None:
+    pcm = bytes(range(256)) * 4
+    append = {"type": "input_audio_buffer.append", "audio": pcm}
+    assert json.loads(encode(append)) == to_wire(append)
+    tagged = {**append, "event_id": "event_1"}
+    assert json.loads(encode(tagged)) == to_wire(tagged)
+    other = {"type": "response.create", "response": {"instructions": 'say "hi"'}}
+    assert json.loads(encode(other)) == other
+
+
+async def test_frames_go_over_the_sdks_websocket_itself() -> None:
+    got: list[str] = []
+
+    async def upstream(ws) -> None:
+        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        got.append(await ws.recv())
+
+    async with websockets.serve(upstream, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            engine="openai",
+            openai_api_key="sk-x",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+        )
+        connection = await open_upstream(settings)
+        assert isinstance(connection, SDKUpstream) and connection.websocket is not None
+        assert (await connection.recv())["type"] == "session.created"
+        await connection.send({"type": "input_audio_buffer.append", "audio": b"\x01\x02"})
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.02)
+        await connection.close()
+    assert json.loads(got[0]) == {"type": "input_audio_buffer.append", "audio": "AQI="}

@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
+from voxgate.affinity import new_session_id
 from voxgate.agents.runs.runner import RunControl, RunEvent, Runner
-from voxgate.protocol import new_id
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Run:
     """
 
     def __init__(self, runner: Runner, task: str, *, session_id: str | None = None) -> None:
-        self.id = new_id("run")
+        self.id = new_session_id("run")
         self.runner = runner
         self.task = task or runner.default_task
         self.session_id = session_id

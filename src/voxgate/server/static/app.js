@@ -13,6 +13,7 @@ import { serverEventHandlers } from './js/handlers.js';
 import { wireTabs } from './js/tabs.js';
 import { TurnIndicator } from './js/turn.js';
 import { findUi } from './js/ui.js';
+import { HoldToTalk } from './js/record.js';
 import { Reconnector } from './js/reconnect.js';
 import { debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
@@ -52,6 +53,7 @@ class App {
     this.history = new HistoryView(ui.history, { onResume: (id) => this.resume(id) });
     this.reconnect = new Reconnector(this);
     this.handlers = serverEventHandlers(this);
+    this.holdToTalk = new HoldToTalk(ui.holdToTalk, ui.composerHint, this);
 
     ui.connect.addEventListener('click', () => (this.transport || this.reconnect.pending ? this.disconnect() : this.connect()));
     ui.mute.addEventListener('click', () => this.setMuted(!this.muted));
@@ -82,6 +84,7 @@ class App {
       return;
     }
     this.#pendingOptions = null;
+    this.holdToTalk.configure(config.record_and_send);
     this.config = config.webrtc ?? this.config;
     this.direct = Boolean(config.direct?.enabled) && this.config.enabled;
     if (this.direct) {
@@ -108,11 +111,7 @@ class App {
 
   async connect({ auto = false } = {}) {
     this.reconnect.cancel();
-    if (this.#pendingOptions) { // the server wants a key: take the typed one, then its options
-      if (!takeTypedKey(this.ui.apiKey, this.errors)) return;
-      await this.#loadOptions(...this.#pendingOptions);
-      if (this.#pendingOptions) return;
-    }
+    if (!(await this.keyReady())) return;
     const generation = ++this.#generation;
     if (!this.sessionId) this.#startSession(randomId());
     else if (!auto && !this.conversation.isEmpty) this.reconnect.rejoining();
@@ -156,6 +155,21 @@ class App {
       const refused = err instanceof OfferError && err.status < 500;
       this.#onClosed({ code: err.status ?? 0, reason: err.message || String(err), opened: false, refused });
     }
+  }
+
+  /** The server wants a key: take the typed one, then the options it opens; false if none. */
+  async keyReady() {
+    if (!this.#pendingOptions) return true;
+    if (!takeTypedKey(this.ui.apiKey, this.errors)) return false;
+    await this.#loadOptions(...this.#pendingOptions);
+    return !this.#pendingOptions;
+  }
+
+  /** The conversation's id for record-and-send, made on its first turn if there is none. */
+  conversationId() {
+    if (!this.sessionId) this.#startSession(randomId());
+    this.session.show(this.sessionId);
+    return this.sessionId;
   }
 
   #open(transport, generation) {
@@ -296,6 +310,7 @@ class App {
     this.ui.connect.classList.toggle('danger', active);
     this.ui.transport.disabled = active;
     this.ui.agent.disabled = active;
+    this.holdToTalk.setLive(active);
     document.body.dataset.state = state;
     const live = state === 'connected';
     this.ui.interrupt.disabled = !live;

@@ -155,6 +155,35 @@ export class ConversationView {
     }
   }
 
+  /**
+   * A recorded clip on its way (record-and-send: no events, one answer): a "…" bubble; the
+   * function returned settles it with the transcript, or removes it (null: not sent).
+   */
+  recording() {
+    const bubble = this.#append(this.#bubble('user', null, '…', 'pending'));
+    bubble.dataset.testid = 'recorded';
+    return (transcript) => {
+      const text = (transcript ?? '').trim();
+      if (!text) {
+        bubble.remove();
+        this.onChange();
+        return;
+      }
+      this.#setText(bubble, text);
+      bubble.classList.remove('pending');
+      this.#announce('You said', text);
+    };
+  }
+
+  /** The agent's whole reply at once (record-and-send). */
+  agentSaid(text) {
+    const said = (text ?? '').trim();
+    if (!said) return;
+    this.agentThinking(false);
+    this.#append(this.#bubble('agent', null, said));
+    this.#announce('Agent', said);
+  }
+
   agentDelta(itemId, delta) {
     if (!itemId || !delta) return;
     if (!this.#items.has(itemId)) this.agentThinking(false);

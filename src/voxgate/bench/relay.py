@@ -1,0 +1,338 @@
+"""``voxgate bench relay --sessions N --seconds S``: what relaying a hosted model's sessions costs.
+
+N real-time callers stream 20 ms PCM16 frames (1 s of tone, then 1.5 s of silence, again and
+again, each starting at its own moment) to an OpenAI Realtime simulator on 127.0.0.1
+(``bench/upstream.py``) that answers each turn with 1 s of audio: first straight to the
+simulator (the baseline), then through a spawned ``voxgate serve`` (engine ``openai`` pointed at
+the simulator, no agents) over ``/ws``. A turn's latency is the time from the caller's last tone
+frame to the first reply audio it hears (the simulator's 200 ms end-of-turn wait included, on
+both paths). Printed: progress, then one JSON line with ``sessions``, ``p50_ms``, ``p99_ms``
+(and the baseline's), ``dropped_frames`` (reply audio that never arrived, in 20 ms frames),
+``cpu_us_per_frame`` (the server's CPU time per relayed input frame), ``rss_mb_per_session``
+(the server's RSS with the sessions open, over its RSS before, per session). ``--soak M`` keeps
+the load on for M minutes and reports the server's RSS growth per session per minute. Figures
+only; nothing is asserted on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+from voxgate.bench.server import serve
+from voxgate.bench.soak import rss_mb
+from voxgate.bench.upstream import RATE, REPLY_MS, _tone
+
+FRAME_MS = 20
+TONE_FRAMES = 50
+CYCLE_FRAMES = 125  # 1 s of tone, 1.5 s of silence
+FRAME_BYTES = RATE * FRAME_MS // 1000 * 2
+REPLY_BYTES = RATE * REPLY_MS // 1000 * 2
+CONNECT_BATCH = 25
+_TONE = _tone(FRAME_MS)
+_SILENCE = bytes(FRAME_BYTES)
+
+
+def _append(pcm: bytes) -> str:
+    return json.dumps(
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
+    )
+
+
+_TONE_JSON, _SILENCE_JSON = _append(_TONE), _append(_SILENCE)
+
+
+@dataclass
+class Caller:
+    """One caller: its socket, when it starts, what it heard."""
+
+    ws: Any
+    direct: bool
+    start_tick: int
+    tone_end: float | None = None
+    heard_bytes: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    turns: int = 0
+
+    def frame(self, tick: int) -> str | bytes | None:
+        """What to send at ``tick`` (None: not started or done)."""
+        k = tick - self.start_tick
+        if k < 0:
+            return None
+        tone = k % CYCLE_FRAMES < TONE_FRAMES
+        if self.direct:
+            return _TONE_JSON if tone else _SILENCE_JSON
+        return _TONE if tone else _SILENCE
+
+    def heard(self, n: int) -> None:
+        """``n`` bytes of reply audio arrived."""
+        if self.tone_end is not None:
+            self.latencies_ms.append((time.perf_counter() - self.tone_end) * 1000)
+            self.tone_end = None
+        self.heard_bytes += n
+
+
+async def _listen(caller: Caller) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for message in caller.ws:
+            if isinstance(message, bytes):
+                caller.heard(len(message))
+            elif caller.direct and '"response.output_audio.delta"' in message:
+                delta = json.loads(message)["delta"]
+                caller.heard(len(delta) * 3 // 4 - delta.count("=", -2))
+
+
+async def _connect(url: str, direct: bool) -> Any:
+    ws = await websockets.connect(url, max_size=None, compression=None, open_timeout=60)
+    while True:  # the session's first event
+        message = await ws.recv()
+        if isinstance(message, str) and '"session.created"' in message:
+            return ws
+
+
+@dataclass
+class Figures:
+    """One run's figures."""
+
+    sessions: int
+    latencies_ms: list[float]
+    dropped_frames: int
+    behind_ms: float
+    cpu_s: float = 0.0
+    frames: int = 0
+    cpu_pct: list[float] = field(default_factory=list)
+    rss_before_mb: float = 0.0
+    rss_open_mb: float = 0.0
+    rss_minutes_mb: list[float] = field(default_factory=list)
+
+    def pct(self, q: float) -> float:
+        """Latency quantile ``q`` (0-1), ms."""
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its children (``serve --workers``: the front and its workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int(_stat(int(entry))[1]) == pid:
+                    children.append(int(entry))
+    return [pid, *children]
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU time of ``pid`` and its children, s."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = _stat(p)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and its children, MB."""
+    return sum(rss_mb(p) for p in _tree(pid))
+
+
+async def _load(
+    url: str, n: int, seconds: float, *, direct: bool, pid: int | None, log: Any
+) -> Figures:
+    cycles = max(1, round(seconds * 1000 / (CYCLE_FRAMES * FRAME_MS)))
+    frames_each = cycles * CYCLE_FRAMES
+    rss_before = _rss_mb(pid) if pid else 0.0
+    callers: list[Caller] = []
+    for start in range(0, n, CONNECT_BATCH):
+        batch = min(CONNECT_BATCH, n - start)
+        sockets = await asyncio.gather(
+            *(_connect(url.format(id=uuid.uuid4().hex), direct) for _ in range(batch))
+        )
+        callers += [Caller(ws, direct, random.randrange(CYCLE_FRAMES)) for ws in sockets]
+    listeners = [asyncio.create_task(_listen(c)) for c in callers]
+    await asyncio.sleep(1.0)
+    figures = Figures(
+        n, [], 0, 0.0, rss_before_mb=rss_before, rss_open_mb=_rss_mb(pid) if pid else 0
+    )
+    log(f"  {n} sessions open" + (f", server RSS {figures.rss_open_mb:.0f} MB" if pid else ""))
+    cpu0 = _cpu_s(pid) if pid else 0.0
+    last_tick = max(c.start_tick for c in callers) + frames_each
+    t0 = time.perf_counter()
+    sample_t, sample_cpu = t0, cpu0
+    for tick in range(last_tick):
+        due = t0 + tick * FRAME_MS / 1000
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            figures.behind_ms = max(figures.behind_ms, -delay * 1000)
+        for caller in callers:
+            k = tick - caller.start_tick
+            if 0 <= k < frames_each:
+                frame = caller.frame(tick)
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await caller.ws.send(frame)
+                figures.frames += 1
+                if k % CYCLE_FRAMES == TONE_FRAMES - 1:
+                    caller.tone_end, caller.turns = time.perf_counter(), caller.turns + 1
+        now = time.perf_counter()
+        if pid and now - sample_t >= 1.0:
+            cpu = _cpu_s(pid)
+            figures.cpu_pct.append(100 * (cpu - sample_cpu) / (now - sample_t))
+            sample_t, sample_cpu = now, cpu
+            elapsed_min = (now - t0) / 60
+            if elapsed_min >= len(figures.rss_minutes_mb) + 1:
+                figures.rss_minutes_mb.append(_rss_mb(pid))
+                minute, mb = len(figures.rss_minutes_mb), figures.rss_minutes_mb[-1]
+                log(f"  minute {minute}: RSS {mb:.0f} MB")
+    await asyncio.sleep(REPLY_MS / 1000 + 1.0)  # the last replies
+    if pid:
+        figures.cpu_s = _cpu_s(pid) - cpu0
+    for caller in callers:
+        figures.latencies_ms += caller.latencies_ms
+        figures.dropped_frames += (
+            max(0, caller.turns * REPLY_BYTES - caller.heard_bytes) // FRAME_BYTES
+        )
+    await asyncio.gather(*(c.ws.close() for c in callers), return_exceptions=True)
+    for task in listeners:
+        task.cancel()
+    return figures
+
+
+@contextlib.contextmanager
+def _upstream() -> Iterator[int]:
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "voxgate.bench.upstream", "--port", str(port)])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with __import__("socket").create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the upstream simulator did not start") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _summary(figures: Figures) -> dict[str, Any]:
+    cpu = figures.cpu_pct
+    return {
+        "p50_ms": round(figures.pct(0.5), 1),
+        "p99_ms": round(figures.pct(0.99), 1),
+        "turns": len(figures.latencies_ms),
+        "dropped_frames": figures.dropped_frames,
+        "load_behind_ms": round(figures.behind_ms, 1),
+        **(
+            {
+                "cpu_us_per_frame": round(figures.cpu_s * 1e6 / max(1, figures.frames), 1),
+                "cpu_avg_pct": round(statistics.fmean(cpu), 1) if cpu else None,
+                "cpu_peak_pct": round(max(cpu), 1) if cpu else None,
+                "rss_mb": round(figures.rss_open_mb, 1),
+                "rss_mb_per_session": round(
+                    (figures.rss_open_mb - figures.rss_before_mb) / figures.sessions, 3
+                ),
+            }
+            if figures.cpu_s
+            else {}
+        ),
+    }
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    seconds = args.soak * 60 if args.soak else args.seconds
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="voxgate-relay-")
+    with _upstream() as port:
+        result: dict[str, Any] = {
+            "sessions": args.sessions,
+            "seconds": seconds,
+            "workers": args.workers,
+        }
+        if not args.soak:
+            log(f"direct to the simulator: {args.sessions} callers, {seconds:.0f} s")
+            direct = await _load(
+                f"ws://127.0.0.1:{port}/v1/realtime?model=sim&id={{id}}",
+                args.sessions,
+                seconds,
+                direct=True,
+                pid=None,
+                log=log,
+            )
+            result["direct"] = _summary(direct)
+            log(f"  p50 {direct.pct(0.5):.0f} ms, p99 {direct.pct(0.99):.0f} ms")
+        env = {
+            "VOXGATE_ENGINE": "openai",
+            "VOXGATE_AGENTS": "none",
+            "VOXGATE_OPENAI_API_KEY": "sk-bench",
+            "VOXGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "VOXGATE_SESSIONS_PER_MINUTE": "1000000",
+            "VOXGATE_DATA_DIR": data_dir,
+        }
+        log(f"voxgate, {args.workers} process(es): {args.sessions} callers, {seconds:.0f} s")
+        workers = ("--workers", str(args.workers)) if args.workers > 1 else ()
+        with serve(*workers, env=env, log=args.server_log) as served:
+            via = await _load(
+                f"{served.ws}/ws/relay-{{id}}",
+                args.sessions,
+                seconds,
+                direct=False,
+                pid=served.pid,
+                log=log,
+            )
+        result.update(_summary(via))
+        if "direct" in result:
+            result["p99_over_direct_ms"] = round(via.pct(0.99) - direct.pct(0.99), 1)
+        if args.soak and len(via.rss_minutes_mb) >= 2:
+            minutes = len(via.rss_minutes_mb) - 1
+            growth = via.rss_minutes_mb[-1] - via.rss_minutes_mb[0]
+            result["soak_kb_per_session_per_minute"] = round(
+                growth * 1024 / args.sessions / minutes, 2
+            )
+        log(
+            f"  p50 {via.pct(0.5):.0f} ms, p99 {via.pct(0.99):.0f} ms, dropped {via.dropped_frames}"
+        )
+    return result
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark; the last line printed is the JSON summary."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    result = asyncio.run(_run(args))
+    print(json.dumps(result))
+    return 0
