@@ -130,3 +130,32 @@ async def test_search_finds_item_text_case_insensitively_and_literally(database:
     assert [c.id for c in (await store.page(everyone=True, query="i_f")).conversations] == ["c2"]
     assert (await store.page(everyone=True, query="_")).conversations[0].id == "c2"
     assert (await store.page(everyone=True, query="nowhere")).conversations == []
+
+
+async def test_one_batch_applies_its_writes_in_order(database: Database) -> None:
+    store = Conversations(database)
+    ref = ConversationRef("c1")
+    await store.apply([PutItem(ref, user("stored", "i0"))])
+    await store.apply(
+        [
+            PutItem(ref, user("a", "i1")),
+            PutItem(ref, user("b", "i2")),
+            PutItem(ref, user("a, completed", "i1")),  # replaces the insert of this batch
+            DeleteItem(ref, "i2"),
+            PutItem(ref, user("c", "i2")),  # the id again: a new item, last
+            DeleteItem(ref, "i0"),
+            PutItem(ref, user("stored again", "i0")),  # deleted and re-added in one batch
+            PutSummary(ref, "first"),
+            PutSummary(ref, "second"),
+        ]
+    )
+    stored = await store.get("c1")
+    assert stored is not None
+    assert [(i.item_id, i.text) for i in stored.items] == [
+        ("i1", "a, completed"),
+        ("i2", "c"),
+        ("i0", "stored again"),
+        (None, "second"),
+    ]
+    assert [i.position for i in stored.items] == sorted(i.position for i in stored.items)
+    assert stored.info.title == "stored"

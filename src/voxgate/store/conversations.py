@@ -17,20 +17,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxgate.store.batch import Batch
 from voxgate.store.database import Database
 from voxgate.store.records import (
     ConversationInfo,
     ConversationRef,
-    DeleteItem,
-    NewItem,
     Page,
-    PutItem,
-    PutMetrics,
-    PutSummary,
     StoredConversation,
     StoredItem,
     Write,
@@ -39,8 +35,6 @@ from voxgate.store.records import (
 )
 from voxgate.store.schema import Conversation, Item, TurnMetric, utcnow
 
-TITLE_CHARS = 80
-"""A conversation's title: the start of its first user message."""
 MAX_LIMIT = 100
 
 
@@ -73,15 +67,16 @@ class Conversations:
                 )
             )
             owners = {cid: (user_id, title) for cid, user_id, title in rows}
-            batch = _Batch(session, {cid: title for cid, (_, title) in owners.items()})
+            allowed: list[Write] = []
             refused: list[Write] = []
             for write in writes:
-                owner = owners[write.ref.id][0]
-                if not write.ref.admin and owner != write.ref.user_id:
-                    refused.append(write)
-                    continue
-                await batch.apply(write)
-            await batch.touch()
+                mine = write.ref.admin or owners[write.ref.id][0] == write.ref.user_id
+                (allowed if mine else refused).append(write)
+            batch = Batch(session, {cid: title for cid, (_, title) in owners.items()})
+            await batch.load(allowed)
+            for write in allowed:
+                batch.add(write)
+            await batch.execute()
         return refused
 
     async def _create(self, session: AsyncSession, refs: list[ConversationRef]) -> None:
@@ -205,91 +200,6 @@ class Conversations:
                 delete(Conversation).where(Conversation.id == conversation_id)
             )
             return bool(getattr(result, "rowcount", 0))
-
-
-class _Batch:
-    """One transaction's writes: next positions and titles kept per conversation."""
-
-    def __init__(self, session: AsyncSession, titles: dict[str, str | None]) -> None:
-        self._session = session
-        self._titles = titles
-        self._next: dict[str, int] = {}
-        self._touched: set[str] = set()
-        self._ended: set[str] = set()
-
-    async def apply(self, write: Write) -> None:
-        cid = write.ref.id
-        self._touched.add(cid)
-        if isinstance(write, PutItem):
-            await self._put(cid, write.item)
-        elif isinstance(write, DeleteItem):
-            await self._session.execute(
-                delete(Item).where(Item.conversation_id == cid, Item.item_id == write.item_id)
-            )
-        elif isinstance(write, PutMetrics):
-            self._session.add(
-                TurnMetric(conversation_id=cid, response_id=write.response_id, data=write.data)
-            )
-        elif isinstance(write, PutSummary):
-            await self._session.execute(
-                delete(Item).where(Item.conversation_id == cid, Item.type == "summary")
-            )
-            await self._put(cid, NewItem("summary", write.text))
-        else:
-            self._ended.add(cid)
-
-    async def _put(self, cid: str, new: NewItem) -> None:
-        if new.item_id is not None:
-            found = await self._session.scalar(
-                select(Item).where(Item.conversation_id == cid, Item.item_id == new.item_id)
-            )
-            if found is not None:
-                found.type, found.role, found.text = new.type, new.role, new.text
-                found.data = new.data
-                await self._session.flush()
-                self._title(cid, new)
-                return
-        self._session.add(
-            Item(
-                conversation_id=cid,
-                position=await self._position(cid),
-                item_id=new.item_id,
-                type=new.type,
-                role=new.role,
-                text=new.text,
-                data=new.data,
-            )
-        )
-        await self._session.flush()
-        self._title(cid, new)
-
-    async def _position(self, cid: str) -> int:
-        if cid not in self._next:
-            last = await self._session.scalar(
-                select(func.max(Item.position)).where(Item.conversation_id == cid)
-            )
-            self._next[cid] = -1 if last is None else last
-        self._next[cid] += 1
-        return self._next[cid]
-
-    def _title(self, cid: str, new: NewItem) -> None:
-        if self._titles.get(cid) or new.role != "user" or new.type != "message":
-            return
-        title = " ".join(new.text.split())
-        if title:
-            self._titles[cid] = title[:TITLE_CHARS]
-            self._touched.add(cid)
-
-    async def touch(self) -> None:
-        """Bump ``updated_at`` (and set titles, ``ended_at``) of the conversations written."""
-        now = utcnow()
-        for cid in self._touched:
-            values: dict[str, Any] = {"updated_at": now, "title": self._titles.get(cid)}
-            if cid in self._ended:
-                values["ended_at"] = now
-            await self._session.execute(
-                update(Conversation).where(Conversation.id == cid).values(**values)
-            )
 
 
 # -- shapes --------------------------------------------------------------------------------
