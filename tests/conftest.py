@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -24,18 +25,24 @@ from voxgate.settings import Settings
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Servers the tests start keep their store in a directory of the test session's, never
-    in the checkout's `data/` (where users made by `voxgate users add` would close them)."""
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every server a test makes keeps its store in a temporary directory, never the
+    checkout's ``data/`` (where users made by ``voxgate users add`` would close them).
+
+    Sessions are not summarized (each summary is a model reply the next test would wait
+    behind) but where a test turns it on.
+    """
+    path = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VOXGATE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        patch.setenv("VOXGATE_DATA_DIR", str(path))
+        patch.setenv("VOXGATE_SUMMARIES", "false")
         patch.delenv("VOXGATE_DATABASE_URL", raising=False)
-        yield
+        yield path
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+def settings(data_dir: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

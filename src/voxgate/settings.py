@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="The store: a SQLAlchemy URL (`postgresql://user@host/db` for Postgres, "
         "asyncpg); default: the SQLite file `voxgate.db` in `data_dir`.",
     )
+    summaries: bool = Field(
+        True,
+        description="When a live session ends, have its engine write a short summary of the "
+        "conversation into the store (one text response of the session's model, at most 20 s, "
+        "after the clients left; with engine `openai` it is billed as any response).",
+    )
 
     engine: Literal["local", "openai", "loopback"] = Field(
         "local",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 
 import httpx
 import pytest
@@ -85,11 +86,14 @@ async def test_direct_mode_off_answers_404():
 
 
 def upstream_app(models):
-    settings = Settings(_env_file=None, api_keys=[UPSTREAM_KEY])  # type: ignore[call-arg]
+    """The Realtime service (a voxgate of its own: its own store, apart from the gateway's)."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, api_keys=[UPSTREAM_KEY], data_dir=tempfile.mkdtemp(prefix="upstream")
+    )
     return create_app(settings, models=models)
 
 
-async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models, speech):
+async def test_direct_call_runs_the_agents_tools_and_is_recorded(models, speech):
     async with serve_app(upstream_app(models)) as up:
         gateway = create_app(gateway_settings(up, direct_mode_enabled=True))
         async with serve_app(gateway) as port:
@@ -143,7 +147,9 @@ async def test_direct_call_runs_the_agents_tools_and_keeps_the_transcript(models
                 async with asyncio.timeout(10):
                     while call_id in gateway.state.gateway.direct_calls:
                         await asyncio.sleep(0.1)
-                assert gateway.state.gateway.transcripts.get(call_id)
+                stored = await gateway.state.gateway.history.get(call_id)
+                assert stored is not None and stored.info.transport == "direct"
+                assert any(i.type == "function_call" for i in stored.items)
 
 
 async def test_client_transcripts_are_validated_and_kept():

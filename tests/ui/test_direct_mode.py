@@ -20,9 +20,12 @@ UPSTREAM_KEY = "sk-upstream-page"
 
 
 @pytest_asyncio.fixture
-async def direct_gateway(models) -> AsyncIterator[str]:
-    """A gateway in direct mode (engine openai) and its upstream, a voxgate on the offline engine."""
-    upstream = Settings(_env_file=None, api_keys=[UPSTREAM_KEY])  # type: ignore[call-arg]
+async def direct_gateway(models, tmp_path) -> AsyncIterator[str]:
+    """A gateway in direct mode (engine openai) and its upstream, a voxgate on the offline engine
+    (with a store of its own)."""
+    upstream = Settings(  # type: ignore[call-arg]
+        _env_file=None, api_keys=[UPSTREAM_KEY], data_dir=tmp_path
+    )
     async with serve_app(create_app(upstream, models=models)) as up:
         gateway = Settings(  # type: ignore[call-arg]
             _env_file=None,

@@ -157,8 +157,8 @@ async def restartable(models) -> AsyncIterator[tuple[str, Callable]]:
 
 
 async def test_reconnect_after_a_server_restart(open_page, restartable):  # noqa: F811
-    """Plain words, one banner and one note, an automatic reconnect, and an honest note that
-    the new server does not remember the conversation."""
+    """Plain words, one banner and one note, an automatic reconnect, and an honest note: the
+    new server restored the conversation from its store."""
     base, restart = restartable
     page = await open_page("websocket", base=base)
     await connect(page, "websocket")
@@ -174,8 +174,13 @@ async def test_reconnect_after_a_server_restart(open_page, restartable):  # noqa
     assert len(sessions) == 2 and sessions[0] != sessions[1]
     lines = await notes(page)
     assert sum("reconnect" in n.lower() for n in lines) == 1, lines
-    assert any("does not remember anything above" in n for n in lines), lines
-    assert await page.locator(f"{CONVERSATION} .bubble.user.forgotten").count() == 1
+    await page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=note]')]"
+        ".some(n => n.textContent.includes('restored the conversation above'))",
+        timeout=30000,
+    )
+    assert await page.locator(f"{CONVERSATION} .bubble.user.forgotten").count() == 0
+    assert await page.locator(f"{CONVERSATION} .bubble.user").count() == 1
     assert await page.testid("errors").locator(".error-row").count() == 0  # cleared on success
     await page.screenshot_done()
     assert not unexpected(page.console_errors), page.console_errors
@@ -203,8 +208,8 @@ async def test_banner_is_plain_and_offers_reconnect(open_page, restartable):  # 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_transcript_kept_across_disconnect_and_connect(open_page, transport):  # noqa: F811
     """Disconnect keeps the conversation on screen; Connect rejoins the session when the server
-    still has it (a WebRTC session is parked a while) and says so when it does not (a WebSocket
-    session ends with its last client); New conversation clears it."""
+    still has it (a WebRTC session is parked a while), and a new session restores it from the
+    store when not (a WebSocket session ends with its last client); New conversation clears it."""
     page = await open_page(transport)
     await connect(page, transport)
     await page.testid("mute").click()
@@ -226,7 +231,12 @@ async def test_transcript_kept_across_disconnect_and_connect(open_page, transpor
     if transport == "webrtc":
         assert "Reconnected: the conversation continues." in lines, lines
     else:
-        assert any("does not remember anything above" in n for n in lines), lines
+        await page.wait_for_function(
+            "[...document.querySelectorAll('[data-testid=note]')]"
+            ".some(n => n.textContent.includes('restored the conversation above'))",
+            timeout=30000,
+        )
+        assert await page.locator(f"{CONVERSATION} .bubble.forgotten").count() == 0
     await page.testid("connect").click()
     await page.testid("new-conversation").click()
     assert await page.locator(f"{CONVERSATION} > *").count() == 0

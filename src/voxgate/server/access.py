@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from voxgate.server.auth import APIError, Grant
-from voxgate.server.transcripts import MAX_CALLS
 from voxgate.session import Session
+
+MAX_CALLS = 1000
+"""Browser-direct calls whose owner is remembered in memory: the oldest goes first (the store
+keeps every call's conversation and its user)."""
 
 
 def forbidden(session_id: str, *, ticket: bool = False) -> APIError:
@@ -103,3 +106,20 @@ class SessionRights:
     def _forget_ended(self) -> None:
         for session_id in [i for i, (s, _) in self._owners.items() if s.ended.is_set()]:
             del self._owners[session_id]
+
+
+def owns(grant: Grant, owner: str | None) -> bool:
+    """Whether ``grant`` may use a conversation of user ``owner``: an admin any, a user theirs.
+
+    One opened by a configured key or an open server has no user: admins only.
+    """
+    return grant.role == "admin" or (owner is not None and owner == grant.user_id)
+
+
+def conversation_forbidden(conversation_id: str) -> APIError:
+    """The 403 for a conversation that belongs to another user."""
+    return APIError(
+        403,
+        f"conversation {conversation_id!r} belongs to another user; use an id of your own",
+        code="conversation_forbidden",
+    )

@@ -34,6 +34,7 @@ from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server import (
     client_secrets,
+    conversations,
     direct,
     metrics,
     openai_api,
@@ -69,6 +70,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.open_store()
         if settings.engine == "loopback":
 
             def new_engine(session: Event | None = None) -> Engine:
@@ -123,7 +125,6 @@ def create_app(
             def describe(session: Event | None) -> Event:
                 return local_config(session).to_session()
 
-        await gateway.open_database()
         gateway.start(new_engine, describe)
         gateway.spawn(gateway.loop_lag.run())
         await _warn_about_auth(gateway)
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(client_secrets.router)
     app.include_router(direct.router)
     app.include_router(metrics.router)
+    app.include_router(conversations.router)
     app.include_router(voice.router)
 
     @app.get("/healthz")

@@ -86,6 +86,7 @@ async def create_client_secret(
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
     session_id = body.session_id or new_session_id()
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
+    await gateway.check_conversation(grant, session_id)
     settings = gateway.settings
     ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
     secret = gateway.client_secrets.mint(

@@ -62,7 +62,7 @@ class Authenticator:
         self.client_secrets = client_secrets
         self.tokens = TokenVerifier.from_settings(settings)
         self.users: Users | None = None
-        """The store's users, once the database is open (``Gateway.open_database``)."""
+        """The store's users, once the database is open (``Gateway.open_store``)."""
 
     async def required(self) -> bool:
         """Whether every route but the page and ``/healthz`` needs a credential."""

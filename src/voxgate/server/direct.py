@@ -5,13 +5,13 @@ session configuration (instructions, voice, model), so the provider key never re
 and the browser cannot choose another configuration. ``POST /api/realtime/webrtc-offer`` instead
 passes the browser's SDP offer to the upstream's ``/realtime/calls`` with the server's key, and
 joins the call on its sideband connection (``server/direct_listener.py``: the agent's tools,
-the transcript);
-``GET /api/realtime/transcripts/{call_id}`` reads a transcript and ``POST
-/api/realtime/transcripts`` takes one from a client that keeps its own. Off unless
+the call recorded in the store as the conversation of the call's id);
+``GET /api/realtime/transcripts/{call_id}`` reads that conversation's turns and ``POST
+/api/realtime/transcripts`` adds turns from a client that keeps its own. Off unless
 ``direct_mode_enabled`` (or for a role ``feature_roles`` keeps it from): then the mode's
 endpoints answer 404. Minting and calls take an API key or a token of a role that may use live
 sessions (or the open default) and count against the rate limits; a ticket reads and writes
-only the transcript of its own session id.
+only the transcript of its own session id, and another user's call is a 403.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.engines.openai.connect import realtime_client
 from voxgate.engines.openai.engine import initial_session
+from voxgate.server.access import conversation_forbidden, owns
 from voxgate.server.auth import APIError, Grant
 from voxgate.server.gateway import DirectDep, GatewayDep, allow
-from voxgate.server.transcripts import TranscriptEntry
+from voxgate.store import ConversationRef
+from voxgate.store.records import NewItem, PutItem
 
 log = logging.getLogger(__name__)
 CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -133,7 +135,9 @@ async def webrtc_offer(
             type_="server_error",
         )
     gateway.rights.claim(call_id, grant)
-    await gateway.direct_calls.listen(call_id)
+    await gateway.direct_calls.listen(
+        call_id, gateway.recording(grant, call_id, transport="direct", restore=False)
+    )
     return DirectAnswer(sdp=r.text, call_id=call_id)
 
 
@@ -161,18 +165,42 @@ class ClientTranscript(BaseModel):
     entries: list[TranscriptTurn] = Field(min_length=1, max_length=1000)
 
 
+def store_unavailable(exc: Exception) -> APIError:
+    """The 503 for a store that did not answer (the client may try again)."""
+    log.warning("the store failed a transcript request: %r", exc)
+    return APIError(
+        503,
+        "the store is unavailable right now; try again shortly",
+        code="store_unavailable",
+        type_="server_error",
+    )
+
+
 @router.post("/api/realtime/transcripts", status_code=201)
 async def add_transcript(
     body: ClientTranscript,
     gateway: GatewayDep,
     grant: DirectLive,
 ) -> dict[str, Any]:
-    """Keep a client's transcript of a call (a turn with a known ``item_id`` replaces it)."""
+    """Add a client's turns of a call (a turn with a known ``item_id`` replaces it)."""
     gateway.rights.check_call(grant, body.call_id, claim=True)
-    for turn in body.entries:
-        gateway.transcripts.add(
-            body.call_id, TranscriptEntry(turn.role, turn.text, turn.item_id, source="client")
+    await gateway.check_conversation(grant, body.call_id)
+    ref = ConversationRef(
+        body.call_id, user_id=grant.user_id, transport="direct", admin=grant.role == "admin"
+    )
+    writes = [
+        PutItem(
+            ref,
+            NewItem("message", t.text, role=t.role, item_id=t.item_id, data={"source": "client"}),
         )
+        for t in body.entries
+    ]
+    try:
+        refused = await gateway.history.apply(writes)
+    except Exception as exc:
+        raise store_unavailable(exc) from None
+    if refused:
+        raise conversation_forbidden(body.call_id)
     return {"call_id": body.call_id, "accepted": len(body.entries)}
 
 
@@ -182,9 +210,26 @@ async def get_transcript(
     gateway: GatewayDep,
     grant: DirectHistory,
 ) -> dict[str, Any]:
-    """A call's transcript so far."""
+    """A call's turns so far (what voxgate heard on its sideband, and what clients posted)."""
     gateway.rights.check_call(grant, call_id)
-    entries = gateway.transcripts.get(call_id)
-    if entries is None:
+    try:
+        if gateway.recorder.waiting_for(call_id):
+            await gateway.recorder.flush(timeout=2)
+        stored = await gateway.history.get(call_id)
+    except Exception as exc:
+        raise store_unavailable(exc) from None
+    if stored is None:
         raise APIError(404, f"no transcript for call {call_id!r}", code="not_found")
-    return {"call_id": call_id, "entries": [e.to_json() for e in entries]}
+    if not owns(grant, stored.info.user_id):
+        raise conversation_forbidden(call_id)
+    entries = [
+        {
+            "role": item.role,
+            "text": item.text,
+            "item_id": item.item_id,
+            "source": (item.data or {}).get("source", "sideband"),
+        }
+        for item in stored.items
+        if item.type == "message" and item.role in ("user", "assistant") and item.text
+    ]
+    return {"call_id": call_id, "entries": entries}

@@ -1,11 +1,12 @@
-"""A browser-direct call seen from the server: a listener runs the agent and keeps the transcript.
+"""A browser-direct call seen from the server: a listener runs the agent and records the call.
 
 The browser's call goes straight to the Realtime service; voxgate joins it on the call's
 sideband connection (``WS {upstream}/realtime?call_id=...``) as a session of its own: engine
 ``openai`` on that one connection (no reconnect: a replay would repeat the call's items), the
 server's agent on top (its ``session.update`` gives the call the agent's instructions and tools,
-and it answers the tool calls exactly as in any other session), and a participant that writes
-the transcript.
+and it answers the tool calls exactly as in any other session), and the store's recorder
+writing the call into the conversation of the call's id (nothing is restored into a
+live call). A participant watches for the call's end.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from voxgate.engines.openai.connect import Upstream, open_upstream
 from voxgate.engines.openai.engine import OpenAIEngine
 from voxgate.observability import SessionObserver
 from voxgate.protocol import Event
-from voxgate.server.transcripts import Transcripts, transcript_entry
-from voxgate.session import AgentFactory, EventWriter, Session
+from voxgate.session import AgentFactory, EventWriter, RecorderFactory, Session
 from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,11 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
 class DirectCallListener:
-    """The server's side of one browser-direct call: the agent, and the transcript."""
+    """The server's side of one browser-direct call: the agent, and its record."""
 
-    def __init__(self, calls: DirectCalls, call_id: str) -> None:
+    def __init__(
+        self, calls: DirectCalls, call_id: str, recorder: RecorderFactory | None = None
+    ) -> None:
         # one connection: when it ends, the engine gives up instead of replaying into the call
         self._settings = calls.settings.model_copy(update={"openai_reconnect_attempts": 0})
         self.call_id = call_id
@@ -42,8 +44,9 @@ class DirectCallListener:
             lambda config: OpenAIEngine(self._settings, config, connect=self._connect),
             calls.agent,
             observer=calls.observer,
+            recorder=recorder,
         )
-        self.writer = EventWriter(self._record, max_pending=self._settings.client_queue_size)
+        self.writer = EventWriter(self._watch, max_pending=self._settings.client_queue_size)
 
     async def start(self) -> None:
         """Join the call (the engine connects in the background)."""
@@ -52,7 +55,7 @@ class DirectCallListener:
         await self.session.start()
 
     async def close(self) -> None:
-        """Leave the call; the transcript stays."""
+        """Leave the call; its record stays."""
         if self.closed:
             return
         self.closed = True
@@ -67,11 +70,8 @@ class DirectCallListener:
         self._connected = True
         return await open_upstream(self._settings, call_id=self.call_id)
 
-    async def _record(self, ev: Event) -> None:
-        entry = transcript_entry(ev)
-        if entry is not None:
-            self._calls.transcripts.add(self.call_id, entry)
-        elif ev["type"] == "error" and ev["error"].get("code") == "upstream_unavailable":
+    async def _watch(self, ev: Event) -> None:
+        if ev["type"] == "error" and ev["error"].get("code") == "upstream_unavailable":
             log.info("listener of call %s: the call is over", self.call_id)
             self._calls.spawn(self.close())
 
@@ -82,13 +82,11 @@ class DirectCalls:
     def __init__(
         self,
         settings: Settings,
-        transcripts: Transcripts,
         agent: AgentFactory | None,
         spawn: Spawn,
         observer: SessionObserver | None = None,
     ) -> None:
         self.settings = settings
-        self.transcripts = transcripts
         self.agent = agent
         self.spawn = spawn
         self.observer = observer  # the calls are measured like any session
@@ -97,9 +95,11 @@ class DirectCalls:
     def __contains__(self, call_id: str) -> bool:
         return call_id in self._listeners
 
-    async def listen(self, call_id: str) -> DirectCallListener:
-        """Join a new call with a listener."""
-        listener = self._listeners[call_id] = DirectCallListener(self, call_id)
+    async def listen(
+        self, call_id: str, recorder: RecorderFactory | None = None
+    ) -> DirectCallListener:
+        """Join a new call with a listener (``recorder`` records it)."""
+        listener = self._listeners[call_id] = DirectCallListener(self, call_id, recorder)
         await listener.start()
         return listener
 

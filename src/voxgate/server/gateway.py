@@ -1,5 +1,8 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
+It opens the store at start-up (``open_store``): every session it opens records into the
+conversation of its id, and a new one resumes what is stored there.
+
 ``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
 and a grant: ``GrantDep`` (any valid credential, a ticket too), or a role-aware one that says
 the route group, whether a ticket will do and the feature it belongs to (``LiveDep``,
@@ -11,6 +14,7 @@ the route group, whether a ticket will do and the feature it belongs to (``LiveD
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +27,7 @@ from voxgate.observability import Observers, SessionObserver
 from voxgate.observability.prometheus import Metrics
 from voxgate.observability.tracing import tracing
 from voxgate.protocol import Event
-from voxgate.server.access import SessionRights
+from voxgate.server.access import SessionRights, conversation_forbidden, owns
 from voxgate.server.agent_catalog import AgentCatalog
 from voxgate.server.auth import APIError, ClientSecrets, Grant
 from voxgate.server.credentials import Authenticator
@@ -31,16 +35,27 @@ from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
 from voxgate.server.policy import Policy
 from voxgate.server.speech import ServerVoice
-from voxgate.server.transcripts import Transcripts
-from voxgate.session import AgentFactory, EngineFactory, Session, SessionRegistry
+from voxgate.session import (
+    AgentFactory,
+    EngineFactory,
+    RecorderFactory,
+    Session,
+    SessionRecorder,
+    SessionRegistry,
+)
 from voxgate.settings import Feature, RouteGroup, Settings
-from voxgate.store import Database, database_url
+from voxgate.store import ConversationRef, Database, Recorder, database_url
+from voxgate.store import Conversations as History
 from voxgate.store.users import Users
 from voxgate.transports.record import Conversations
 from voxgate.transports.webrtc import Peers
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
+
+log = logging.getLogger(__name__)
+OWNER_LOOKUP_S = 2.0
+"""How long opening a session waits to learn whose stored conversation its id is."""
 
 DescribeSession = Callable[[Event | None], Event]
 """The session object an engine would start with, given a configuration (or defaults)."""
@@ -69,16 +84,12 @@ class Gateway:
         self.client_secrets = ClientSecrets()
         self.auth = Authenticator(settings, self.client_secrets)
         self.policy = Policy(settings)
-        self.database: Database | None = None
         self.users: Users | None = None
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)
         self.limits = RateLimits(settings)
         self.rights = SessionRights()
         self.agents.runs.owner_of = self.rights.user_of
-        self.transcripts = Transcripts()
-        self.direct_calls = DirectCalls(
-            settings, self.transcripts, self.agents.starting(), self.spawn, observer
-        )
+        self.direct_calls = DirectCalls(settings, self.agents.starting(), self.spawn, observer)
         self.loop_lag = LoopLagWatchdog(
             warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
         )
@@ -87,12 +98,41 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
+        self._database: Database | None = None
+        self._history: History | None = None
+        self._recorder: Recorder | None = None
 
-    async def open_database(self) -> None:
-        """Open (and migrate) the store: the users and their keys come from it."""
+    async def open_store(self) -> None:
+        """Open the store (``database_url``, else SQLite in ``data_dir``), migrated.
+
+        The users and their keys come from it, and sessions record into its conversations.
+        """
         url = database_url(self.settings.database_url, self.settings.data_dir)
-        self.database = await Database.open(url)
-        self.users = self.auth.users = Users(self.database)
+        self._database = await Database.open(url)
+        self.users = self.auth.users = Users(self._database)
+        self._history = History(self._database)
+        self._recorder = Recorder(self._history, summaries=self.settings.summaries)
+
+    @property
+    def database(self) -> Database:
+        """The store's database (open once the gateway has started)."""
+        if self._database is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._database
+
+    @property
+    def history(self) -> History:
+        """The store's conversations repository (the history API's, the transcripts')."""
+        if self._history is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._history
+
+    @property
+    def recorder(self) -> Recorder:
+        """The write queue live sessions record into."""
+        if self._recorder is None:
+            raise RuntimeError("the gateway has not started: no store yet")
+        return self._recorder
 
     def start(self, engine_factory: EngineFactory, describe_session: DescribeSession) -> None:
         """Take the engine factory (the models are loaded): sessions may start."""
@@ -144,32 +184,96 @@ class Gateway:
             self.policy.require_feature(grant, feature)
         return grant
 
-    def open_session(
+    async def open_session(
         self,
         conn: HTTPConnection,
         grant: Grant,
         session_id: str,
         *,
+        transport: str,
         config: Event | None = None,
         agent: AgentFactory | None = None,
+        agent_name: str | None = None,
         private: bool = False,
     ) -> Session:
         """The session ``session_id`` for this caller, joined if live, else created.
 
-        Joining needs the right to it (``SessionRights``); creating counts against the caller's
-        session rate limit. ``APIError``: 403 (not the caller's to join), 429 (too many).
+        Joining needs the right to it (``SessionRights``) and the conversation of that id must
+        be the caller's (or the caller an admin); a new session resumes a stored conversation
+        and records into it. Creating counts against the caller's session rate limit.
+        ``APIError``: 403 (not the caller's to join), 429 (too many).
         ``private``: a session of the server's own under a new id (``new_id``) that no client
-        joins (a one-off transcription): any key may open it, an ephemeral one too.
+        joins (a one-off transcription): any key may open it, an ephemeral one too, and it is
+        not recorded.
         """
         live = self.registry.get(session_id)
         if not private or live is not None:
             self.rights.check(grant, session_id, live)
+            await self.check_conversation(grant, session_id)
+            live = self.registry.get(session_id)
+            self.rights.check(grant, session_id, live)
         if live is not None:
             return live
         self.limits.sessions.take(conn, grant)
-        session = self.registry.open(session_id, config=config, agent=agent)
+        if agent is not None and agent_name is None and self.agents.names:
+            agent_name = self.agents.names[0]
+        recorder = (
+            None
+            if private
+            else self.recording(grant, session_id, transport=transport, agent=agent_name)
+        )
+        session = self.registry.open(session_id, config=config, agent=agent, recorder=recorder)
         self.rights.opened(session, grant)
         return session
+
+    def recording(
+        self,
+        grant: Grant,
+        conversation_id: str,
+        *,
+        transport: str,
+        agent: str | None = None,
+        restore: bool = True,
+    ) -> RecorderFactory:
+        """What records a new session into conversation ``conversation_id`` for ``grant``.
+
+        ``restore``: the session's engine first gets the stored conversation.
+        """
+        ref = ConversationRef(
+            conversation_id,
+            user_id=grant.user_id,
+            agent=agent,
+            transport=transport,
+            admin=grant.role == "admin",
+        )
+
+        def make(session: Session) -> SessionRecorder:
+            return self.recorder.conversation(ref, restore=restore)
+
+        return make
+
+    async def conversation_owner(self, conversation_id: str) -> tuple[bool, str | None]:
+        """Whether conversation ``conversation_id`` exists (live or stored), and its user.
+
+        A store that does not answer in time counts as no conversation: the recorder still
+        refuses to write into, or restore, another user's.
+        """
+        live = self.recorder.live(conversation_id)
+        if live is not None:
+            return True, live.user_id
+        try:
+            async with asyncio.timeout(OWNER_LOOKUP_S):
+                info = await self.history.find(conversation_id)
+        except Exception as exc:
+            log.warning("the store did not say whose %s is: %r", conversation_id, exc)
+            return False, None
+        return (True, info.user_id) if info is not None else (False, None)
+
+    async def check_conversation(self, grant: Grant, conversation_id: str) -> None:
+        """A 403 if conversation ``conversation_id`` exists and is not ``grant``'s to use."""
+        found, owner = await self.conversation_owner(conversation_id)
+        if found and not owns(grant, owner):
+            raise conversation_forbidden(conversation_id)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a task that outlives the request that starts it; shutdown cancels it."""
@@ -179,7 +283,10 @@ class Gateway:
         return task
 
     async def close(self) -> None:
-        """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs."""
+        """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs.
+
+        Then what the sessions recorded is stored, and the store closed.
+        """
         await self.direct_calls.close()
         await self.peers.close()
         await self.registry.close()
@@ -188,8 +295,10 @@ class Gateway:
             task.cancel()
         if self.tracing is not None:
             self.tracing.close()
-        if self.database is not None:
-            await self.database.close()
+        if self._recorder is not None:
+            await self._recorder.close()
+        if self._database is not None:
+            await self._database.close()
 
 
 async def get_gateway(conn: HTTPConnection) -> Gateway:

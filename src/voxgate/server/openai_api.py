@@ -59,7 +59,9 @@ async def realtime_socket(
             )
         else:
             session_id = grant.session_id or new_session_id()
-            session = gateway.open_session(websocket, grant, session_id, config=config)
+            session = await gateway.open_session(
+                websocket, grant, session_id, transport="realtime", config=config
+            )
     except ProtocolError as exc:
         await websocket.send_denial_response(
             APIError(400, str(exc), code=exc.code, param=exc.param).response()
@@ -118,7 +120,9 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
     if not sdp.strip().startswith("v="):
         return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
     call_id = grant.session_id or pinned(lambda: "rtc_" + secrets.token_hex(12))
-    session = gateway.open_session(request, grant, call_id, config=grant.session)
+    session = await gateway.open_session(
+        request, grant, call_id, transport="calls", config=grant.session
+    )
     try:
         peer = await gateway.peers.open(session, sdp, ga_only=True, check=scope_check(grant))
     except ValueError as exc:
@@ -143,5 +147,6 @@ async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Respons
         raise HTTPException(404, f"no call {call_id!r}")
     for peer in found:
         await peer.close(reason="hung up")
-    await gateway.registry.release(found[0].session)
+    # the session's end (its summary) is not the caller's to wait for
+    gateway.spawn(gateway.registry.release(found[0].session))
     return Response(status_code=200)

@@ -2,7 +2,8 @@
 
 A client names the session to join or resume, and for a new one the agent it starts with
 (``?agent=`` / ``"agent"``, if its role may use it); the transports then carry it
-(``transports.websocket``, ``transports.webrtc``). When the server requires a credential both
+(``transports.websocket``, ``transports.webrtc``); a new session of a stored conversation's id
+resumes that conversation (the gateway). When the server requires a credential both
 need one that opens the session: its owner's key or token, an admin's, or the ticket minted for
 it (on the WebSocket as ``?ticket=`` or the ``openai-insecure-api-key.<ticket>`` subprotocol).
 Live voice (``/ws``) and WebRTC are features a deployment or a role may lack (404). An offer
@@ -69,8 +70,14 @@ async def session_socket(
         await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
         await websocket.close(code=1008)
         return
-    session = gateway.open_session(
-        websocket, grant, session_id, agent=starting, config=minted_config(grant)
+    session = await gateway.open_session(
+        websocket,
+        grant,
+        session_id,
+        transport="ws",
+        agent=starting,
+        agent_name=agent,
+        config=minted_config(grant),
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
@@ -115,7 +122,15 @@ async def webrtc_offer(
         raise HTTPException(400, str(exc)) from None
     gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
     gateway.limits.offers.take(request, grant)
-    session = gateway.open_session(request, grant, session_id, agent=starting, config=config)
+    session = await gateway.open_session(
+        request,
+        grant,
+        session_id,
+        transport="webrtc",
+        agent=starting,
+        agent_name=offer.agent,
+        config=config,
+    )
     try:
         peer = await gateway.peers.open(session, offer.sdp, check=scope_check(grant))
     except ValueError as exc:

@@ -83,7 +83,9 @@ async def transcribe(request: Request, gateway: GatewayDep, grant: RecordDep) ->
     _needs_models(gateway)
     no_turns = {"audio": {"input": {"turn_detection": None}}}
     session_id = new_session_id()
-    session = gateway.open_session(request, grant, session_id, config=no_turns, private=True)
+    session = await gateway.open_session(
+        request, grant, session_id, transport="voice", config=no_turns, private=True
+    )
     async with _conversation(gateway, session, keep=False) as recorder:
         await recorder.configure(audio_input=True, modalities=None)
         _, text = await recorder.transcribe(pcm)
@@ -105,7 +107,7 @@ async def chat(request: Request, gateway: GatewayDep, grant: RecordDep) -> dict[
         )
     target = _target(gateway, grant, body.conversation_id, body.agent)
     _needs_models(gateway)
-    session = target.open(request, gateway, grant)
+    session = await target.open(request, gateway, grant)
     async with _conversation(gateway, session) as recorder:
         await recorder.configure(audio_input=False, modalities=["text"])
         await recorder.say(body.text)
@@ -134,7 +136,7 @@ async def turn(request: Request, gateway: GatewayDep, grant: RecordDep) -> dict[
     target = _target(gateway, grant, in_query or conversation_id, fields.get("agent"))
     pcm = await _decode(data, gateway)
     _needs_models(gateway)
-    session = target.open(request, gateway, grant)
+    session = await target.open(request, gateway, grant)
     async with _conversation(gateway, session) as recorder:
         await recorder.configure(audio_input=True, modalities=["audio"])
         _, transcript = await recorder.transcribe(pcm)
@@ -294,11 +296,21 @@ class _Target:
     session_id: str
     agent: AgentFactory | None
     config: Event | None
+    agent_name: str | None = None
 
-    def open(self, request: Request, gateway: Gateway, grant: Grant) -> Session:
-        """The conversation's session: joined if live, else created with the agent."""
-        return gateway.open_session(
-            request, grant, self.session_id, agent=self.agent, config=self.config
+    async def open(self, request: Request, gateway: Gateway, grant: Grant) -> Session:
+        """The conversation's session: joined if live, else created with the agent.
+
+        A new one resumes the stored conversation of its id.
+        """
+        return await gateway.open_session(
+            request,
+            grant,
+            self.session_id,
+            transport="voice",
+            agent=self.agent,
+            agent_name=self.agent_name,
+            config=self.config,
         )
 
 
@@ -317,7 +329,7 @@ def _target(
         config = minted_config(grant)
     except ProtocolError as exc:
         raise APIError(400, str(exc), code=exc.code, param=exc.param) from None
-    return _Target(session_id, starting, config)
+    return _Target(session_id, starting, config, agent)
 
 
 @asynccontextmanager

@@ -6,8 +6,10 @@ from voxgate.session.session import (
     ENDED_CLOSE_CODE,
     AgentFactory,
     EngineFactory,
+    RecorderFactory,
     Session,
     SessionAgent,
+    SessionRecorder,
 )
 from voxgate.session.writer import EventWriter
 
@@ -17,7 +19,9 @@ __all__ = [
     "AgentFactory",
     "EngineFactory",
     "EventWriter",
+    "RecorderFactory",
     "Session",
     "SessionAgent",
+    "SessionRecorder",
     "SessionRegistry",
 ]

@@ -7,7 +7,7 @@ import asyncio
 from voxgate.observability import SessionObserver
 from voxgate.protocol import Event
 from voxgate.session.memory import release_memory
-from voxgate.session.session import AgentFactory, EngineFactory, Session
+from voxgate.session.session import AgentFactory, EngineFactory, RecorderFactory, Session
 
 
 class SessionRegistry:
@@ -32,12 +32,18 @@ class SessionRegistry:
         return self._sessions.get(session_id)
 
     def open(
-        self, session_id: str, *, config: Event | None = None, agent: AgentFactory | None = None
+        self,
+        session_id: str,
+        *,
+        config: Event | None = None,
+        agent: AgentFactory | None = None,
+        recorder: RecorderFactory | None = None,
     ) -> Session:
         """The session with this id, created if new (a live one keeps its engine and agent).
 
         A new session's engine starts configured with ``config``, and ``agent`` makes the agent
         it starts with; without one it is a plain model session (as ``/v1/realtime`` serves).
+        ``recorder`` makes what records it (the store's recorder).
         """
         session = self._sessions.get(session_id)
         if session is None:
@@ -48,6 +54,7 @@ class SessionRegistry:
                 config=config,
                 on_end=self._forget,
                 observer=self._observer,
+                recorder=recorder,
             )
         return session
 

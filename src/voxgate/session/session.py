@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from voxgate.engines import Engine
 from voxgate.observability import SessionObserver, logs
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
+from voxgate.session.summary import SummaryReply, summary_request
 from voxgate.session.turns import TurnTracker
 from voxgate.session.writer import EventWriter
 
@@ -49,6 +50,36 @@ class SessionAgent(Protocol):
 
 AgentFactory = Callable[["Session"], SessionAgent]
 
+
+class SessionRecorder(Protocol):
+    """What follows a session without taking part (the store's recorder): it never waits."""
+
+    async def opening_events(self) -> list[Event]:
+        """Client events the engine gets after the agent's, before any participant's.
+
+        (A stored conversation's items, for a session that resumes it.)
+        """
+        ...
+
+    def observe(self, ev: Event) -> None:
+        """One event of the session: the engine's, or voxgate's own (``broadcast``)."""
+        ...
+
+    def summary_source(self) -> str | None:
+        """The conversation as text for its summary; None: no summary (no user turn)."""
+        ...
+
+    def summarized(self, text: str) -> None:
+        """The summary the engine made at the session's end."""
+        ...
+
+    async def close(self) -> None:
+        """The session ended."""
+        ...
+
+
+RecorderFactory = Callable[["Session"], SessionRecorder]
+
 ENDED = "voxgate.session.ended"
 """The last event of a session whose engine ended: ``code`` and ``reason`` say why."""
 ENDED_CLOSE_CODE = 1013
@@ -72,6 +103,7 @@ class Session:
         config: Event | None = None,
         on_end: Callable[[Session], None] | None = None,
         observer: SessionObserver | None = None,
+        recorder: RecorderFactory | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
@@ -95,7 +127,9 @@ class Session:
         self._turns = TurnTracker(self, observer)
         if observer is not None:
             observer.session_opened(self)
+        self._summary: SummaryReply | None = None  # the summary being made, at the end
         self.agent = agent_factory(self) if agent_factory is not None else None
+        self.recorder = recorder(self) if recorder is not None else None
 
     @property
     def started(self) -> bool:
@@ -168,10 +202,18 @@ class Session:
         await engine.send(ev)
 
     def broadcast(self, ev: Event) -> None:
-        """An event of voxgate's own (``voxgate.*``) to every participant."""
+        """An event of voxgate's own (``voxgate.*``) to every participant (and the recorder)."""
         self._turns.broadcast(ev)
         for writer in list(self.participants):
             writer.offer(ev)
+        self._tell_recorder(ev)
+
+    def _tell_recorder(self, ev: Event) -> None:
+        if self.recorder is not None:
+            try:
+                self.recorder.observe(ev)
+            except Exception:
+                log.exception("session %s: the recorder failed on %s", self.id, ev["type"])
 
     def refuse(self, writer: EventWriter, error: Event) -> None:
         """An ``error`` for one participant only (its own bad input), counted like the others."""
@@ -218,7 +260,10 @@ class Session:
             self.active_response_id = None
 
     async def close(self) -> None:
-        """Stop the engine; participants stay connected but hear nothing more."""
+        """Stop the engine; participants stay connected but hear nothing more.
+
+        With a recorder, the engine first summarizes the conversation (bounded in time).
+        """
         if self._closed:
             return
         self._closed = True
@@ -230,13 +275,44 @@ class Session:
             self._opening.cancel()
         if self.agent is not None:
             await self.agent.close()
-        engine, self._engine = self._engine, None
+        engine = self._engine
+        if engine is not None:
+            await self._summarize(engine)
+        self._engine = None
         if engine is not None:
             await engine.close()
         if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        if self.recorder is not None:
+            try:
+                await self.recorder.close()
+            except Exception:
+                log.exception("session %s: closing the recorder failed", self.id)
+
+    async def _summarize(self, engine: Engine) -> None:
+        """Ask the engine for the conversation's summary, for the recorder to keep."""
+        pump = self._pump
+        if self.recorder is None or pump is None or pump.done() or pump is asyncio.current_task():
+            return  # no engine events to read it from (the engine ended on its own)
+        try:
+            source = self.recorder.summary_source()
+            if not source:
+                return
+            request = summary_request(source)
+            self._summary = reply = SummaryReply(request)
+            if self.active_response_id is not None:
+                await engine.send({"type": "response.cancel"})
+            await engine.send(request)
+            text = await reply.text()
+        except Exception:
+            log.exception("session %s: the summary failed", self.id)
+            return
+        finally:
+            self._summary = None
+        if text:
+            self.recorder.summarized(text)
 
     async def _open(self) -> None:
         """Start the engine for the first participant; a refusal is told to the participants."""
@@ -264,6 +340,9 @@ class Session:
                 try:
                     for ev in self.agent.opening_events() if self.agent is not None else []:
                         await engine.send(ev)
+                    restored = await self.recorder.opening_events() if self.recorder else []
+                    for ev in restored:
+                        await engine.send(ev)
                     if self._closed:  # while the agent's events went in
                         raise ProtocolError("this session has ended", code="session_ended")
                 except BaseException:
@@ -276,10 +355,14 @@ class Session:
     async def _fan_out(self, engine: Engine) -> None:
         try:
             async for ev in engine.events():
+                if self._summary is not None:  # the session is closing: only its summary
+                    self._summary.observe(ev)
+                    continue
                 respond = self._observe(ev)
-                for out in self._turns.observe(ev):
+                for out in self._turns.observe(ev):  # voxgate.metrics: the session's own
                     for writer in list(self.participants):
                         writer.offer(out)
+                    self._tell_recorder(out)
                 if self.agent is not None:
                     try:
                         self.agent.observe(ev)
@@ -290,6 +373,8 @@ class Session:
         except Exception:
             log.exception("session %s: the engine failed", self.id)
             self._last_error = None
+        if self._summary is not None:
+            self._summary.ended()
         if not self._closed:  # the engine ended on its own: so does the session
             await self._end()
 

@@ -129,3 +129,71 @@ async def test_response_create_max_output_tokens_bounds_that_reply():
     await until(engine, stream, "response.done")
     assert engine._response.max_tokens == 4096  # the scripted model's context is large
     await engine.close()
+
+
+async def test_an_out_of_band_response_leaves_the_conversation_as_it_was():
+    engine = ScriptedEngine([Reply(text="Hello."), Reply(text="They said hello.")])
+    stream = engine.events()
+    await engine.send({"type": "response.create"})
+    await until(engine, stream, "response.done")
+    before = [item["id"] for item in engine.items]
+    await engine.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "output_modalities": ["text"],
+                "metadata": {"purpose": "summary"},
+            },
+        }
+    )
+    events = await until(engine, stream, "response.done")
+    assert not [ev for ev in events if ev["type"].startswith("conversation.item.")]
+    text = next(ev for ev in events if ev["type"] == "response.output_text.done")["text"]
+    assert text == "They said hello."
+    assert events[0]["response"]["metadata"] == {"purpose": "summary"}
+    assert events[-1]["response"]["metadata"] == {"purpose": "summary"}
+    assert [item["id"] for item in engine.items] == before
+    await engine.close()
+
+
+async def test_a_response_with_its_own_input_reads_only_that():
+    engine = ScriptedEngine([Reply(text="Hi."), Reply(text="Summary.")])
+    seen = []
+    stream_of = engine._model.stream
+
+    def spy(messages, **kw):
+        seen.append(messages)
+        return stream_of(messages, **kw)
+
+    engine._model.stream = spy
+    stream = engine.events()
+    await engine.send({"type": "response.create"})
+    await until(engine, stream, "response.done")
+    first = engine.items[0]["id"]
+    ask = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Sum up"}]}
+    await engine.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "input": [{"type": "item_reference", "id": first}, ask],
+            },
+        }
+    )
+    events = await until(engine, stream, "response.done")
+    assert events[-1]["response"]["status"] == "completed"
+    assert seen[-1][1:] == [
+        {"role": "assistant", "content": "Hi."},
+        {"role": "user", "content": "Sum up"},
+    ]
+    await engine.send(
+        {
+            "type": "response.create",
+            "response": {"input": [{"type": "item_reference", "id": "item_nope"}]},
+        }
+    )
+    refused = await until(engine, stream, "error")
+    assert refused[-1]["error"]["code"] == "item_not_found"
+    assert refused[-1]["error"]["param"] == "response.input[0].id"
+    await engine.close()

@@ -120,12 +120,14 @@ class ConversationEngine:
         self._put(event("conversation.item.retrieved", item=copy.deepcopy(item)))
 
     def _on_response_create(self, ev: Event) -> None:
-        if self._response is not None and not self._response.done:
+        params = ev.get("response") or {}
+        out_of_band = params.get("conversation") == "none"
+        messages = self._input_messages(params)
+        if not out_of_band and self._response is not None and not self._response.done:
             raise ProtocolError(
                 "the conversation already has an active response; cancel it first",
                 code="conversation_already_has_active_response",
             )
-        params = ev.get("response") or {}
         tools = self.config.tools
         if "tools" in params:
             tools = check_tools(params["tools"] or [], param="response.tools")
@@ -134,14 +136,46 @@ class ConversationEngine:
             choice = check_tool_choice(asked, tools, param="response.tool_choice")
         reply = self._new_response(
             self._put,
+            messages=messages,
             instructions=params.get("instructions"),
             modalities=self._response_modalities(params),
             tools=(tools, choice),
             max_tokens=self._response_max_tokens(params),
             temperature=self._response_temperature(params),
+            out_of_band=out_of_band,
+            metadata=params.get("metadata"),
         )
+        if out_of_band:  # beside the conversation's own response: neither cancels the other
+            reply.start()
+            assert reply.task is not None
+            self._tasks.add(reply.task)
+            reply.task.add_done_callback(self._tasks.discard)
+            return
         self._go_live(reply)
         reply.start()
+
+    def _input_messages(self, params: Event) -> Callable[[], Awaitable[list[ChatMessage]]] | None:
+        """A response's own context (``response.input``), or None: the conversation.
+
+        Its items are new items or ``item_reference``s to the conversation's (checked now).
+        """
+        given = params.get("input")
+        if given is None:
+            return None
+        items: list[dict[str, Any]] = []
+        for index, item in enumerate(given):
+            if item.get("type") == "item_reference":
+                items.append(
+                    self.conversation.get(item.get("id"), param=f"response.input[{index}].id")
+                )
+            else:
+                items.append(item)
+        system = params.get("instructions") or self.config.instructions
+
+        async def messages() -> list[ChatMessage]:
+            return chat_messages(system, items)
+
+        return messages
 
     def _response_modalities(self, params: Event) -> list[str] | None:
         """The response's own output modalities and voice, checked (the voice as the session's)."""
@@ -191,11 +225,14 @@ class ConversationEngine:
         playback: Playback | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        out_of_band: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> ResponseRun:
         """A response, not started, whose events go to ``emit``.
 
         The model reads ``messages`` (by default: the instructions and the conversation as
-        they are when the response starts).
+        they are when the response starts). An ``out_of_band`` response adds nothing to the
+        conversation and reports no metrics.
         """
         tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
         audio = "audio" in (modalities or self.config.output_modalities)
@@ -209,8 +246,10 @@ class ConversationEngine:
             temperature=self.config.temperature if temperature is None else temperature,
             tools=tool_list if tool_choice != "none" else [],
             tool_choice=tool_choice,
-            report_metrics=self.report_metrics,
+            report_metrics=self.report_metrics and not out_of_band,
             cost_usd=self.response_cost_usd,
+            conversation=not out_of_band,
+            metadata=metadata,
         )
 
     def _go_live(self, reply: ResponseRun) -> None:

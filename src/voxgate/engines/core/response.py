@@ -88,11 +88,17 @@ def response_object(
     output: list[Item] | None = None,
     details: dict[str, Any] | None = None,
     usage: Usage | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``realtime.response`` (its modalities left out when ``audio`` is None: not known)."""
+    """A ``realtime.response`` (its modalities left out when ``audio`` is None: not known).
+
+    ``metadata``: the ``response.create``'s own, given back (how a client knows its response).
+    """
     fields: dict[str, Any] = {"id": response_id, "object": "realtime.response", "status": status}
     if audio is not None:
         fields["output_modalities"] = ["audio"] if audio else ["text"]
+    if metadata is not None:
+        fields["metadata"] = metadata
     response = RealtimeResponse.model_validate(fields)
     # items and details as given: validated where they are made, not copied through models again
     dumped = _dump(response)
@@ -111,12 +117,26 @@ def response_object(
 
 
 class ResponseWriter:
-    """Emits one response's server events, in the spec's order, through ``emit``."""
+    """Emits one response's server events, in the spec's order, through ``emit``.
 
-    def __init__(self, emit: Callable[[Event], None], *, audio: bool) -> None:
+    An out-of-band response (``conversation=False``, the spec's ``conversation: "none"``) adds
+    nothing to the conversation: its items go out as ``response.output_item.*`` only.
+    """
+
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        *,
+        audio: bool,
+        conversation: bool = True,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self._emit_event = emit
         self.audio = audio
         """Whether the message is spoken (audio and its transcript) rather than text."""
+        self.conversation = conversation
+        """Whether the output joins the conversation (False: an out-of-band response)."""
+        self.metadata = metadata
         self.id = new_id("resp")
         self.item_id = new_id("item")
         """The assistant message's id."""
@@ -129,7 +149,10 @@ class ResponseWriter:
     def created(self) -> None:
         """``response.created``: the response begins."""
         self._emit(
-            "response.created", response=response_object(self.id, "in_progress", audio=self.audio)
+            "response.created",
+            response=response_object(
+                self.id, "in_progress", audio=self.audio, metadata=self.metadata
+            ),
         )
 
     # -- the message -----------------------------------------------------------------------
@@ -220,6 +243,7 @@ class ResponseWriter:
                 output=items,
                 details=details,
                 usage=usage or Usage(),
+                metadata=self.metadata,
             ),
         )
         if heard is not None:
@@ -256,6 +280,8 @@ class ResponseWriter:
     # -- shapes ----------------------------------------------------------------------------
 
     def _emit(self, type_: str, **fields: Any) -> None:
+        if not self.conversation and type_.startswith("conversation.item."):
+            return
         self._emit_event(event(type_, **fields))
 
     def _part_ids(self) -> dict[str, Any]:

@@ -63,9 +63,18 @@ class ResponseRun:
     report_metrics: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
     cost_usd: float | None = None
+    conversation: bool = True
+    """False: an out-of-band response, whose output stays out of the conversation."""
+    metadata: dict[str, str] | None = None
+    """The ``response.create``'s metadata, given back on the response."""
 
     def __post_init__(self) -> None:
-        self.writer = ResponseWriter(self.emit, audio=self.speak is not None)
+        self.writer = ResponseWriter(
+            self.emit,
+            audio=self.speak is not None,
+            conversation=self.conversation,
+            metadata=self.metadata,
+        )
         self.task: asyncio.Task[None] | None = None
         self.status = "in_progress"
         self._cancel_reason: str | None = None

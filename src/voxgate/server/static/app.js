@@ -1,6 +1,7 @@
 // voxgate web client (no build step): WebRTC or WebSocket to a session (or, in browser-direct
 // mode, WebRTC straight to the server's Realtime upstream), a live conversation,
-// the raw events, tools & handoffs, background runs and per-turn latency (docs/protocol.md).
+// the raw events, tools & handoffs, background runs, per-turn latency and the history of past
+// conversations (docs/protocol.md).
 //
 // Modules (js/): util, audio (AudioContext + worklets), ws-transport, webrtc-transport, turn
 // (the turn-state pill), tabs, handlers (the server's events) and views/ for each pane. This file
@@ -18,6 +19,7 @@ import { debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
 import { ErrorView } from './js/views/errors.js';
 import { EventsView } from './js/views/events.js';
+import { HistoryView } from './js/views/history.js';
 import { MetricsView } from './js/views/metrics.js';
 import { RunsView } from './js/views/runs.js';
 import { SessionView } from './js/views/session.js';
@@ -49,6 +51,7 @@ class App {
     this.metrics = new MetricsView(ui.metrics);
     this.errors = new ErrorView(ui.errors);
     this.session = new SessionView(ui.session, ui.copyLink);
+    this.history = new HistoryView(ui.history, { onResume: (id) => this.resume(id) });
     this.reconnect = new Reconnector(this);
     this.handlers = serverEventHandlers(this);
     this.holdToTalk = new HoldToTalk(ui.holdToTalk, ui.composerHint, this);
@@ -62,7 +65,7 @@ class App {
       if (this.sendText(ui.textInput.value)) ui.textInput.value = '';
     });
     ui.textInput.addEventListener('input', () => (ui.composerHint.textContent = ''));
-    this.showTab = wireTabs(ui.tabs, ui.panes);
+    this.showTab = wireTabs(ui.tabs, ui.panes, (name) => name === 'history' && this.history.refresh());
     const params = new URLSearchParams(location.search);
     this.sessionId = params.get('session') || null;
     const transport = params.get('transport') ?? localStorage.getItem('voxgate.transport') ?? 'webrtc';
@@ -278,6 +281,14 @@ class App {
       history.replaceState(null, '', url.href);
     }
     this.setState('disconnected');
+  }
+
+  /** Connect to a stored conversation: the server restores its history into the session. */
+  resume(sessionId) {
+    if (this.transport || this.reconnect.pending) this.disconnect();
+    this.#startSession(sessionId);
+    this.session.show(sessionId);
+    this.connect();
   }
 
   #current(generation) {

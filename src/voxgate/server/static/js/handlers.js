@@ -21,6 +21,11 @@ export function serverEventHandlers(app) {
     speak();
   };
   const userItem = (e) => e.item?.role === 'user' && c.userItem(e.item);
+  const added = (e) => {
+    // an assistant item added whole is a restored one (a live reply starts empty)
+    if (e.item?.role === 'assistant' && e.item.type === 'message') c.agentItem(e.item);
+    else userItem(e);
+  };
   const runNote = (e, text, mark = '') => {
     const task = state.runTasks.get(e.run_id);
     c.note(e.run_id, 'run', task ? `${text} — “${task}”` : text, mark);
@@ -74,7 +79,7 @@ export function serverEventHandlers(app) {
     'output_audio_buffer.started': () => state.responding && app.agentPlaying(true),
     'output_audio_buffer.stopped': () => app.agentPlaying(false),
     'output_audio_buffer.cleared': () => app.agentPlaying(false),
-    'conversation.item.added': userItem,
+    'conversation.item.added': added,
     'conversation.item.done': userItem,
     'conversation.item.deleted': (e) => c.remove(e.item_id),
     'conversation.item.input_audio_transcription.completed': (e) => {

@@ -5,6 +5,8 @@ import { debug, describeClose } from './util.js';
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 15000]; // one entry per automatic attempt
 const FORGOTTEN =
   'The server no longer had the earlier conversation (it restarted or the session ended): this is a new one, and the agent does not remember anything above.';
+const RESTORED =
+  'The server started a new session (it restarted or the session ended) and restored the conversation above from its store: the agent remembers it.';
 
 /**
  * `app` provides connect({auto}), setState, errors and conversation. A connection that had
@@ -84,7 +86,7 @@ export class Reconnector {
     if (known && id && id !== known) {
       if (this.#note) this.app.conversation.note(this.#note, 'reconnect', 'Reconnected.');
       this.#note = null;
-      this.app.conversation.forget(FORGOTTEN);
+      this.app.conversation.forget(FORGOTTEN, RESTORED);
       this.app.metrics.newSession();
     } else if (this.#note) {
       this.app.conversation.note(this.#note, 'reconnect', 'Reconnected: the conversation continues.');

@@ -14,6 +14,14 @@ const TEST_IDS = {
   holdToTalk: 'hold-to-talk',
 };
 
+const HISTORY_IDS = {
+  listBox: 'history-list', search: 'history-search', query: 'history-query', list: 'history',
+  more: 'history-more', empty: 'history-empty', detail: 'history-detail', back: 'history-back',
+  title: 'history-title', items: 'history-items', resume: 'history-resume',
+  exportText: 'history-export-text', exportJson: 'history-export-json', remove: 'history-delete',
+  message: 'history-message',
+};
+
 function byTestId(id) {
   const node = document.querySelector(`[data-testid="${id}"]`);
   if (!node) throw new Error(`index.html lacks data-testid="${id}"`);
@@ -23,6 +31,7 @@ function byTestId(id) {
 /** The page's elements by their role in the app, plus the tabs and their panels. */
 export function findUi() {
   const ui = Object.fromEntries(Object.entries(TEST_IDS).map(([key, id]) => [key, byTestId(id)]));
+  ui.history = Object.fromEntries(Object.entries(HISTORY_IDS).map(([key, id]) => [key, byTestId(id)]));
   ui.tabs = [...document.querySelectorAll('[role="tab"]')];
   ui.panes = [...document.querySelectorAll('[role="tabpanel"]')];
   return ui;

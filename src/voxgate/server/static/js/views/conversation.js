@@ -9,6 +9,8 @@ import { el } from '../util.js';
 export class ConversationView {
   #items = new Map(); // item_id -> <li>
   #notes = new Map(); // call_id / run_id -> <li>
+  #forgotten = new Map(); // item_id -> <li> of a conversation the server had to start again
+  #restoredText = ''; // the divider's words once the new session restores what was forgotten
 
   #thinking = null; // the agent's placeholder bubble while it thinks
 
@@ -22,6 +24,7 @@ export class ConversationView {
   clear() {
     this.#items.clear();
     this.#notes.clear();
+    this.#forgotten.clear();
     this.#thinking = null;
     this.list.replaceChildren();
     this.onChange();
@@ -50,12 +53,35 @@ export class ConversationView {
    * Everything shown so far belongs to a conversation the server no longer has (it restarted,
    * or the session ended): dim it and say so, rather than pretend the agent remembers it.
    */
-  forget(text) {
+  forget(text, restoredText) {
     if (this.isEmpty) return;
     for (const node of this.list.children) node.classList.add('forgotten');
+    this.#forgotten = new Map(this.#items);
+    this.#restoredText = restoredText;
     this.#items.clear();
     this.#notes.clear();
-    this.note(null, 'divider', text);
+    this.note('forgotten', 'divider', text);
+  }
+
+  /** A forgotten bubble the new session's restored history brings back (its item id). */
+  #restore(itemId) {
+    const bubble = this.#forgotten.get(itemId);
+    if (!bubble) return null;
+    this.#forgotten.delete(itemId);
+    bubble.classList.remove('forgotten');
+    this.#items.set(itemId, bubble);
+    if (this.#restoredText) this.note('forgotten', 'divider', this.#restoredText);
+    this.#restoredText = '';
+    return bubble;
+  }
+
+  /** A whole assistant item (a restored conversation's): its text, once. */
+  agentItem(item) {
+    const part = item.content?.find((p) => p.type === 'output_text' || p.type === 'output_audio');
+    const text = part?.text ?? part?.transcript;
+    if (!text || this.#items.has(item.id)) return;
+    if (this.#restore(item.id)) return;
+    this.#append(this.#bubble('agent', item.id, text));
   }
 
   #announce(who, text) {
@@ -99,7 +125,7 @@ export class ConversationView {
   userItem(item) {
     const typed = item.content?.find((part) => part.type === 'input_text');
     if (typed) {
-      const existing = this.#items.get(item.id) ?? this.#adoptTyped(item.id, typed.text);
+      const existing = this.#items.get(item.id) ?? this.#restore(item.id) ?? this.#adoptTyped(item.id, typed.text);
       if (existing) this.#setText(existing, typed.text);
       else this.#append(this.#bubble('user', item.id, typed.text));
       return;
