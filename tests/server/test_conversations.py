@@ -1,7 +1,7 @@
 """The history API and resume, on a loopback server whose store is a fresh SQLite or Postgres.
 
-Grants with user ids come from a test dependency (``x-user`` / ``x-role`` headers) standing in
-for the users' keys.
+The callers are real users of the store (``u1`` and ``u2`` users, ``v1`` a viewer, ``root`` an
+admin), each with a key of their own; the header dicts below get those keys per server.
 """
 
 from __future__ import annotations
@@ -16,30 +16,40 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from starlette.requests import HTTPConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import serve_app
 from tests.server.wire import loopback_settings
 from tests.store.conftest import database_url  # noqa: F401  (the fixture)
 from voxgate.server.app import create_app
-from voxgate.server.auth import Grant
-from voxgate.server.gateway import Gateway, require_key
+from voxgate.server.gateway import Gateway
 from voxgate.store.records import ConversationRef, NewItem, PutItem
 from voxgate.store.schema import User
+from voxgate.store.users import UserExists
 
 ADMIN: dict[str, str] = {}
-U1 = {"x-user": "u1", "x-role": "user"}
-U2 = {"x-user": "u2", "x-role": "user"}
-VIEWER = {"x-user": "v1", "x-role": "viewer"}
+U1: dict[str, str] = {}
+U2: dict[str, str] = {}
+VIEWER: dict[str, str] = {}
 
 
-def grant_from_headers(conn: HTTPConnection) -> Grant:
-    """The grant a user's key would carry: ``x-user`` and ``x-role``; none: an admin key."""
-    user = conn.headers.get("x-user")
-    if user is None:
-        return Grant("api_key", key="admin")
-    return Grant("api_key", key=user, user_id=user, role=conn.headers.get("x-role", "user"))
+async def add_users(gateway: Gateway) -> None:
+    """The test's users, under fixed ids, each given a key (in the header dicts above)."""
+    async with gateway.database.sessions.begin() as session:
+        for user_id, role in (("u1", "user"), ("u2", "user"), ("v1", "viewer")):
+            if await session.get(User, user_id) is None:
+                session.add(User(id=user_id, name=user_id, role=role))
+    assert gateway.users is not None
+    for name, headers in (("u1", U1), ("u2", U2), ("v1", VIEWER)):
+        _, key = await gateway.users.rotate(name)
+        headers.clear()
+        headers["authorization"] = f"Bearer {key}"
+    try:
+        _, key = await gateway.users.add("root", "admin")
+    except UserExists:
+        _, key = await gateway.users.rotate("root")
+    ADMIN.clear()
+    ADMIN["authorization"] = f"Bearer {key}"
 
 
 class Server:
@@ -70,13 +80,9 @@ class Server:
 @asynccontextmanager
 async def server(url: str) -> AsyncIterator[Server]:
     app = create_app(loopback_settings(database_url=url, summaries=True))
-    app.dependency_overrides[require_key] = grant_from_headers
     async with serve_app(app) as port:
         gateway: Gateway = app.state.gateway
-        async with gateway.database.sessions.begin() as session:
-            for user_id, role in (("u1", "user"), ("u2", "user"), ("v1", "viewer")):
-                if await session.get(User, user_id) is None:
-                    session.add(User(id=user_id, name=user_id, role=role))
+        await add_users(gateway)
         yield Server(port, gateway)
 
 
@@ -238,13 +244,9 @@ async def test_browser_direct_transcripts_are_the_store_and_owned(database_url: 
         openai_api_key="sk-unused",
     )
     app = create_app(settings)
-    app.dependency_overrides[require_key] = grant_from_headers
     async with serve_app(app) as port:
         gateway: Gateway = app.state.gateway
-        async with gateway.database.sessions.begin() as session:
-            session.add_all(
-                [User(id="u1", name="u1", role="user"), User(id="u2", name="u2", role="user")]
-            )
+        await add_users(gateway)
         base = f"http://127.0.0.1:{port}/api/realtime/transcripts"
         turns = {"call_id": "rtc_1", "entries": [{"role": "user", "text": "Hi", "item_id": "i1"}]}
         async with httpx.AsyncClient(headers=U1) as http:
@@ -257,7 +259,10 @@ async def test_browser_direct_transcripts_are_the_store_and_owned(database_url: 
             assert (await http.get(f"{base}/rtc_1")).status_code == 403
             refused = await http.post(base, json=turns)
             assert refused.status_code == 403
-            assert refused.json()["error"]["code"] == "conversation_forbidden"
+            assert refused.json()["error"]["code"] in (
+                "session_forbidden",
+                "conversation_forbidden",
+            )
         async with httpx.AsyncClient(headers=U1) as http:
             listed = (await http.get(f"http://127.0.0.1:{port}/api/conversations")).json()
             assert [c["id"] for c in listed["data"]] == ["rtc_1"]

@@ -34,9 +34,12 @@ HTTP_ROUTES = [
     ("offer", "POST", "/api/webrtc/offer", "live", 400),  # 400: let in, the SDP is bad
     ("calls", "POST", "/v1/realtime/calls", "live", 400),
     ("transcript", "GET", "/api/realtime/transcripts/{sid}", "history", 404),  # none kept
+    ("conversations", "GET", "/api/conversations", "history", 200),
+    ("conversation", "GET", "/api/conversations/{sid}", "history", 404),  # none kept
+    ("metrics", "GET", "/metrics", "users", 200),
 ]
 WS_ROUTES = [("/ws/{sid}", "live"), ("/v1/realtime?model=m", "live"), ("/api/runs/worker", "runs")]
-NO_TICKETS = {"users", "runs", "docs", "mint"}
+NO_TICKETS = {"users", "runs", "docs", "mint", "metrics"}
 """Routes a ticket never opens (403), whoever minted it."""
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Response
 
 from voxgate.server.access import owns
 from voxgate.server.auth import APIError, Grant
-from voxgate.server.gateway import Gateway, GatewayDep, GrantDep
+from voxgate.server.gateway import Gateway, GatewayDep, HistoryDep
 from voxgate.store.conversations import BadCursor
 from voxgate.store.items import transcript_line
 from voxgate.store.records import ConversationInfo, StoredConversation
@@ -77,7 +77,7 @@ def _live(gateway: Gateway, conversation_id: str) -> bool:
 @router.get("/api/conversations")
 async def list_conversations(
     gateway: GatewayDep,
-    grant: GrantDep,
+    grant: HistoryDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
@@ -120,7 +120,7 @@ async def list_conversations(
 
 @router.get("/api/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: str, gateway: GatewayDep, grant: GrantDep
+    conversation_id: str, gateway: GatewayDep, grant: HistoryDep
 ) -> dict[str, Any]:
     """One conversation: its metadata and its items in order."""
     stored = await _conversation(gateway, grant, conversation_id)
@@ -135,7 +135,7 @@ async def get_conversation(
 async def export_conversation(
     conversation_id: str,
     gateway: GatewayDep,
-    grant: GrantDep,
+    grant: HistoryDep,
     format: Literal["json", "text"] = "json",
 ) -> Response:
     """The conversation as a download: JSON (metadata, items, turn metrics) or plain text."""
@@ -164,7 +164,7 @@ async def export_conversation(
 
 @router.delete("/api/conversations/{conversation_id}", status_code=204)
 async def delete_conversation(
-    conversation_id: str, gateway: GatewayDep, grant: GrantDep
+    conversation_id: str, gateway: GatewayDep, grant: HistoryDep
 ) -> Response:
     """Delete a conversation with its items and metrics (not while a session holds it)."""
     if grant.kind == "client_secret" or grant.role == "viewer":
