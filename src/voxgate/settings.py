@@ -288,6 +288,20 @@ class Settings(BaseSettings):
         "stalled callback delays every session).",
     )
 
+    session_grace_seconds: float = Field(
+        30.0,
+        ge=0.0,
+        description="How long a session outlives its last client (any transport), so a client "
+        "that dropped resumes it with its session id; 0: it closes at once.",
+    )
+    max_participants: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Most clients in one session (speakers, listeners and sidebands); one more "
+        "is refused (`session_full`).",
+    )
+
     webrtc_enabled: bool = Field(
         True,
         description="Serve WebRTC (`/api/webrtc/offer`, `/v1/realtime/calls`); off: they answer "
@@ -297,12 +311,6 @@ class Settings(BaseSettings):
         default_factory=list,
         description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example.org"}]; '
         "none: host candidates only (LAN, localhost).",
-    )
-    webrtc_park_seconds: float = Field(
-        30.0,
-        ge=0.0,
-        description="How long a WebRTC session outlives its last peer, so a reconnecting client "
-        "resumes it with its `session_id`.",
     )
 
     @field_validator("api_keys", "allowed_origins", "rate_limit_exempt_addresses", mode="before")

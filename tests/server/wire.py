@@ -34,11 +34,12 @@ class Clock:
 
 
 def loopback_settings(**extra: Any) -> Settings:
-    """No models, no agents, no rate limits (unless given), WebRTC sessions not parked."""
+    """No models, no agents, no rate limits (unless given), sessions closed with their last
+    client (no grace period)."""
     fields: dict[str, Any] = {
         "engine": "loopback",
         "agents": "none",
-        "webrtc_park_seconds": 0,
+        "session_grace_seconds": 0,
         "sessions_per_minute": 0,
         "offers_per_minute": 0,
         "client_secrets_per_minute": 0,

@@ -30,7 +30,7 @@ from voxgate.engines.loopback import LoopbackEngine
 from voxgate.engines.openai import OpenAIEngine, describe_session
 from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
-from voxgate.server import client_secrets, direct, openai_api, sessions
+from voxgate.server import client_secrets, direct, openai_api, participants, sessions
 from voxgate.server.auth import APIError, api_error_handler
 from voxgate.server.gateway import AdminDep, Gateway, GrantDep, require_api_key
 from voxgate.server.origins import OriginMiddleware
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, *, models: LocalModels | None =
     app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
     app.include_router(sessions.router)
+    app.include_router(participants.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router, dependencies=[Depends(require_api_key)])
     app.include_router(client_secrets.router)

@@ -42,7 +42,11 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.agents = AgentCatalog(settings)
-        self.registry = SessionRegistry(self.new_engine)
+        self.registry = SessionRegistry(
+            self.new_engine,
+            grace_s=settings.session_grace_seconds,
+            max_participants=settings.max_participants,
+        )
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
         self.session_limit = SessionLimit(settings.direct_sessions_per_hour)

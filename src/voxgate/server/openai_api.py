@@ -21,6 +21,7 @@ from voxgate.protocol import ProtocolError, error_event, new_id
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
+from voxgate.server.sessions import check_room
 from voxgate.session import Session
 from voxgate.transports import realtime
 from voxgate.transports.calls import read_offer
@@ -49,6 +50,7 @@ async def realtime_socket(
             gateway.rights.check(grant, call_id, found)
             if found is None:
                 raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
+            check_room(found)
             session = found
         elif model is None:
             raise APIError(
@@ -56,6 +58,7 @@ async def realtime_socket(
             )
         else:
             session_id = grant.session_id or new_id("sess")
+            check_room(gateway.registry.get(session_id))
             session = gateway.open_session(websocket, grant, session_id, config=config)
     except ProtocolError as exc:
         await websocket.send_denial_response(
@@ -75,7 +78,9 @@ async def realtime_socket(
             check=scope_check(grant),
         )
     finally:
-        await gateway.registry.release(session)
+        # a new session no key names has no way back: it closes with its client
+        resumable = call_id is not None or grant.session_id is not None
+        await gateway.registry.release(session, grace=resumable)
 
 
 def _bad_request(message: str, *, code: str, param: str | None = None) -> JSONResponse:
@@ -117,11 +122,14 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
     if not sdp.strip().startswith("v="):
         return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
     call_id = grant.session_id or "rtc_" + secrets.token_hex(12)
+    check_room(gateway.registry.get(call_id))
     session = gateway.open_session(request, grant, call_id, config=grant.session)
     try:
         peer = await gateway.peers.open(session, sdp, ga_only=True, check=scope_check(grant))
     except ValueError as exc:
         return _bad_request(str(exc), code="invalid_sdp", param="sdp")
+    except ProtocolError as exc:  # filled up while the offer was answered
+        raise APIError(409, str(exc), code=exc.code) from None
     if update is not None:
         await peer.session.send(update)
     return Response(
@@ -142,5 +150,5 @@ async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Respons
         raise HTTPException(404, f"no call {call_id!r}")
     for peer in found:
         await peer.close(reason="hung up")
-    await gateway.registry.release(found[0].session)
+    await gateway.registry.release(found[0].session, grace=False)
     return Response(status_code=200)

@@ -1,10 +1,12 @@
 """voxgate's own session routes: ``WS /ws/{session_id}`` and ``POST /api/webrtc/offer``.
 
-A client names the session to join or resume, and for a new one the agent it starts with
+A client names the session to join or resume, its role in it (``?role=`` / ``"role"``:
+``speaker``, the default, or ``listener``), and for a new session the agent it starts with
 (``?agent=`` / ``"agent"``); the transports then carry it (``transports.websocket``,
 ``transports.webrtc``). With keys configured both need one: an API key, or the ephemeral key
 minted for that session (on the WebSocket as the ``openai-insecure-api-key.<key>``
-subprotocol). An offer without ``session_id`` gets a new, unguessable one.
+subprotocol). An offer without ``session_id`` gets a new, unguessable one. A full session
+(``max_participants``) is refused: an ``error`` and close 1008, or a 409.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
 from voxgate.protocol import Event, ProtocolError, error_event, new_id
-from voxgate.server.auth import Grant
+from voxgate.server.auth import APIError, Grant
 from voxgate.server.gateway import GatewayDep, GrantDep
 from voxgate.server.scope import scope_check
+from voxgate.session import Session, parse_role
+from voxgate.session.participants import session_full
 from voxgate.transports import websocket as ws_transport
 from voxgate.transports.messages import SESSION_ID, SESSION_ID_RULE
 from voxgate.transports.realtime import SUBPROTOCOL, EdgeAudio
@@ -28,6 +32,13 @@ def _minted_config(grant: Grant) -> Event | None:
     return EdgeAudio().to_engine(grant.session) if grant.session else None
 
 
+def check_room(session: Session | None) -> None:
+    """A 409 for a session that has no room for another participant."""
+    if session is not None and session.roster.full:
+        error = session_full(session.id, len(session.members))
+        raise APIError(409, str(error), code=error.code)
+
+
 @router.websocket("/ws/{session_id}")
 async def session_socket(
     websocket: WebSocket,
@@ -35,8 +46,12 @@ async def session_socket(
     gateway: GatewayDep,
     grant: GrantDep,
     agent: str | None = None,
+    role: str | None = None,
 ) -> None:
-    """One client of session ``session_id`` (created on first join, with agent ``agent``)."""
+    """One client of session ``session_id`` as ``role`` (``speaker`` or ``listener``).
+
+    A new session starts with agent ``agent``.
+    """
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     if not SESSION_ID.match(session_id):
@@ -51,13 +66,20 @@ async def session_socket(
         await websocket.send_json(error_event(str(exc), code="unknown_agent", param="agent"))
         await websocket.close(code=1008)
         return
+    try:
+        chosen = parse_role(role)
+    except ProtocolError as exc:
+        await websocket.accept(subprotocol=subprotocol)
+        await websocket.send_json(exc.to_event())
+        await websocket.close(code=1008, reason=str(exc)[:120])
+        return
     session = gateway.open_session(
         websocket, grant, session_id, agent=starting, config=_minted_config(grant)
     )
     await websocket.accept(subprotocol=subprotocol)
     try:
         await ws_transport.serve_client(
-            websocket, session, gateway.settings, check=scope_check(grant)
+            websocket, session, gateway.settings, check=scope_check(grant), role=chosen
         )
     finally:
         await gateway.registry.release(session)
@@ -70,14 +92,18 @@ class Offer(BaseModel):
     type: str = "offer"
     session_id: str | None = None
     agent: str | None = Field(None, description="The agent a new session starts with.")
+    role: str | None = Field(
+        None, description="`speaker` (default: heard by the agent) or `listener` (hears only)."
+    )
 
 
 class Answer(BaseModel):
-    """The server's SDP answer and the session the peer is in."""
+    """The server's SDP answer, the session the peer is in, and its participant id there."""
 
     sdp: str
     type: str = "answer"
     session_id: str
+    participant_id: str
 
 
 @router.post("/api/webrtc/offer")
@@ -95,13 +121,21 @@ async def webrtc_offer(
     try:
         starting = gateway.agents.starting(offer.agent)
         config = _minted_config(grant)
+        role = parse_role(offer.role)
     except (ValueError, ProtocolError) as exc:
         raise HTTPException(400, str(exc)) from None
-    gateway.rights.check(grant, session_id, gateway.registry.get(session_id))
+    live = gateway.registry.get(session_id)
+    gateway.rights.check(grant, session_id, live)
+    check_room(live)
     gateway.limits.offers.take(request, grant)
     session = gateway.open_session(request, grant, session_id, agent=starting, config=config)
     try:
-        peer = await gateway.peers.open(session, offer.sdp, check=scope_check(grant))
+        peer = await gateway.peers.open(session, offer.sdp, check=scope_check(grant), role=role)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    return Answer(sdp=peer.answer_sdp, session_id=peer.session.id)
+    except ProtocolError as exc:  # filled up while the offer was answered
+        raise APIError(409, str(exc), code=exc.code) from None
+    assert peer.participant is not None
+    return Answer(
+        sdp=peer.answer_sdp, session_id=peer.session.id, participant_id=peer.participant.id
+    )

@@ -1,5 +1,13 @@
 """Conversations, their participants, and the registry that finds them."""
 
+from voxgate.session.participants import (
+    REMOVED_CLOSE_CODE,
+    ROLES,
+    Disconnect,
+    Participant,
+    Role,
+    parse_role,
+)
 from voxgate.session.registry import SessionRegistry
 from voxgate.session.session import (
     ENDED,
@@ -14,10 +22,16 @@ from voxgate.session.writer import EventWriter
 __all__ = [
     "ENDED",
     "ENDED_CLOSE_CODE",
+    "REMOVED_CLOSE_CODE",
+    "ROLES",
     "AgentFactory",
+    "Disconnect",
     "EngineFactory",
     "EventWriter",
+    "Participant",
+    "Role",
     "Session",
     "SessionAgent",
     "SessionRegistry",
+    "parse_role",
 ]
