@@ -125,7 +125,13 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
     check_room(gateway.registry.get(call_id))
     session = gateway.open_session(request, grant, call_id, config=grant.session)
     try:
-        peer = await gateway.peers.open(session, sdp, ga_only=True, check=scope_check(grant))
+        peer = await gateway.peers.open(
+            session,
+            sdp,
+            ga_only=True,
+            check=scope_check(grant),
+            resumable=grant.session_id is not None,  # only an ephemeral key names the call
+        )
     except ValueError as exc:
         return _bad_request(str(exc), code="invalid_sdp", param="sdp")
     except ProtocolError as exc:  # filled up while the offer was answered

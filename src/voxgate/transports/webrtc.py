@@ -80,6 +80,7 @@ class Peer:
         ga_only: bool = False,
         check: ClientEventCheck | None = None,
         role: Role = "speaker",
+        resumable: bool = True,
     ) -> None:
         settings = peers.settings
         self.id = new_id("rtc")
@@ -87,6 +88,8 @@ class Peer:
         self.ga_only = ga_only
         self.check = check
         self.role: Role = role
+        self.resumable = resumable
+        """Whether a client can come back to its session (by id): then it outlives the peer."""
         self.participant: Participant | None = None
         self._peers = peers
         servers = [RTCIceServer(**s.model_dump()) for s in settings.webrtc_ice_servers]
@@ -364,14 +367,17 @@ class Peers:
         ga_only: bool = False,
         check: ClientEventCheck | None = None,
         role: Role = "speaker",
+        resumable: bool = True,
     ) -> Peer:
         """A connected-to-be peer in ``session`` (as ``role``), answering the offer ``sdp``.
 
         ``ga_only`` (the OpenAI-compatible ``/calls``) keeps the peer to GA events; ``check``
-        may refuse its client events. A ``ValueError`` names what is wrong with an offer it
-        cannot use; a ``ProtocolError`` (``session_full``) says the session has no room.
+        may refuse its client events. A ``resumable`` peer's session outlives it for the
+        registry's grace period (a client may come back by id). A ``ValueError`` names what
+        is wrong with an offer it cannot use; a ``ProtocolError`` (``session_full``) says the
+        session has no room.
         """
-        peer = Peer(self, session, ga_only=ga_only, check=check, role=role)
+        peer = Peer(self, session, ga_only=ga_only, check=check, role=role, resumable=resumable)
         self._peers[peer.id] = peer
         try:
             await peer.answer(sdp)
@@ -387,7 +393,7 @@ class Peers:
     def left(self, peer: Peer) -> None:
         """``peer`` has closed: its session may close (after the registry's grace period)."""
         self._peers.pop(peer.id, None)
-        self.spawn(self.registry.release(peer.session))
+        self.spawn(self.registry.release(peer.session, grace=peer.resumable))
 
     async def close(self) -> None:
         """Hang up every peer (server shutdown)."""
