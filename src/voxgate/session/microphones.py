@@ -31,9 +31,19 @@ class Microphones:
 
     async def append(self, key: str, pcm: bytes) -> None:
         """Audio from the participant ``key``; what the mixer releases goes to the engine now."""
-        async with self._lock:
-            for chunk in self.mixer.push(key, pcm, asyncio.get_running_loop().time()):
-                await self._send(chunk)
+        if self._lock.locked():  # mixed audio is on its way: this comes after it
+            async with self._lock:
+                for chunk in self.mixer.push(key, pcm, asyncio.get_running_loop().time()):
+                    await self._send(chunk)
+        else:
+            chunks = self.mixer.push(key, pcm, asyncio.get_running_loop().time())
+            if len(chunks) == 1 and chunks[0] is pcm:
+                # passed through: nobody else is heard, so nothing mixed can come before it
+                await self._send(pcm)
+            elif chunks:
+                async with self._lock:  # (taken at once: it was free, and nothing ran since)
+                    for chunk in chunks:
+                        await self._send(chunk)
         if self.mixer.due() is not None:
             self._arm()
 

@@ -169,11 +169,8 @@ class Mixer:
                         if self.on_speaking is not None:
                             self.on_speaking(key, False)
         frames: list[bytes] = []
-        while True:
-            active = [s for s in self._streams.values() if s.active]
-            if not active or not all(_full(s) for s in active):
-                break
-            frames.append(self._mix([(k, s) for k, s in self._streams.items() if _full(s)]))
+        while ready := self._ready():
+            frames.append(self._mix(ready))
         if any(_full(s) for s in self._streams.values()):
             if frames or self._waiting_since is None:
                 self._waiting_since = now
@@ -209,6 +206,16 @@ class Mixer:
 
     # -- mixing ----------------------------------------------------------------------------
 
+    def _ready(self) -> list[tuple[str, _Stream]]:
+        """The speakers of the next frame, if every active one has sent it (else none)."""
+        ready = []
+        for key, stream in self._streams.items():
+            if len(stream.queue) >= FRAME_BYTES:
+                ready.append((key, stream))
+            elif stream.active:
+                return []
+        return ready
+
     def _mix(self, streams: list[tuple[str, _Stream]]) -> bytes:
         """One frame from each of ``streams`` (each holds a whole one), summed and clipped."""
         self._mixed += 1
@@ -223,22 +230,20 @@ class Mixer:
         acc.fill(0.0)
         whole = True
         for key, stream in streams:
-            # the int16 view lives only for this call: the queue may be resized after it
-            np.multiply(
-                np.frombuffer(stream.queue, np.int16, FRAME_SAMPLES),
-                stream.gain,
-                out=scaled,
-                dtype=np.float32,
-            )
+            # the int16 view lives only for this statement: the queue is resized after it
+            scaled[:] = np.frombuffer(stream.queue, np.int16, FRAME_SAMPLES)
             del stream.queue[:FRAME_BYTES]
-            whole = whole and stream.gain.is_integer()
+            if stream.gain != 1.0:
+                scaled *= stream.gain
+                whole = whole and stream.gain.is_integer()
             if self.measure:
                 self._observe(key, stream, math.sqrt(float(np.dot(scaled, scaled)) / FRAME_SAMPLES))
             np.add(acc, scaled, out=acc)
             self._track_depth(stream, catch_up)
         if not whole:
             np.rint(acc, out=acc)
-        np.clip(acc, -32768.0, 32767.0, out=acc)
+        np.minimum(acc, _MAX, out=acc)  # (np.clip costs twice as much per call)
+        np.maximum(acc, _MIN, out=acc)
         self._out[:] = acc
         return self._out.tobytes()
 
@@ -269,6 +274,9 @@ class Mixer:
             stream.speaking = speaking
             if self.on_speaking is not None:
                 self.on_speaking(key, speaking)
+
+
+_MIN, _MAX = np.float32(-32768), np.float32(32767)
 
 
 def _full(stream: _Stream) -> bool:
