@@ -10,6 +10,7 @@ const TEST_IDS = {
   eventsCount: 'events-count', eventsEmpty: 'events-empty', tools: 'tools', toolsCount: 'tools-count',
   toolsEmpty: 'tools-empty', currentAgent: 'current-agent', runs: 'runs', runsCount: 'runs-count',
   runsEmpty: 'runs-empty', agentAudio: 'agent-audio', apiKey: 'api-key', apiKeyField: 'api-key-field',
+  participants: 'participants', participantsCount: 'participants-count', participantsEmpty: 'participants-empty',
 };
 
 function byTestId(id) {
