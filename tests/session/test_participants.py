@@ -120,6 +120,12 @@ async def test_mute_unmute_and_gain_change_what_the_engine_hears():
     await session.append_audio(frame(7), pa)
     heard = await engine.heard_at_least(2 * FRAME_BYTES)
     assert heard[FRAME_BYTES:] == frame(107)
+    session.roster.mute(pb.id, True)
+    session.roster.mute(pb.id, False)  # its gain outlives a mute
+    await session.append_audio(frame(50), pb)
+    await session.append_audio(frame(7), pa)
+    heard = await engine.heard_at_least(3 * FRAME_BYTES)
+    assert heard[2 * FRAME_BYTES :] == frame(107)
     assert session.roster.mute("part_nobody", True) is None
     await session.close()
 

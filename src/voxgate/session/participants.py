@@ -221,7 +221,9 @@ class Roster:
             who.muted = muted
             if muted:
                 who.speaking = False
-                self._microphones.remove(who.id)
+                self._microphones.remove(who.id)  # its queue and its gain
+            elif who.gain != 1.0:
+                self._mixer.set_gain(who.id, who.gain)
             self._broadcast(updated_event(self.describe(who)))
         return who
 
