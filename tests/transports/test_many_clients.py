@@ -206,3 +206,31 @@ async def test_a_lone_client_that_drops_gets_what_it_missed(server_url):
         assert done["response"]["status"] == "completed"
         text: Any = done["response"]["output"][-1]["content"][0]
         assert text.get("transcript") or text.get("text")
+
+
+async def test_a_broken_stream_affects_only_its_sender(server_url, speech):
+    url = session_url(server_url)
+    async with VoiceClient(url) as broken, VoiceClient(url) as fine:
+        await me(broken)
+        await me(fine)
+        await broken.send_raw(b"\x00\x01\x02")  # not whole samples
+        _, odd = await broken.wait_for("error")
+        assert odd["error"]["code"] == "invalid_audio"
+        await broken.send_json(  # a rate the session does not take
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}},
+                },
+            }
+        )
+        _, rate = await broken.wait_for(
+            lambda ev: ev["type"] == "error" and ev["error"]["code"] != "invalid_audio"
+        )
+        assert rate["error"]["code"] == "unsupported_audio_format"
+        assert rate["error"]["event_id"] is None  # it sent none
+        await turn(fine, [broken], padded(speech(FRANCE)))
+        transcript, _ = await heard_and_answered(fine)
+        assert words(transcript) == words(FRANCE)
+        assert "error" not in fine.received.types()  # none of that reached the other client
