@@ -216,20 +216,19 @@ async def test_a_broken_stream_affects_only_its_sender(server_url, speech):
         await broken.send_raw(b"\x00\x01\x02")  # not whole samples
         _, odd = await broken.wait_for("error")
         assert odd["error"]["code"] == "invalid_audio"
-        await broken.send_json(  # a rate the session does not take
-            {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}},
-                },
-            }
+        for fmt in ({"type": "audio/pcm", "rate": 16000}, {"type": "audio/pcmu"}):
+            await broken.send_json(  # a rate the GA spec does not have; a format the engine refuses
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "audio": {"input": {"format": fmt}}},
+                }
+            )
+        _, engine_says = await broken.wait_for(
+            lambda ev: ev["type"] == "error" and ev["error"]["code"] == "unsupported_audio_format"
         )
-        _, rate = await broken.wait_for(
-            lambda ev: ev["type"] == "error" and ev["error"]["code"] != "invalid_audio"
-        )
-        assert rate["error"]["code"] == "unsupported_audio_format"
-        assert rate["error"]["event_id"] is None  # it sent none
+        assert engine_says["error"]["event_id"] is None  # it sent none
+        codes = [ev["error"]["code"] for _, ev in broken.received.events if ev["type"] == "error"]
+        assert codes == ["invalid_audio", "invalid_value", "unsupported_audio_format"]
         await turn(fine, [broken], padded(speech(FRANCE)))
         transcript, _ = await heard_and_answered(fine)
         assert words(transcript) == words(FRANCE)
