@@ -147,6 +147,19 @@ def test_a_stalled_speaker_does_not_hold_the_others():
     assert mixer.due() is None
 
 
+def test_only_the_clock_gives_up_on_a_speaker_and_a_stalled_clock_waits_again():
+    mixer = Mixer()
+    mixer.push("a", bytes(FRAME_BYTES), 0.0)
+    mixer.push("b", bytes(FRAME_BYTES), 0.0)  # waits for "a"
+    assert mixer.push("b", bytes(FRAME_BYTES), 5.0) == []  # long after: still waits
+    mixer.wait_afresh(5.0)  # the loop stalled: "a"'s audio may be unread
+    assert mixer.pull(5.001) == []
+    assert len(mixer.push("a", bytes(FRAME_BYTES), 5.002)) == 1  # it was: nothing lost
+    due = mixer.due()
+    assert due is not None and due > 5.002
+    assert len(mixer.pull(due)) == 1  # then the clock gives up on it
+
+
 def test_the_clock_releases_a_frame_that_waited_for_a_late_speaker():
     mixer = Mixer()
     assert mixer.push("a", pcm(tone(440, 0.02, 0.3)), 0.0)  # alone: passed through
@@ -161,18 +174,36 @@ def test_the_clock_releases_a_frame_that_waited_for_a_late_speaker():
     assert len(mixer.push("b", bytes(FRAME_BYTES), due + 0.015)) == 1
 
 
-def test_a_burst_is_bounded_and_caught_up():
+def test_a_quiet_burst_is_bounded_and_caught_up():
     mixer = Mixer()
     mixer.push("steady", bytes(FRAME_BYTES), 0.0)
     mixer.push("burst", bytes(FRAME_BYTES), 0.0)
-    # a stall's backlog arrives at once: 2 s, more than the queue holds
-    mixer.push("burst", pcm(np.ones(SAMPLE_RATE * 2, np.int16)), 0.01)
-    assert mixer.dropped_ms("burst") >= 2000 - QUEUE_MS
-    for index in range(1, 200):
+    # a stall's backlog arrives at once: 3 s, more than the queue holds
+    mixer.push("burst", pcm(np.ones(SAMPLE_RATE * 3, np.int16)), 0.01)
+    assert mixer.dropped_ms("burst") >= 3000 - QUEUE_MS
+    for index in range(1, 300):
         mixer.push("steady", bytes(FRAME_BYTES), index * FRAME_S)
         mixer.push("burst", bytes(FRAME_BYTES), index * FRAME_S)
-    # a lasting surplus beyond two frames was dropped: the burst adds no lasting delay
+    # the lasting surplus beyond two frames was quiet, and dropped: no lasting delay
     assert len(mixer._streams["burst"].queue) <= 3 * FRAME_BYTES
+
+
+def test_speech_behind_the_others_is_delayed_never_dropped():
+    mixer = Mixer()
+    mixer.push("steady", bytes(FRAME_BYTES), 0.0)
+    mixer.push("talker", bytes(FRAME_BYTES), 0.0)
+    speech = tone(300, 1, 0.3, phase=0.5)  # no zero sample at its start
+    mixer.push("talker", pcm(speech), 0.01)  # a second of speech, 50 frames behind
+    out: list[bytes] = []
+    for index in range(1, 200):
+        out += mixer.push("steady", bytes(FRAME_BYTES), index * FRAME_S)
+        out += mixer.push("talker", bytes(FRAME_BYTES), index * FRAME_S)
+    heard = samples(out)
+    start = int(np.flatnonzero(heard)[0])
+    assert np.array_equal(heard[start : start + speech.size], speech)  # all of it, in one piece
+    # the quiet surplus behind it went: no lasting delay
+    assert mixer.dropped_ms("talker") > 0
+    assert len(mixer._streams["talker"].queue) <= 3 * FRAME_BYTES
 
 
 def test_flush_sends_everything_and_pads_short_tails():

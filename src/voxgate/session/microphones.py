@@ -3,7 +3,9 @@
 The ``Mixer`` decides what to send; this runs it on the event loop. One lock keeps the engine's
 input in mixing order (a participant's frames and the clock's never interleave), and a timer
 set for ``Mixer.due()`` mixes a frame that waited long enough for a late speaker: no one's
-audio waits on a speaker that stalled or left. Nothing runs while everyone keeps pace.
+audio waits on a speaker that stalled or left. Nothing runs while everyone keeps pace. A timer
+that fires much later than set says the event loop stalled, not that a speaker did (its audio
+may be waiting unread): it waits once more before giving up on anyone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from voxgate.session.mixer import Mixer
 
 log = logging.getLogger(__name__)
 
+LATE_CLOCK_S = 0.1
+"""A timer this late means the event loop was held up (its watchdog warns from 100 ms)."""
+
 
 class Microphones:
     """Participants' audio → ``Mixer`` → ``send`` (one PCM16 24 kHz append per chunk)."""
@@ -28,6 +33,8 @@ class Microphones:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._ticking: asyncio.Task[None] | None = None
+        self._armed_for: float | None = None
+        self._waited_afresh = False
 
     async def append(self, key: str, pcm: bytes) -> None:
         """Audio from the participant ``key``; what the mixer releases goes to the engine now."""
@@ -77,6 +84,7 @@ class Microphones:
             self._disarm()
         elif self._timer is None or self._timer.when() > due:
             self._disarm()
+            self._armed_for = due
             self._timer = asyncio.get_running_loop().call_at(due, self._wake)
 
     def _disarm(self) -> None:
@@ -93,7 +101,15 @@ class Microphones:
     async def _tick(self) -> None:
         try:
             async with self._lock:
-                for chunk in self.mixer.pull(asyncio.get_running_loop().time()):
+                now = asyncio.get_running_loop().time()
+                armed_for, self._armed_for = self._armed_for, None
+                stalled = armed_for is not None and now - armed_for > LATE_CLOCK_S
+                if stalled and not self._waited_afresh:
+                    self._waited_afresh = True  # once: a loop always late still gives up
+                    self.mixer.wait_afresh(now)
+                else:
+                    self._waited_afresh = False
+                for chunk in self.mixer.pull(now):
                     await self._send(chunk)
         except ProtocolError as exc:  # the session ended meanwhile
             log.debug("mixed audio not sent: %s", exc)

@@ -2,11 +2,12 @@
 
 Each speaker's audio (PCM16 24 kHz) waits in its own bounded queue. A frame is mixed as soon as
 every *active* speaker has sent it — no clock of ours delays speakers that keep pace — or, once
-a frame has waited ``patience`` for a late one, without it: the late speaker's share is silence
-and it stops being waited for until it sends again (then it is mixed where its audio stands:
-its own queue absorbs its lateness). A queue holds at most ``queue_ms``; past that the oldest
-audio goes, and a speaker that stayed more than two frames ahead of the others for a second
-drops the excess, so a burst after a stall or a faster sound card never adds lasting delay.
+a frame has waited ``patience`` for a late one (the session's clock calls ``pull``), without
+it: the late speaker's share is silence and it stops being waited for until it sends again
+(then it is mixed where its audio stands: its own queue absorbs its lateness). A speaker that
+stayed more than two frames ahead of the others for a second drops its surplus while it is
+quiet (never its speech), so a burst after a stall or a sound card a little fast adds no
+lasting delay; past ``queue_ms`` (a server stalled for seconds) the oldest audio goes.
 
 With one speaker (no other active) audio passes through as it came: no copy, no framing, no
 delay. Mixing sums in float32 (exact for the int16 sums of up to 256 speakers at unit gain),
@@ -30,11 +31,12 @@ PATIENCE_MS = 60.0
 """How long a frame waits for a late speaker, at least (a speaker sending long chunks is given
 its chunk's length, up to ``MAX_PATIENCE_MS``)."""
 MAX_PATIENCE_MS = 200.0
-QUEUE_MS = 400
-"""Most audio one speaker's queue holds; older audio is dropped."""
+QUEUE_MS = 2000
+"""Most audio one speaker's queue holds; older audio is dropped. Long enough for an event loop
+that stalled a while: every client's backlog then comes at once, one after the other."""
 AHEAD_FRAMES = 2
 """A speaker that never fell below this many queued frames for ``CATCH_UP_FRAMES`` mixed
-frames drops what it holds beyond it."""
+frames drops the quiet frames it holds beyond it."""
 CATCH_UP_FRAMES = 50
 SPEAKING_LEVEL = 0.015
 """RMS (of full scale) over which a frame is speech-loud (~ -36 dBFS)."""
@@ -121,7 +123,8 @@ class Mixer:
         """The speaker ``key`` sent ``pcm`` (whole samples); returns what may go to the engine.
 
         A speaker alone gets its audio back at once; otherwise it is queued and the frames that
-        every active speaker has sent come back, mixed.
+        every active speaker has sent come back, mixed. Nobody is given up on here: only the
+        clock (``pull``) decides a speaker is late.
         """
         stream = self._streams.get(key)
         if stream is None:
@@ -143,7 +146,7 @@ class Mixer:
             excess += excess % 2
             del stream.queue[:excess]
             stream.dropped_bytes += excess
-        return self.pull(now)
+        return self._emit(now)
 
     def due(self) -> float | None:
         """When a frame that waits for a late speaker goes without it (None: none waits)."""
@@ -155,7 +158,7 @@ class Mixer:
         return self._waiting_since + patience
 
     def pull(self, now: float) -> list[bytes]:
-        """The frames ready at ``now``: those every active speaker has sent.
+        """The clock's call: the frames ready at ``now``.
 
         Past ``due()``, the late speakers are no longer waited for (until they send again).
         """
@@ -168,6 +171,15 @@ class Mixer:
                         stream.speaking, stream.quiet_frames = False, SPEAKING_HOLD_FRAMES
                         if self.on_speaking is not None:
                             self.on_speaking(key, False)
+        return self._emit(now)
+
+    def wait_afresh(self, now: float) -> None:
+        """The clock itself was held up (a stalled event loop): the speakers it would give up
+        on may have sent, unread. Whatever waits, waits ``patience`` again from ``now``."""
+        if self._waiting_since is not None:
+            self._waiting_since = now
+
+    def _emit(self, now: float) -> list[bytes]:
         frames: list[bytes] = []
         while ready := self._ready():
             frames.append(self._mix(ready))
@@ -252,11 +264,11 @@ class Mixer:
         stream.lowest = min(stream.lowest, len(stream.queue))
         if not catch_up:
             return
-        surplus = int(stream.lowest) - AHEAD_FRAMES * FRAME_BYTES if stream.active else 0
-        if surplus > 0:
-            surplus -= surplus % 2
-            del stream.queue[:surplus]
-            stream.dropped_bytes += surplus
+        surplus = int(stream.lowest) // FRAME_BYTES - AHEAD_FRAMES if stream.active else 0
+        while surplus > 0 and _rms(stream.queue[:FRAME_BYTES]) < SPEAKING_LEVEL * 32768:
+            del stream.queue[:FRAME_BYTES]  # a quiet frame: nobody misses it
+            stream.dropped_bytes += FRAME_BYTES
+            surplus -= 1
         stream.lowest = math.inf
 
     def _scale(self, pcm: bytes, gain: float) -> bytes:
@@ -283,7 +295,7 @@ def _full(stream: _Stream) -> bool:
     return len(stream.queue) >= FRAME_BYTES
 
 
-def _rms(pcm: bytes) -> float:
+def _rms(pcm: bytes | bytearray) -> float:
     if len(pcm) < 2:
         return 0.0
     samples = np.frombuffer(pcm, np.int16).astype(np.float32)
