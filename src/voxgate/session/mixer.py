@@ -174,8 +174,10 @@ class Mixer:
         return self._emit(now)
 
     def wait_afresh(self, now: float) -> None:
-        """The clock itself was held up (a stalled event loop): the speakers it would give up
-        on may have sent, unread. Whatever waits, waits ``patience`` again from ``now``."""
+        """The clock itself was held up (a stalled event loop): whatever waits, waits again.
+
+        The speakers it would give up on may have sent, unread; ``patience`` starts at ``now``.
+        """
         if self._waiting_since is not None:
             self._waiting_since = now
 
