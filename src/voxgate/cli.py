@@ -147,6 +147,12 @@ def _bench_conversation(args: argparse.Namespace) -> int:
     return conversation.main(args)
 
 
+def _bench_mix(args: argparse.Namespace) -> int:
+    from voxgate.bench import mix
+
+    return mix.main(args)
+
+
 def _bench_soak(args: argparse.Namespace) -> int:
     from voxgate.bench import soak
 
@@ -311,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=1, help="voxgate serve --workers (default 1)"
     )
     relay.set_defaults(run=_bench_relay)
+    mixing = kinds.add_parser(
+        "mix", help="cost of mixing participants' microphones, µs per 20 ms frame (no models)"
+    )
+    mixing.add_argument(
+        "--frames", type=_positive, default=5000, help="20 ms frames per figure (default 5000)"
+    )
+    mixing.set_defaults(run=_bench_mix)
     return parser
 
 

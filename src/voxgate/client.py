@@ -111,12 +111,23 @@ class VoiceClient:
                 after = len(self.received.events)
                 await self._changed.wait()
 
+    @property
+    def close_code(self) -> int | None:
+        """How the server closed the connection (None while open)."""
+        code: int | None = self._ws.close_code
+        return code
+
+    async def closed(self) -> None:
+        """Wait until the connection has closed."""
+        await self._ws.wait_closed()
+
     async def _read(self) -> None:
-        async for message in self._ws:
-            now = time.monotonic()
-            async with self._changed:
-                if isinstance(message, bytes):
-                    self.received.audio.append((now, len(message)))
-                else:
-                    self.received.events.append((now, json.loads(message)))
-                self._changed.notify_all()
+        with contextlib.suppress(websockets.ConnectionClosed):  # a close code says why
+            async for message in self._ws:
+                now = time.monotonic()
+                async with self._changed:
+                    if isinstance(message, bytes):
+                        self.received.audio.append((now, len(message)))
+                    else:
+                        self.received.events.append((now, json.loads(message)))
+                    self._changed.notify_all()

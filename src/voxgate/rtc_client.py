@@ -57,6 +57,7 @@ class RtcClient:
         session: dict[str, Any] | None = None,
         api_key: str | None = None,
         agent: str | None = None,
+        role: str | None = None,
         record_rtp: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -65,6 +66,9 @@ class RtcClient:
         self.session = session
         self.api_key = api_key
         self.agent = agent
+        self.role = role
+        self.participant_id: str | None = None
+        """Its id in the session (``POST /api/webrtc/offer``'s answer)."""
         self.record_rtp = record_rtp
         self.heard = Heard()
         # the same paced PCM → Opus track the server uses
@@ -110,10 +114,13 @@ class RtcClient:
                     body["session_id"] = self.session_id
                 if self.agent:
                     body["agent"] = self.agent
+                if self.role:
+                    body["role"] = self.role
                 r = await http.post("/api/webrtc/offer", json=body, headers=headers)
                 r.raise_for_status()
                 answer = r.json()["sdp"]
                 self.session_id = r.json()["session_id"]
+                self.participant_id = r.json()["participant_id"]
             elif self.mode == "direct":
                 body = {"sdp": offer, "type": "offer"}
                 r = await http.post("/api/realtime/webrtc-offer", json=body, headers=headers)

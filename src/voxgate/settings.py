@@ -371,6 +371,19 @@ class Settings(BaseSettings):
         "exported over OTLP as the `OTEL_*` variables say (needs `voxgate[otel]`); also on "
         "when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER` is set.",
     )
+    session_grace_seconds: float = Field(
+        30.0,
+        ge=0.0,
+        description="How long a session outlives its last client (any transport), so a client "
+        "that dropped resumes it with its session id; 0: it closes at once.",
+    )
+    max_participants: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Most clients in one session (speakers, listeners and sidebands); one more "
+        "is refused (`session_full`).",
+    )
 
     webrtc_enabled: bool = Field(
         True,
@@ -381,12 +394,6 @@ class Settings(BaseSettings):
         default_factory=list,
         description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example.org"}]; '
         "none: host candidates only (LAN, localhost).",
-    )
-    webrtc_park_seconds: float = Field(
-        30.0,
-        ge=0.0,
-        description="How long a WebRTC session outlives its last peer, so a reconnecting client "
-        "resumes it with its `session_id`.",
     )
 
     record_and_send_enabled: bool = Field(

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_soak_prints_rss_per_round():
-    settings = Settings(_env_file=None, engine="loopback", agents="none")  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, engine="loopback", agents="none", session_grace_seconds=0
+    )
     lines: list[str] = []
     async with serve_app(create_app(settings)) as port:
         figures = await soak(

@@ -36,13 +36,14 @@ class Clock:
 
 
 def loopback_settings(**extra: Any) -> Settings:
-    """No models, no agents, no rate limits (unless given), WebRTC sessions not parked, a
-    store of its own (users one test adds never close another's server)."""
+    """No models, no agents, no rate limits (unless given), WebRTC sessions not parked, sessions
+    closed with their last client (no grace period), a store of its own (users one test adds
+    never close another's server)."""
     fields: dict[str, Any] = {
         "data_dir": tempfile.mkdtemp(prefix="store-", dir=os.environ.get("VOXGATE_DATA_DIR")),
         "engine": "loopback",
         "agents": "none",
-        "webrtc_park_seconds": 0,
+        "session_grace_seconds": 0,
         "sessions_per_minute": 0,
         "offers_per_minute": 0,
         "client_secrets_per_minute": 0,

@@ -80,7 +80,9 @@ IDS = [f"{code}-{i}" for i, (_, code) in enumerate(BAD_TEXT)]
 
 
 def loopback_settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, engine="loopback", agents="none", **overrides)  # type: ignore[call-arg]
+    """No models; a session closes with its last client (the tests wait for that)."""
+    fields: dict[str, Any] = {"engine": "loopback", "agents": "none", "session_grace_seconds": 0}
+    return Settings(_env_file=None, **{**fields, **overrides})  # type: ignore[call-arg]
 
 
 @contextlib.asynccontextmanager

@@ -54,7 +54,7 @@ async def test_axe_finds_nothing(open_page, scheme, connected):  # noqa: F811
         await page.testid("events-filter").fill("no-such-event")
     violations = await axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
-    for tab in ("tools", "runs", "history"):
+    for tab in ("tools", "runs", "history", "people"):
         await page.testid(f"tab-{tab}").click()
         violations = await axe_violations(page)
         assert not violations, f"{tab}: {json.dumps(violations, indent=1)}"
@@ -77,11 +77,11 @@ async def test_tabs_follow_the_aria_tab_pattern(open_page):  # noqa: F811
     assert await page.locator("#pane-tools").is_visible()
     assert await page.locator("#pane-events").is_hidden()
     await page.keyboard.press("End")
-    assert await page.testid("tab-history").get_attribute("aria-selected") == "true"
+    assert await page.testid("tab-people").get_attribute("aria-selected") == "true"
     await page.keyboard.press("ArrowRight")  # wraps
     assert await page.testid("tab-events").get_attribute("aria-selected") == "true"
     await page.keyboard.press("ArrowLeft")
-    assert await page.testid("tab-history").get_attribute("aria-selected") == "true"
+    assert await page.testid("tab-people").get_attribute("aria-selected") == "true"
 
 
 async def test_every_tab_stop_has_a_name(open_page):  # noqa: F811

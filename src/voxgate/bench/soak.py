@@ -1,11 +1,12 @@
 """``voxgate bench soak --sessions N --rounds R``: does memory come back when sessions close.
 
-A ``voxgate serve`` on the ``loopback`` engine (no models) is spawned, or ``--url`` / ``--pid``
-name a running one. Each round opens N ``/ws`` sessions at once, waits until every one has
-answered a ``session.update`` (its engine runs), closes them all, and waits until ``/healthz``
-counts none. The server's RSS (``/proc``) is printed after each round's opening and closing: a
-server that returns what sessions took stays flat round after round. Figures only; nothing is
-asserted on them.
+A ``voxgate serve`` on the ``loopback`` engine (no models, no grace period) is spawned, or
+``--url`` / ``--pid`` name a running one (run it with ``VOXGATE_SESSION_GRACE_SECONDS=0``, or
+each round waits out the grace period). Each round opens N ``/ws`` sessions at once, waits
+until every one has answered a ``session.update`` (its engine runs), closes them all, and
+waits until ``/healthz`` counts none. The server's RSS (``/proc``) is printed after each
+round's opening and closing: a server that returns what sessions took stays flat round after
+round. Figures only; nothing is asserted on them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ SETTLE_S = 1.5
 """Wait after the last session closed before reading RSS (the server trims its heap then)."""
 CONNECT_BATCH = 50
 
-_LOOPBACK = {"VOXGATE_ENGINE": "loopback", "VOXGATE_AGENTS": "none"}
+_LOOPBACK = {
+    "VOXGATE_ENGINE": "loopback",
+    "VOXGATE_AGENTS": "none",
+    "VOXGATE_SESSION_GRACE_SECONDS": "0",  # a round closes its sessions, not parks them
+}
 
 
 def rss_mb(pid: int) -> float:

@@ -38,6 +38,7 @@ from voxgate.server import (
     direct,
     metrics,
     openai_api,
+    participants,
     sessions,
     users_api,
     voice,
@@ -152,6 +153,7 @@ def create_app(
         by_path=dict.fromkeys(voice.UPLOAD_PATHS, upload_limit),
     )
     app.include_router(sessions.router)
+    app.include_router(participants.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router(run_caller))
     app.include_router(users_api.router)

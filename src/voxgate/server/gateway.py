@@ -79,7 +79,12 @@ class Gateway:
         observer: SessionObserver = self.metrics
         if self.tracing is not None:
             observer = Observers([self.metrics, self.tracing])
-        self.registry = SessionRegistry(self.new_engine, observer=observer)
+        self.registry = SessionRegistry(
+            self.new_engine,
+            observer=observer,
+            grace_s=settings.session_grace_seconds,
+            max_participants=settings.max_participants,
+        )
         self.peers = Peers(settings, self.registry, self.spawn)
         self.client_secrets = ClientSecrets()
         self.auth = Authenticator(settings, self.client_secrets)

@@ -24,6 +24,7 @@ from voxgate.protocol import ProtocolError, error_event
 from voxgate.server.auth import APIError
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
+from voxgate.server.sessions import check_room
 from voxgate.session import Session
 from voxgate.transports import realtime
 from voxgate.transports.calls import read_offer
@@ -52,6 +53,7 @@ async def realtime_socket(
             gateway.rights.check(grant, call_id, found)
             if found is None:
                 raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
+            check_room(found)
             session = found
         elif model is None:
             raise APIError(
@@ -59,6 +61,7 @@ async def realtime_socket(
             )
         else:
             session_id = grant.session_id or new_session_id()
+            check_room(gateway.registry.get(session_id))
             session = await gateway.open_session(
                 websocket, grant, session_id, transport="realtime", config=config
             )
@@ -80,7 +83,9 @@ async def realtime_socket(
             check=scope_check(grant),
         )
     finally:
-        await gateway.registry.release(session)
+        # a new session no key names has no way back: it closes with its client
+        resumable = call_id is not None or grant.session_id is not None
+        await gateway.registry.release(session, grace=resumable)
 
 
 def _bad_request(message: str, *, code: str, param: str | None = None) -> JSONResponse:
@@ -120,13 +125,22 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
     if not sdp.strip().startswith("v="):
         return _bad_request("the body must be an SDP offer", code="invalid_sdp", param="sdp")
     call_id = grant.session_id or pinned(lambda: "rtc_" + secrets.token_hex(12))
+    check_room(gateway.registry.get(call_id))
     session = await gateway.open_session(
         request, grant, call_id, transport="calls", config=grant.session
     )
     try:
-        peer = await gateway.peers.open(session, sdp, ga_only=True, check=scope_check(grant))
+        peer = await gateway.peers.open(
+            session,
+            sdp,
+            ga_only=True,
+            check=scope_check(grant),
+            resumable=grant.session_id is not None,  # only an ephemeral key names the call
+        )
     except ValueError as exc:
         return _bad_request(str(exc), code="invalid_sdp", param="sdp")
+    except ProtocolError as exc:  # filled up while the offer was answered
+        raise APIError(409, str(exc), code=exc.code) from None
     if update is not None:
         await peer.session.send(update)
     return Response(
@@ -148,5 +162,5 @@ async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Respons
     for peer in found:
         await peer.close(reason="hung up")
     # the session's end (its summary) is not the caller's to wait for
-    gateway.spawn(gateway.registry.release(found[0].session))
+    gateway.spawn(gateway.registry.release(found[0].session, grace=False))
     return Response(status_code=200)

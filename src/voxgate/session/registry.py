@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from voxgate.observability import SessionObserver
 from voxgate.protocol import Event
@@ -13,16 +14,25 @@ from voxgate.session.session import AgentFactory, EngineFactory, RecorderFactory
 class SessionRegistry:
     """In-process sessions by id; a session lives while it has participants.
 
-    A session whose engine ended on its own is forgotten at once: its id is free for a fresh
-    session, and only live sessions are counted (``len``, ``/healthz``).
+    It outlives its last caller by a grace period (``grace_s``), so a client that dropped
+    resumes it by id. A session whose engine ended on its own is forgotten at once: its id is
+    free for a fresh session, and only live sessions are counted (``len``, ``/healthz``).
     """
 
     def __init__(
-        self, engine_factory: EngineFactory, *, observer: SessionObserver | None = None
+        self,
+        engine_factory: EngineFactory,
+        *,
+        observer: SessionObserver | None = None,
+        grace_s: float = 0.0,
+        max_participants: int | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._observer = observer  # every session's: metrics, traces
+        self._grace_s = grace_s
+        self._max_participants = max_participants
         self._sessions: dict[str, Session] = {}
+        self._parked: dict[str, asyncio.Task[None]] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -55,6 +65,7 @@ class SessionRegistry:
                 on_end=self._forget,
                 observer=self._observer,
                 recorder=recorder,
+                max_participants=self._max_participants,
             )
         return session
 
@@ -63,14 +74,38 @@ class SessionRegistry:
             del self._sessions[session.id]
             release_memory()
 
-    async def release(self, session: Session) -> None:
-        """Close the session once its last participant (sidebands aside) has left."""
-        if not session.callers and self._sessions.get(session.id) is session:
-            del self._sessions[session.id]
-            await session.close()
-            release_memory()
+    async def release(self, session: Session, *, grace: bool = True) -> None:
+        """A participant left: close the session once no caller (sidebands aside) is left.
+
+        With ``grace`` (and ``grace_s`` set) it is closed only after ``grace_s`` without one;
+        a client that joins meanwhile keeps it. ``grace=False``: at once (a hang-up).
+        """
+        if session.callers or self._sessions.get(session.id) is not session:
+            return
+        parked = self._parked.pop(session.id, None)
+        if parked is not None:
+            parked.cancel()
+        if grace and self._grace_s > 0:
+            task = asyncio.create_task(self._close_later(session), name=f"park {session.id}")
+            self._parked[session.id] = task
+            return
+        del self._sessions[session.id]
+        await session.close()
+        release_memory()
+
+    async def _close_later(self, session: Session) -> None:
+        await asyncio.sleep(self._grace_s)
+        if self._parked.get(session.id) is asyncio.current_task():
+            del self._parked[session.id]
+        await self.release(session, grace=False)
 
     async def close(self) -> None:
         """Close every session (server shutdown)."""
+        parked, self._parked = list(self._parked.values()), {}
+        for task in parked:
+            task.cancel()
+        for task in parked:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         sessions, self._sessions = list(self._sessions.values()), {}
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)

@@ -1,14 +1,18 @@
 """One conversation: its engine (started when the first client joins) and the clients sharing it.
 
-A session ends when its last caller leaves (the registry closes it) or when its engine's events
-end on their own (an upstream gone for good): then every participant gets the engine's last
-``error`` and a ``voxgate.session.ended`` (its transport closes the connection on it), and the
-registry forgets the id, so the next client to join it gets a fresh session.
+A session ends when its last caller has been gone for the grace period (the registry closes
+it) or when its engine's events end on their own (an upstream gone for good): then every
+participant gets the engine's last ``error`` and a ``voxgate.session.ended`` (its transport
+closes the connection on it), and the registry forgets the id, so the next client to join it
+gets a fresh session. Each client is a ``Participant``; speakers' microphones are mixed
+(``Microphones``) into the one input the engine hears, and an ``error`` answering one
+participant's event goes to that participant only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -17,6 +21,13 @@ from typing import Any, Protocol
 from voxgate.engines import Engine
 from voxgate.observability import SessionObserver, logs
 from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
+from voxgate.session.microphones import Microphones
+from voxgate.session.participants import (
+    Disconnect,
+    Participant,
+    Role,
+    Roster,
+)
 from voxgate.session.summary import SummaryReply, summary_request
 from voxgate.session.turns import TurnTracker
 from voxgate.session.writer import EventWriter
@@ -84,6 +95,9 @@ ENDED = "voxgate.session.ended"
 """The last event of a session whose engine ended: ``code`` and ``reason`` say why."""
 ENDED_CLOSE_CODE = 1013
 """WebSocket close code for it ("try again later"): a new connection gets a fresh session."""
+BACKLOG_EVENTS = 512
+"""Events kept while a session has no caller, for the first one back (audio deltas are not:
+their transcripts are); older ones go first."""
 
 
 class Session:
@@ -104,14 +118,25 @@ class Session:
         on_end: Callable[[Session], None] | None = None,
         observer: SessionObserver | None = None,
         recorder: RecorderFactory | None = None,
+        max_participants: int | None = None,
     ) -> None:
         self.id = session_id
         self._engine_factory = engine_factory
         self._config = config
         self._engine: Engine | None = None
         self._pump: asyncio.Task[None] | None = None
-        self.participants: set[EventWriter] = set()
-        self._sidebands: set[EventWriter] = set()
+        self.microphones = Microphones(self._append_to_engine)
+        self.roster = Roster(
+            session_id,
+            max_participants=max_participants,
+            microphones=self.microphones,
+            broadcast=self.broadcast,
+        )
+        """Who is here: ``roster.mute``, ``roster.set_gain``; ``remove`` ends a connection."""
+        self.participants: set[EventWriter] = self.roster.writers
+        """Every participant's writer (the roster's)."""
+        self._sidebands = self.roster.sidebands
+        self._backlog: collections.deque[Event] | None = None  # while no caller is here
         self._session_state: dict[str, Any] | None = None
         self.active_response_id: str | None = None
         self._starting = asyncio.Lock()
@@ -160,40 +185,104 @@ class Session:
         """The participants that keep the session alive (all but sidebands)."""
         return self.participants - self._sidebands
 
-    def join(self, writer: EventWriter, *, sideband: bool = False) -> None:
-        """Add a client: its first event is ``session.created``.
+    def join(
+        self,
+        writer: EventWriter,
+        *,
+        sideband: bool = False,
+        role: Role | None = None,
+        transport: str = "internal",
+        disconnect: Disconnect | None = None,
+    ) -> Participant:
+        """Add a client: ``session.created`` first, then ``voxgate.participant.joined``.
 
         The first join starts the engine, whose ``session.created`` reaches every participant;
-        a late joiner gets one made of the session's current configuration. A ``sideband``
-        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive. Log lines of the
-        caller's task (and the tasks it starts) carry the session's and the client's ids.
+        a late joiner gets one made of the session's current configuration (and the events a
+        session without callers kept, if it is the first back). A ``sideband``
+        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive, and listens
+        unless given another ``role``. ``disconnect`` ends the client's connection when it is
+        removed. A ``ProtocolError`` (``session_full``) past ``max_participants``.
         """
         logs.bind(self.id, writer.participant_id)
         log.info("session %s: client %s joins", self.id, writer.participant_id)
-        self.participants.add(writer)
+        who = self.roster.add(
+            writer, sideband=sideband, role=role, transport=transport, disconnect=disconnect
+        )
         if self._observer is not None:
             self._observer.joined(self, writer)
-        if sideband:
-            self._sidebands.add(writer)
         if self._ending is not None:  # joined as the engine ended: the client leaves too
             writer.offer(self._ending)
-        elif self._session_state is not None:
+            return who
+        if self._session_state is not None:
             writer.offer(event("session.created", session=self._session_state))
-        elif self._engine is None and self._opening is None and not self._closed:
+            self.roster.announce(who)
+            if self._backlog is not None and not sideband:
+                backlog, self._backlog = self._backlog, None
+                for ev in backlog:
+                    writer.offer(ev)
+            return who
+        self.roster.hold(who)
+        if self._engine is None and self._opening is None and not self._closed:
             with contextlib.suppress(RuntimeError):  # no running loop: start() will
                 self._opening = asyncio.get_running_loop().create_task(self._open())
+        return who
 
     def leave(self, writer: EventWriter) -> None:
-        """Remove a client."""
-        if writer in self.participants:
-            log.info("session %s: client %s leaves", self.id, writer.participant_id)
-            if self._observer is not None:
-                self._observer.left(self, writer)
-        self.participants.discard(writer)
-        self._sidebands.discard(writer)
+        """Remove a client (the others are told)."""
+        who = self.roster.find(writer)
+        if who is not None:
+            self._depart(who, "left")
 
-    async def send(self, ev: Event) -> None:
-        """One client event to the engine, starting it on first use."""
+    @property
+    def members(self) -> dict[str, Participant]:
+        """The participants by id, in the order they joined."""
+        return self.roster.members
+
+    async def remove(self, participant_id: str) -> Participant | None:
+        """Remove a participant (None: no such participant).
+
+        It is told (``voxgate.participant.left``, ``removed``) and its transport ends its
+        connection.
+        """
+        who = self.members.get(participant_id)
+        if who is None:
+            return None
+        self._depart(who, "removed")
+        if who.disconnect is not None:
+            await who.disconnect("removed from the session")
+        else:
+            who.writer.close()
+        return who
+
+    def _depart(self, who: Participant, reason: str) -> None:
+        log.info("session %s: client %s %s", self.id, who.id, reason)
+        if self._observer is not None:
+            self._observer.left(self, who.writer)
+        self.roster.drop(who, reason)
+        if not self.callers and self._session_state is not None and self._ending is None:
+            self._backlog = collections.deque(maxlen=BACKLOG_EVENTS)
+
+    async def send(self, ev: Event, participant: Participant | None = None) -> None:
+        """One client event to the engine (from ``participant``), starting it on first use.
+
+        Audio goes through the mixer; a commit first sends what the mixer holds, a clear drops
+        it. With others in the session, the engine's ``error`` for this event goes to
+        ``participant`` only (an ``event_id`` is given to an event without one, and taken off
+        the error again).
+        """
+        type_ = ev["type"]
+        if type_ == "input_audio_buffer.append":
+            await self.append_audio(ev["audio"], participant)
+            return
+        if type_ == "input_audio_buffer.commit":
+            await self.microphones.flush()
+        elif type_ == "input_audio_buffer.clear":
+            self.microphones.clear()
+        if participant is not None and len(self.members) > 1:
+            self.roster.remember_sender(ev, participant)
+        await self._to_engine(ev)
+
+    async def _to_engine(self, ev: Event) -> None:
         if self._closed:
             raise ProtocolError(
                 "this session has ended; connect again for a new one", code="session_ended"
@@ -206,6 +295,8 @@ class Session:
         self._turns.broadcast(ev)
         for writer in list(self.participants):
             writer.offer(ev)
+        if self._backlog is not None:
+            self._backlog.append(ev)
         self._tell_recorder(ev)
 
     def _tell_recorder(self, ev: Event) -> None:
@@ -220,13 +311,27 @@ class Session:
         self._turns.refused(error)
         writer.offer(error)
 
-    async def append_audio(self, pcm: bytes) -> None:
-        """Microphone audio (PCM16 24 kHz) from any participant."""
-        await self.send({"type": "input_audio_buffer.append", "audio": pcm})
+    async def append_audio(self, pcm: bytes, participant: Participant | None = None) -> None:
+        """Microphone audio (PCM16 24 kHz) from a participant (None: an anonymous speaker).
 
-    async def say(self, text: str) -> None:
+        A listener's audio is ignored (it is told once), a muted one's too.
+        """
+        if participant is not None and (
+            not participant.heard() or participant.id not in self.members
+        ):
+            return
+        if self._closed:
+            raise ProtocolError(
+                "this session has ended; connect again for a new one", code="session_ended"
+            )
+        await self.microphones.append(participant.id if participant is not None else "", pcm)
+
+    async def _append_to_engine(self, pcm: bytes) -> None:
+        await self._to_engine({"type": "input_audio_buffer.append", "audio": pcm})
+
+    async def say(self, text: str, participant: Participant | None = None) -> None:
         """A typed user turn: stop the agent, add the message, ask for a reply."""
-        await self.interrupt()
+        await self.interrupt(participant)
         await self.send(
             {
                 "type": "conversation.item.create",
@@ -235,11 +340,12 @@ class Session:
                     "role": "user",
                     "content": [{"type": "input_text", "text": text}],
                 },
-            }
+            },
+            participant,
         )
-        await self.send({"type": "response.create"})
+        await self.send({"type": "response.create"}, participant)
 
-    async def commit_audio(self) -> None:
+    async def commit_audio(self, participant: Participant | None = None) -> None:
         """End the user's turn now; a reply follows once the engine has committed it.
 
         A refused commit (an empty buffer) is only its ``error``: nothing to answer.
@@ -248,15 +354,15 @@ class Session:
         if not self._server_responds_on_commit():
             commit["event_id"] = self._respond_after = new_id("event")
         try:
-            await self.send(commit)
+            await self.send(commit, participant)
         except BaseException:
             self._respond_after = None
             raise
 
-    async def interrupt(self) -> None:
+    async def interrupt(self, participant: Participant | None = None) -> None:
         """Cancel the response in progress, if there is one."""
         if self.active_response_id is not None:
-            await self.send({"type": "response.cancel"})
+            await self.send({"type": "response.cancel"}, participant)
             self.active_response_id = None
 
     async def close(self) -> None:
@@ -271,6 +377,8 @@ class Session:
         self._turns.close()
         if self._observer is not None:
             self._observer.session_closed(self)
+        self.microphones.close()
+        self._backlog = None
         if self._opening is not None and self._opening is not asyncio.current_task():
             self._opening.cancel()
         if self.agent is not None:
@@ -360,9 +468,20 @@ class Session:
                     continue
                 respond = self._observe(ev)
                 for out in self._turns.observe(ev):  # voxgate.metrics: the session's own
-                    for writer in list(self.participants):
-                        writer.offer(out)
+                    addressee = self.roster.addressee(out)
+                    if addressee is None:
+                        for writer in list(self.participants):
+                            writer.offer(out)
+                        if (
+                            self._backlog is not None
+                            and out["type"] != "response.output_audio.delta"
+                        ):
+                            self._backlog.append(out)
+                    elif addressee[0].id in self.members:
+                        addressee[0].writer.offer(addressee[1])
                     self._tell_recorder(out)
+                if ev["type"] == "session.created":
+                    self.roster.announce_held()
                 if self.agent is not None:
                     try:
                         self.agent.observe(ev)

@@ -50,6 +50,8 @@ class EventWriter:
         self._queue: collections.deque[Event] = collections.deque()
         self._errors = 0
         self._ready = asyncio.Event()
+        self._delivered = asyncio.Event()
+        self._delivered.set()
         self._closed = False
         self.dropped = 0
         self.participant_id = new_id("participant")
@@ -78,6 +80,7 @@ class EventWriter:
             return
         self._errors += error
         self._queue.append(ev)
+        self._delivered.clear()
         self._ready.set()
 
     async def run(self) -> None:
@@ -95,6 +98,12 @@ class EventWriter:
                     self._give_up(
                         f"client too slow: an event took over {self._send_timeout_s:g} s to send"
                     )
+            if not self._queue:
+                self._delivered.set()
+
+    async def delivered(self) -> None:
+        """Wait until every event offered so far has been delivered (or the writer closed)."""
+        await self._delivered.wait()
 
     def _give_up(self, reason: str) -> None:
         log.warning("%s (%d events dropped); disconnecting it", reason, self.dropped)
@@ -107,3 +116,4 @@ class EventWriter:
         self._queue.clear()
         self._errors = 0
         self._ready.set()
+        self._delivered.set()

@@ -36,6 +36,17 @@ def client_writer(deliver: Callable[[Event], Awaitable[None]], settings: Setting
     )
 
 
+async def drain(writer: EventWriter, timeout: float = CLOSE_TIMEOUT_S) -> None:
+    """Wait (``timeout`` at most) until ``writer`` has delivered what it queued.
+
+    So the ``voxgate.participant.left`` of a removal reaches the client before its connection
+    closes.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await writer.delivered()
+
+
 async def serve_connection(
     reading: Coroutine[Any, Any, None],
     writer: EventWriter,

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from voxgate.protocol import Event, ProtocolError
-from voxgate.session import Session
+from voxgate.session import Participant, Session
 from voxgate.wire import WireLimits, load_event, validate_event
 
 ClientEventCheck = Callable[[Event], None]
@@ -33,7 +33,9 @@ class TextTurn(BaseModel):
     text: str
 
 
-async def _shortcut(session: Session, data: dict[str, Any], limits: WireLimits) -> bool:
+async def _shortcut(
+    session: Session, data: dict[str, Any], limits: WireLimits, participant: Participant | None
+) -> bool:
     """Run a voxgate shortcut; False when ``data`` is not one."""
     type_ = data.get("type")
     if type_ == "text":
@@ -52,11 +54,11 @@ async def _shortcut(session: Session, data: dict[str, Any], limits: WireLimits) 
                 code="string_above_max_length",
                 param="text",
             )
-        await session.say(turn.text)
+        await session.say(turn.text, participant)
     elif type_ == "commit_audio":
-        await session.commit_audio()
+        await session.commit_audio(participant)
     elif type_ == "interrupt":
-        await session.interrupt()
+        await session.interrupt(participant)
     else:
         return False
     return True
@@ -69,17 +71,18 @@ async def handle_text(
     *,
     shortcuts: bool = True,
     check: ClientEventCheck | None = None,
+    participant: Participant | None = None,
 ) -> None:
-    """One JSON text message from a client; raises ``ProtocolError`` for bad input.
+    """One JSON text message from ``participant``; raises ``ProtocolError`` for bad input.
 
     Bounded by ``limits`` before it is parsed; a large one is parsed and validated off the
     event loop. ``shortcuts=False`` accepts GA client events only (the OpenAI-compatible
     endpoints); ``check`` may refuse a GA event before the session gets it.
     """
     data = await load_event(text, limits)
-    if shortcuts and isinstance(data, dict) and await _shortcut(session, data, limits):
+    if shortcuts and isinstance(data, dict) and await _shortcut(session, data, limits, participant):
         return
     ev = await validate_event(data, limits, size=len(text))
     if check is not None:
         check(ev)
-    await session.send(ev)
+    await session.send(ev, participant)

@@ -24,9 +24,16 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
 from voxgate.protocol import SERVER_EVENT_MODELS, Event, ProtocolError, to_wire
-from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
+from voxgate.session import (
+    ENDED,
+    ENDED_CLOSE_CODE,
+    REMOVED_CLOSE_CODE,
+    EventWriter,
+    Participant,
+    Session,
+)
 from voxgate.settings import Settings
-from voxgate.transports.client import client_writer, serve_connection
+from voxgate.transports.client import client_writer, drain, serve_connection
 from voxgate.transports.messages import ClientEventCheck
 from voxgate.wire import OFF_LOOP_CHARS, WireLimits, load_client_event
 
@@ -100,8 +107,19 @@ async def serve_client(
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])
 
+    async def disconnect(reason: str) -> None:
+        await drain(writer)
+        await close(REMOVED_CLOSE_CODE, reason)
+
     writer = client_writer(deliver, settings)
-    session.join(writer, sideband=sideband)
+    try:
+        participant = session.join(
+            writer, sideband=sideband, transport="realtime", disconnect=disconnect
+        )
+    except ProtocolError as exc:  # the session is full
+        await websocket.send_text(json.dumps(exc.to_event()))
+        await close(1008, str(exc))
+        return
     watching = asyncio.create_task(_close_when_over(websocket, session)) if sideband else None
     try:
         try:
@@ -111,7 +129,7 @@ async def serve_client(
             await websocket.close(code=1008)
             return
         limits = WireLimits.from_settings(settings)
-        reading = _read(websocket, session, edge, writer, limits, check)
+        reading = _read(websocket, session, edge, participant, limits, check)
         await serve_connection(reading, writer, close)
     finally:
         writer.close()
@@ -124,17 +142,18 @@ async def _read(
     websocket: WebSocket,
     session: Session,
     edge: EdgeAudio,
-    writer: EventWriter,
+    participant: Participant,
     limits: WireLimits,
     check: ClientEventCheck | None,
 ) -> None:
+    writer: EventWriter = participant.writer
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                await _on_message(session, edge, message, limits, check)
+                await _on_message(session, participant, edge, message, limits, check)
             except ProtocolError as exc:
                 session.refuse(writer, exc.to_event())
     except WebSocketDisconnect:
@@ -150,6 +169,7 @@ async def _close_when_over(websocket: WebSocket, session: Session) -> None:
 
 async def _on_message(
     session: Session,
+    participant: Participant,
     edge: EdgeAudio,
     message: Mapping[str, Any],
     limits: WireLimits,
@@ -179,7 +199,7 @@ async def _on_message(
         except ProtocolError as exc:
             exc.event_id = ev.get("event_id")
             raise
-    await session.send(ev)
+    await session.send(ev, participant)
 
 
 async def _decode(edge: EdgeAudio, audio: bytes) -> bytes:

@@ -3,7 +3,8 @@
 The data channel carries the WebSocket transport's JSON events both ways; agent audio travels on
 the track instead of ``response.output_audio.delta``. ``POST /api/webrtc/offer`` and OpenAI's
 ``/v1/realtime/calls`` (GA events only) are the app's routes; both open a ``Peer`` through
-``Peers``, which also parks a peer's session after it leaves, so a reconnect can resume it.
+``Peers``; a peer that leaves releases its session to the registry, which keeps it for the grace
+period (``session_grace_seconds``), so a reconnect can resume it.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
-from voxgate.session import ENDED, Session, SessionRegistry
+from voxgate.session import ENDED, Participant, Role, Session, SessionRegistry
 from voxgate.settings import Settings
-from voxgate.transports.client import client_writer
+from voxgate.transports.client import CLOSE_TIMEOUT_S, client_writer, drain
 from voxgate.transports.messages import ClientEventCheck, handle_text
 from voxgate.wire import WireLimits
 
@@ -78,12 +79,18 @@ class Peer:
         *,
         ga_only: bool = False,
         check: ClientEventCheck | None = None,
+        role: Role = "speaker",
+        resumable: bool = True,
     ) -> None:
         settings = peers.settings
         self.id = new_id("rtc")
         self.session = session
         self.ga_only = ga_only
         self.check = check
+        self.role: Role = role
+        self.resumable = resumable
+        """Whether a client can come back to its session (by id): then it outlives the peer."""
+        self.participant: Participant | None = None
         self._peers = peers
         servers = [RTCIceServer(**s.model_dump()) for s in settings.webrtc_ice_servers]
         # An explicit list: aiortc falls back to a public STUN server when given None.
@@ -128,7 +135,9 @@ class Peer:
         except _BAD_OFFER as exc:
             raise ValueError(f"no answer to this SDP offer: {exc or type(exc).__name__}") from None
         self.answer_sdp = with_ptime(self.pc.localDescription.sdp, FRAME_MS)
-        self.session.join(self.writer)
+        self.participant = self.session.join(  # a ProtocolError when the session is full
+            self.writer, role=self.role, transport="webrtc", disconnect=self._removed
+        )
         self._spawn(self._write())
         self._spawn(self._read())
         self._spawn(self._watchdog())
@@ -250,7 +259,12 @@ class Peer:
                     code="invalid_event",
                 )
             await handle_text(
-                self.session, message, self.limits, shortcuts=not self.ga_only, check=self.check
+                self.session,
+                message,
+                self.limits,
+                shortcuts=not self.ga_only,
+                check=self.check,
+                participant=self.participant,
             )
         except ProtocolError as exc:
             self.session.refuse(self.writer, exc.to_event())
@@ -263,7 +277,13 @@ class Peer:
         def first(frame_ms: float) -> None:
             log.info("peer %s: the caller sends %.0f ms audio frames", self.id, frame_ms)
 
-        await read_microphone(track, self.session.append_audio, on_first_frame=first)
+        async def append(pcm: bytes) -> None:
+            try:
+                await self.session.append_audio(pcm, self.participant)
+            except ProtocolError as exc:  # the session has ended
+                self.writer.offer(exc.to_event())
+
+        await read_microphone(track, append, on_first_frame=first)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -279,8 +299,21 @@ class Peer:
         if self.pc.connectionState != "connected":
             await self.close(reason="no connection within 30 s")
 
+    async def _removed(self, reason: str) -> None:
+        """Removed from the session: its last events reach the channel, then the peer hangs up."""
+        await drain(self.writer)
+        channel = self.channel
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                # aiortc signals only its low-water mark, not an empty buffer: look again
+                while channel is not None and channel.readyState == "open":
+                    if not channel.bufferedAmount:
+                        break
+                    await asyncio.sleep(0.02)
+        await self.close(reason=reason)
+
     async def close(self, reason: str = "closed") -> None:
-        """Leave the session (parked for a reconnect) and release the connection."""
+        """Leave the session (kept a while for a reconnect) and release the connection."""
         if self._closed:
             return
         self._closed = True
@@ -334,14 +367,18 @@ class Peers:
         *,
         ga_only: bool = False,
         check: ClientEventCheck | None = None,
+        role: Role = "speaker",
+        resumable: bool = True,
     ) -> Peer:
-        """A connected-to-be peer in ``session``, answering the offer ``sdp``.
+        """A connected-to-be peer in ``session`` (as ``role``), answering the offer ``sdp``.
 
         ``ga_only`` (the OpenAI-compatible ``/calls``) keeps the peer to GA events; ``check``
-        may refuse its client events. A ``ValueError`` names what is wrong with an offer it
-        cannot use.
+        may refuse its client events. A ``resumable`` peer's session outlives it for the
+        registry's grace period (a client may come back by id). A ``ValueError`` names what
+        is wrong with an offer it cannot use; a ``ProtocolError`` (``session_full``) says the
+        session has no room.
         """
-        peer = Peer(self, session, ga_only=ga_only, check=check)
+        peer = Peer(self, session, ga_only=ga_only, check=check, role=role, resumable=resumable)
         self._peers[peer.id] = peer
         try:
             await peer.answer(sdp)
@@ -355,14 +392,9 @@ class Peers:
         return [p for p in self._peers.values() if p.session.id == session_id]
 
     def left(self, peer: Peer) -> None:
-        """``peer`` has closed: park its session for ``webrtc_park_seconds``."""
+        """``peer`` has closed: its session may close (after the registry's grace period)."""
         self._peers.pop(peer.id, None)
-        self.spawn(self._release_later(peer.session))
-
-    async def _release_later(self, session: Session) -> None:
-        """Close an empty session after the park unless a client rejoined it."""
-        await asyncio.sleep(self.settings.webrtc_park_seconds)
-        await self.registry.release(session)
+        self.spawn(self.registry.release(peer.session, grace=peer.resumable))
 
     async def close(self) -> None:
         """Hang up every peer (server shutdown)."""

@@ -11,9 +11,17 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.protocol import Event, ProtocolError, to_wire
-from voxgate.session import ENDED, ENDED_CLOSE_CODE, EventWriter, Session
+from voxgate.session import (
+    ENDED,
+    ENDED_CLOSE_CODE,
+    REMOVED_CLOSE_CODE,
+    EventWriter,
+    Participant,
+    Role,
+    Session,
+)
 from voxgate.settings import Settings
-from voxgate.transports.client import client_writer, serve_connection
+from voxgate.transports.client import client_writer, drain, serve_connection
 from voxgate.transports.messages import ClientEventCheck, handle_text
 from voxgate.wire import WireLimits
 
@@ -26,11 +34,14 @@ async def serve_client(
     settings: Settings,
     *,
     check: ClientEventCheck | None = None,
+    role: Role = "speaker",
 ) -> None:
     """One client of ``session`` on an accepted socket, until it disconnects (it then leaves).
 
-    A client too slow to read its events is disconnected (1008, with the reason). ``check``
-    may refuse the client's GA events (``transports.messages.ClientEventCheck``).
+    A client too slow to read its events is disconnected (1008, with the reason); one removed
+    from the session ``REMOVED_CLOSE_CODE``; one joining a full session gets the ``error``
+    and 1008. ``check`` may refuse the client's GA events
+    (``transports.messages.ClientEventCheck``).
     """
 
     async def deliver(ev: Event) -> None:
@@ -44,10 +55,19 @@ async def serve_client(
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])
 
+    async def disconnect(reason: str) -> None:
+        await drain(writer)
+        await close(REMOVED_CLOSE_CODE, reason)
+
     writer = client_writer(deliver, settings)
-    session.join(writer)
     try:
-        reading = _read(websocket, session, writer, settings, check)
+        participant = session.join(writer, role=role, transport="websocket", disconnect=disconnect)
+    except ProtocolError as exc:  # the session is full
+        await websocket.send_text(json.dumps(exc.to_event()))
+        await close(1008, str(exc))
+        return
+    try:
+        reading = _read(websocket, session, participant, settings, check)
         await serve_connection(reading, writer, close)
     finally:
         session.leave(writer)
@@ -56,10 +76,11 @@ async def serve_client(
 async def _read(
     websocket: WebSocket,
     session: Session,
-    writer: EventWriter,
+    participant: Participant,
     settings: Settings,
     check: ClientEventCheck | None,
 ) -> None:
+    writer: EventWriter = participant.writer
     limits = WireLimits.from_settings(settings)
     try:
         while True:
@@ -68,16 +89,16 @@ async def _read(
                 return
             try:
                 if (data := message.get("bytes")) is not None:
-                    await _on_audio(session, data, settings.max_binary_frame_bytes)
+                    await _on_audio(session, participant, data, settings.max_binary_frame_bytes)
                 elif (text := message.get("text")) is not None:
-                    await handle_text(session, text, limits, check=check)
+                    await handle_text(session, text, limits, check=check, participant=participant)
             except ProtocolError as exc:
                 session.refuse(writer, exc.to_event())
     except WebSocketDisconnect:
         pass
 
 
-async def _on_audio(session: Session, data: bytes, limit: int) -> None:
+async def _on_audio(session: Session, participant: Participant, data: bytes, limit: int) -> None:
     if len(data) > limit:
         raise ProtocolError(
             f"binary audio frame of {len(data)} bytes is over the {limit}-byte limit; "
@@ -91,4 +112,4 @@ async def _on_audio(session: Session, data: bytes, limit: int) -> None:
             code="invalid_audio",
         )
     if data:
-        await session.append_audio(data)
+        await session.append_audio(data, participant)

@@ -41,6 +41,7 @@ def gateway_settings(port: int, **extra) -> Settings:
             "openai_base_url": f"http://127.0.0.1:{port}/v1",
             "openai_model": "gpt-realtime",
             "agents": "none",
+            "session_grace_seconds": 0,  # the tests see the upstream closed as the client leaves
             **extra,
         }
     )

@@ -5,7 +5,8 @@
 //
 // Modules (js/): util, audio (AudioContext + worklets), ws-transport, webrtc-transport, turn
 // (the turn-state pill), tabs, handlers (the server's events) and views/ for each pane. This file
-// wires them and runs the connection: connect, disconnect, reconnect with backoff.
+// wires them and runs the connection: connect, disconnect, reconnect with backoff. `?session=`
+// joins a conversation (the Copy link), `?role=listener` joins it to listen only.
 
 import { AudioEngine } from './js/audio.js';
 import { auth, keyAccepted, renderAccount, setKey, takeTypedKey, whoAmI } from './js/auth.js';
@@ -21,6 +22,7 @@ import { ErrorView } from './js/views/errors.js';
 import { EventsView } from './js/views/events.js';
 import { HistoryView } from './js/views/history.js';
 import { MetricsView } from './js/views/metrics.js';
+import { ParticipantsView } from './js/views/participants.js';
 import { RunsView } from './js/views/runs.js';
 import { SessionView } from './js/views/session.js';
 import { ToolsView } from './js/views/tools.js';
@@ -38,6 +40,8 @@ class App {
   direct = false; // the server offers browser-direct mode
   features = { live_voice: true, webrtc: true, direct_mode: false }; // what this key's role may use
   sessionId = null; // kept across Disconnect / Connect: the same conversation, if the server has it
+  role = 'speaker'; // or 'listener' (?role=listener): heard by nobody, hears everything
+  #removed = false; // this page was removed from the session: do not reconnect by itself
   #generation = 0; // bumps on every connect/disconnect; stale async work checks it
   #pendingOptions = null; // [agent, transport] to load once the page has a key
 
@@ -52,6 +56,12 @@ class App {
     this.errors = new ErrorView(ui.errors);
     this.session = new SessionView(ui.session, ui.copyLink);
     this.history = new HistoryView(ui.history, { onResume: (id) => this.resume(id) });
+    this.participants = new ParticipantsView(ui.participants, {
+      count: ui.participantsCount,
+      empty: ui.participantsEmpty,
+      session: () => this.sessionId,
+      onError: (message) => this.errors.add(message, 'participant_control'),
+    });
     this.reconnect = new Reconnector(this);
     this.handlers = serverEventHandlers(this);
     this.holdToTalk = new HoldToTalk(ui.holdToTalk, ui.composerHint, this);
@@ -68,6 +78,7 @@ class App {
     this.showTab = wireTabs(ui.tabs, ui.panes, (name) => name === 'history' && this.history.refresh());
     const params = new URLSearchParams(location.search);
     this.sessionId = params.get('session') || null;
+    this.role = params.get('role') === 'listener' ? 'listener' : 'speaker';
     const transport = params.get('transport') ?? localStorage.getItem('voxgate.transport') ?? 'webrtc';
     ui.transport.value = transport === 'websocket' ? 'websocket' : 'webrtc';
     ui.transport.addEventListener('change', () => localStorage.setItem('voxgate.transport', ui.transport.value));
@@ -154,6 +165,7 @@ class App {
     const kind = choice === 'direct' && this.direct ? 'direct' : choice === 'webrtc' && this.config.enabled ? 'webrtc' : this.features.live_voice ? 'websocket' : null;
     if (!kind) return; // nothing this role may use: #showTransports said so
     const generation = ++this.#generation;
+    this.#removed = false;
     if (!this.sessionId) this.#startSession(randomId());
     else if (!auto && !this.conversation.isEmpty) this.reconnect.rejoining();
     debug.sessionId = this.sessionId;
@@ -169,7 +181,7 @@ class App {
     });
     const audioReady = this.#startAudio(this.audio, generation);
     if (kind === 'websocket') {
-      this.#open(new WebSocketTransport(sessionId, { agent: this.ui.agent.value }), generation);
+      this.#open(new WebSocketTransport(sessionId, { agent: this.ui.agent.value, role: this.role }), generation);
       return;
     }
     await audioReady; // the offer carries the microphone track
@@ -178,6 +190,7 @@ class App {
       iceServers: this.config.ice_servers,
       agent: this.ui.agent.value,
       direct: kind === 'direct',
+      role: this.role,
     });
     this.#open(transport, generation);
     try {
@@ -188,7 +201,7 @@ class App {
       if (err instanceof OfferError && err.status === 404 && kind === 'webrtc') {
         this.errors.add('WebRTC is turned off on this server; using the WebSocket.', 'webrtc_disabled');
         transport.close();
-        this.#open(new WebSocketTransport(sessionId, { agent: this.ui.agent.value }), generation);
+        this.#open(new WebSocketTransport(sessionId, { agent: this.ui.agent.value, role: this.role }), generation);
         return;
       }
       const refused = err instanceof OfferError && err.status < 500;
@@ -242,6 +255,10 @@ class App {
       return;
     }
     if (!this.#current(generation)) return;
+    if (this.role === 'listener') {
+      this.#showMic('off', 'Listening only.');
+      return;
+    }
     try {
       await audio.startMic();
       if (this.#current(generation)) this.#showMic(audio.micActive ? 'live' : 'off');
@@ -299,7 +316,17 @@ class App {
   #onClosed(info) {
     this.#generation++;
     this.#teardown();
+    if (this.#removed || info.code === 4000) {
+      // removed by whoever runs the conversation: come back only when asked to
+      this.reconnect.closed({ ...info, code: 4000, reason: 'removed from the session', refused: true });
+      return;
+    }
     this.reconnect.closed(info);
+  }
+
+  /** The server says this page was removed from the session; its connection ends next. */
+  removedFromSession() {
+    this.#removed = true;
   }
 
   sessionCreated(session) {
@@ -312,6 +339,7 @@ class App {
     this.audio?.stop();
     this.audio = null;
     this.ui.agentAudio.srcObject = null;
+    this.participants.clear();
     this.muted = false;
     this.turn.set('idle');
     this.playing = false;
@@ -392,7 +420,7 @@ class App {
   #showMic(state, message) {
     this.micState = state;
     this.ui.micBox.dataset.state = state;
-    this.ui.micStatus.textContent = state === 'error' ? `${message} You can still type.` : 'microphone off';
+    this.ui.micStatus.textContent = state === 'error' ? `${message} You can still type.` : (message ?? 'microphone off');
     this.#renderMute();
   }
 

@@ -131,6 +131,9 @@ export function serverEventHandlers(app) {
     },
     'voxgate.run.status': (e) => runNote(e, `${e.agent}: ${e.status}${e.error ? ` (${e.error})` : ''}`, e.status === 'failed' ? 'failed' : ''),
     'voxgate.webrtc.state': (e) => app.showTransport(e.connection_state),
+    'voxgate.participant.joined': (e) => app.participants.handle(e),
+    'voxgate.participant.updated': (e) => app.participants.handle(e),
+    'voxgate.participant.left': (e) => app.participants.handle(e) && app.removedFromSession(),
     error: (e) => {
       const error = e.error ?? {};
       app.errors.add(error.message ?? 'The server reported an error.', error.code);

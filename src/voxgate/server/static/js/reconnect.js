@@ -73,7 +73,7 @@ export class Reconnector {
     }
     this.attempt = 0;
     const action = { label: wasLive ? 'Reconnect' : 'Try again', testid: 'reconnect', run: () => app.connect() };
-    const message = wasLive ? `${why} Reconnecting did not work.` : why;
+    const message = wasLive && !refused ? `${why} Reconnecting did not work.` : why;
     app.errors.add(message, null, { key: 'connection', action, detail });
     app.setState('error', message);
   }

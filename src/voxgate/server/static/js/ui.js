@@ -12,6 +12,7 @@ const TEST_IDS = {
   runsEmpty: 'runs-empty', agentAudio: 'agent-audio', apiKey: 'api-key', apiKeyField: 'api-key-field',
   signIn: 'sign-in', account: 'account', userName: 'user-name', userRole: 'user-role', signOut: 'sign-out',
   holdToTalk: 'hold-to-talk',
+  participants: 'participants', participantsCount: 'participants-count', participantsEmpty: 'participants-empty',
 };
 
 const HISTORY_IDS = {

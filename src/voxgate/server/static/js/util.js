@@ -74,6 +74,8 @@ export function describeClose({ code, reason, opened }) {
     case 4401:
     case 4403:
       return 'The server refused this connection.';
+    case 4000:
+      return 'You were removed from this conversation.';
     default:
       return 'The connection to the server was lost.';
   }

@@ -41,11 +41,12 @@ export class WebRtcTransport extends EventTransport {
   #opened = false;
   #closed = false;
 
-  constructor(sessionId, { iceServers = [], agent = null, direct = false } = {}) {
+  constructor(sessionId, { iceServers = [], agent = null, direct = false, role = 'speaker' } = {}) {
     super();
     this.sessionId = sessionId;
     this.iceServers = iceServers;
     this.agent = agent;
+    this.role = role;
     this.direct = direct;
     this.ga = direct; // only GA client events: no voxgate shortcuts
     if (direct) this.kind = 'direct';
@@ -75,6 +76,7 @@ export class WebRtcTransport extends EventTransport {
     const body = { sdp: pc.localDescription.sdp, type: 'offer' };
     if (!this.direct) body.session_id = this.sessionId;
     if (this.agent && !this.direct) body.agent = this.agent;
+    if (this.role !== 'speaker' && !this.direct) body.role = this.role;
     const response = await fetch(this.direct ? '/api/realtime/webrtc-offer' : '/api/webrtc/offer', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...authHeaders() },

@@ -2,10 +2,13 @@
 import { socketProtocols } from './auth.js';
 import { EventTransport } from './util.js';
 
-function socketUrl(sessionId, agent) {
+function socketUrl(sessionId, agent, role) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const query = agent ? `?agent=${encodeURIComponent(agent)}` : '';
-  return `${scheme}//${location.host}/ws/${encodeURIComponent(sessionId)}${query}`;
+  const query = new URLSearchParams();
+  if (agent) query.set('agent', agent);
+  if (role && role !== 'speaker') query.set('role', role);
+  const search = query.size ? `?${query}` : '';
+  return `${scheme}//${location.host}/ws/${encodeURIComponent(sessionId)}${search}`;
 }
 
 /**
@@ -19,10 +22,11 @@ export class WebSocketTransport extends EventTransport {
   #opened = false;
   #closed = false;
 
-  constructor(sessionId, { agent = null } = {}) {
+  constructor(sessionId, { agent = null, role = 'speaker' } = {}) {
     super();
     this.sessionId = sessionId;
     this.agent = agent;
+    this.role = role;
   }
 
   async connect() {
@@ -34,7 +38,7 @@ export class WebSocketTransport extends EventTransport {
       return;
     }
     if (this.#closed) return;
-    const ws = new WebSocket(socketUrl(this.sessionId, this.agent), protocols);
+    const ws = new WebSocket(socketUrl(this.sessionId, this.agent, this.role), protocols);
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       this.#opened = true;
