@@ -4,9 +4,8 @@ A session ends when its last caller has been gone for the grace period (the regi
 it) or when its engine's events end on their own (an upstream gone for good): then every
 participant gets the engine's last ``error`` and a ``voxgate.session.ended`` (its transport
 closes the connection on it), and the registry forgets the id, so the next client to join it
-gets a fresh session. Each client is a ``Participant``; speakers' microphones are mixed
-(``Microphones``) into the one input the engine hears, and an ``error`` answering one
-participant's event goes to that participant only.
+gets a fresh session. Each client is a ``Participant`` (``participants.py``); speakers'
+microphones are mixed (``microphones.py``) into the one input the engine hears.
 """
 
 from __future__ import annotations
@@ -196,12 +195,10 @@ class Session:
     ) -> Participant:
         """Add a client: ``session.created`` first, then ``voxgate.participant.joined``.
 
-        The first join starts the engine, whose ``session.created`` reaches every participant;
-        a late joiner gets one made of the session's current configuration (and the events a
-        session without callers kept, if it is the first back). A ``sideband``
-        (``/v1/realtime?call_id=``) follows a call; it does not keep it alive, and listens
-        unless given another ``role``. ``disconnect`` ends the client's connection when it is
-        removed. A ``ProtocolError`` (``session_full``) past ``max_participants``.
+        The first join starts the engine; a late joiner gets a ``session.created`` of the current
+        configuration (and, the first back, what a session without callers kept). A
+        ``sideband`` (``/v1/realtime?call_id=``) listens and does not keep the call alive.
+        ``disconnect`` ends the connection on a removal; ``session_full`` past the limit.
         """
         logs.bind(self.id, writer.participant_id)
         log.info("session %s: client %s joins", self.id, writer.participant_id)
@@ -239,11 +236,7 @@ class Session:
         return self.roster.members
 
     async def remove(self, participant_id: str) -> Participant | None:
-        """Remove a participant (None: no such participant).
-
-        It is told (``voxgate.participant.left``, ``removed``) and its transport ends its
-        connection.
-        """
+        """Remove a participant (None: none such): it is told, then its connection ends."""
         who = self.members.get(participant_id)
         if who is None:
             return None
@@ -265,10 +258,8 @@ class Session:
     async def send(self, ev: Event, participant: Participant | None = None) -> None:
         """One client event to the engine (from ``participant``), starting it on first use.
 
-        Audio goes through the mixer; a commit first sends what the mixer holds, a clear drops
-        it. With others in the session, the engine's ``error`` for this event goes to
-        ``participant`` only (an ``event_id`` is given to an event without one, and taken off
-        the error again).
+        Audio goes through the mixer; a commit first sends what it holds, a clear drops it.
+        With others here, the engine's ``error`` for this event goes to ``participant`` only.
         """
         type_ = ev["type"]
         if type_ == "input_audio_buffer.append":
@@ -312,10 +303,7 @@ class Session:
         writer.offer(error)
 
     async def append_audio(self, pcm: bytes, participant: Participant | None = None) -> None:
-        """Microphone audio (PCM16 24 kHz) from a participant (None: an anonymous speaker).
-
-        A listener's audio is ignored (it is told once), a muted one's too.
-        """
+        """Microphone audio (PCM16 24 kHz) from ``participant`` (not heard: listeners, muted)."""
         if participant is not None and (
             not participant.heard() or participant.id not in self.members
         ):

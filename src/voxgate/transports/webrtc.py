@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable, Coroutine
@@ -277,12 +278,7 @@ class Peer:
         def first(frame_ms: float) -> None:
             log.info("peer %s: the caller sends %.0f ms audio frames", self.id, frame_ms)
 
-        async def append(pcm: bytes) -> None:
-            try:
-                await self.session.append_audio(pcm, self.participant)
-            except ProtocolError as exc:  # the session has ended
-                self.writer.offer(exc.to_event())
-
+        append = functools.partial(self.session.append_audio, participant=self.participant)
         await read_microphone(track, append, on_first_frame=first)
 
     # -- lifecycle -------------------------------------------------------------------------
