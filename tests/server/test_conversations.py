@@ -266,3 +266,27 @@ async def test_browser_direct_transcripts_are_the_store_and_owned(database_url: 
         async with httpx.AsyncClient(headers=U1) as http:
             listed = (await http.get(f"http://127.0.0.1:{port}/api/conversations")).json()
             assert [c["id"] for c in listed["data"]] == ["rtc_1"]
+
+
+async def test_a_calls_transcript_is_bounded(database_url: str, monkeypatch) -> None:  # noqa: F811
+    from voxgate.server import direct
+
+    monkeypatch.setattr(direct, "MAX_CALL_ITEMS", 3)
+    settings = loopback_settings(
+        database_url=database_url, direct_mode_enabled=True, openai_api_key="sk-unused"
+    )
+    async with serve_app(create_app(settings)) as port:
+        base = f"http://127.0.0.1:{port}/api/realtime/transcripts"
+
+        def turns(*ids: str) -> dict[str, Any]:
+            entries = [{"role": "user", "text": f"turn {i}", "item_id": i} for i in ids]
+            return {"call_id": "rtc_long", "entries": entries}
+
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(base, json=turns("a", "b"))).status_code == 201
+            refused = await http.post(base, json=turns("c", "d"))
+            assert refused.status_code == 413
+            assert refused.json()["error"]["code"] == "transcript_too_long"
+            got = (await http.get(f"{base}/rtc_long")).json()
+            assert [e["item_id"] for e in got["entries"]] == ["a", "b"]  # nothing written in part
+            assert (await http.post(base, json=turns("c"))).status_code == 201

@@ -148,6 +148,10 @@ def _upstream_message(response: httpx.Response) -> str:
         return response.text[:300]
 
 
+MAX_CALL_ITEMS = 10_000
+"""Turns a call's conversation holds at most: clients posting more get a 413."""
+
+
 class TranscriptTurn(BaseModel):
     """One turn a client heard."""
 
@@ -196,7 +200,17 @@ async def add_transcript(
         for t in body.entries
     ]
     try:
+        held = await gateway.history.count_items(body.call_id)
+        if held + len(writes) > MAX_CALL_ITEMS:
+            raise APIError(
+                413,
+                f"call {body.call_id!r} holds {held} turns; at most {MAX_CALL_ITEMS} are kept "
+                "for one call (start a new call, or delete this one's conversation)",
+                code="transcript_too_long",
+            )
         refused = await gateway.history.apply(writes)
+    except APIError:
+        raise
     except Exception as exc:
         raise store_unavailable(exc) from None
     if refused:

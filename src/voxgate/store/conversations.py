@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +105,12 @@ class Conversations:
         async with self._db.sessions() as session:
             row = await session.get(Conversation, conversation_id)
             return _info(row) if row is not None else None
+
+    async def count_items(self, conversation_id: str) -> int:
+        """How many items a conversation holds (0: none, or no such conversation)."""
+        async with self._db.sessions() as session:
+            query = select(func.count()).where(Item.conversation_id == conversation_id)
+            return int(await session.scalar(query) or 0)
 
     async def get(
         self, conversation_id: str, *, last: int | None = None
