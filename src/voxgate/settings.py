@@ -28,6 +28,14 @@ class IceServer(BaseModel):
     credential: str | None = None
 
 
+class UsageLimit(BaseModel):
+    """What one user of a role may use (``usage_limits``); a limit left out: none."""
+
+    minutes_per_day: float | None = Field(None, gt=0)
+    minutes_per_month: float | None = Field(None, gt=0)
+    concurrent_sessions: int | None = Field(None, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything a deployment may tune; each field documents itself for ``--help`` and the docs."""
 
@@ -253,6 +261,13 @@ class Settings(BaseSettings):
         description='Roles that may use a feature, JSON, e.g. {"webrtc": ["admin", "user"]}: '
         "live_voice, webrtc, direct_mode, record_and_send. Features not named: every role the "
         "routes allow. For the others the feature's routes answer 404 and the page hides it.",
+    )
+    usage_limits: dict[Role, UsageLimit] = Field(
+        default_factory=dict,
+        description="Limits per user of a role, JSON, e.g. "
+        '{"user": {"minutes_per_day": 30, "minutes_per_month": 300, "concurrent_sessions": 2}}: '
+        "checked when a session starts (429 `usage_limit_reached`) and while it runs (a spoken "
+        "notice, `voxgate.usage.limit_reached`, then the session ends). Roles not named: none.",
     )
     live_voice_enabled: bool = Field(
         True,

@@ -154,7 +154,7 @@ async def test_paging_by_cursor_or_offset(database_url: str) -> None:  # noqa: F
 async def test_export_as_json_and_text_downloads(database_url: str) -> None:  # noqa: F811
     async with server(database_url) as srv:
         cid = new_id()
-        await srv.converse(cid, U1, "What is the wifi password?")
+        await srv.converse(cid, U1, "What is the wifi password?", "Thanks")
         async with srv.http(U1) as http:
             text = await http.get(f"/api/conversations/{cid}/export", params={"format": "text"})
             assert text.status_code == 200
@@ -169,6 +169,10 @@ async def test_export_as_json_and_text_downloads(database_url: str) -> None:  # 
             body = exported.json()
             assert body["conversation"]["id"] == cid
             assert [i["role"] for i in body["items"]][:2] == ["user", "assistant"]
+            # the turn's figures (voxgate.metrics, as the session sent them) are kept with it (the
+            # loopback engine reports none of its own: a response's go out as the next starts)
+            assert body["metrics"] and body["metrics"][0]["response_id"].startswith("resp_")
+            assert "response_ms" in body["metrics"][0]["metrics"], body["metrics"]
             bad = await http.get(f"/api/conversations/{cid}/export", params={"format": "pdf"})
             assert bad.status_code == 422
 

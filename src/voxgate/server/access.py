@@ -92,6 +92,11 @@ class SessionRights:
         while len(self._calls) > MAX_CALLS:
             self._calls.popitem(last=False)
 
+    def live_of(self, grant: Grant) -> int:
+        """How many live sessions the caller of ``grant`` (a user, else a key) has opened."""
+        owner = _owner_of(grant, "")
+        return sum(1 for s, o in self._owners.values() if o == owner and not s.ended.is_set())
+
     def user_of(self, session_id: str) -> str | None:
         """The store user who opened the live session ``session_id``, if one did."""
         entry = self._owners.get(session_id)

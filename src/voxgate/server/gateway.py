@@ -35,6 +35,7 @@ from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
 from voxgate.server.policy import Policy
 from voxgate.server.speech import ServerVoice
+from voxgate.server.usage import UsageLimits
 from voxgate.session import (
     AgentFactory,
     EngineFactory,
@@ -98,6 +99,7 @@ class Gateway:
         self.loop_lag = LoopLagWatchdog(
             warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
         )
+        self.usage = UsageLimits(settings, self.rights, lambda: self.database, self.spawn)
         self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
         self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -219,6 +221,8 @@ class Gateway:
             self.rights.check(grant, session_id, live)
         if live is not None:
             return live
+        if not private:
+            await self.usage.admit(grant)
         self.limits.sessions.take(conn, grant)
         if agent is not None and agent_name is None and self.agents.names:
             agent_name = self.agents.names[0]
@@ -229,6 +233,8 @@ class Gateway:
         )
         session = self.registry.open(session_id, config=config, agent=agent, recorder=recorder)
         self.rights.opened(session, grant)
+        if not private:
+            self.usage.track(session, grant)
         return session
 
     def recording(

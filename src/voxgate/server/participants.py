@@ -64,9 +64,7 @@ def _found(session: Session, who: Participant | None, participant_id: str) -> di
 
 
 @router.get("")
-async def list_participants(
-    session_id: str, gateway: GatewayDep, grant: LiveDep
-) -> dict[str, Any]:
+async def list_participants(session_id: str, gateway: GatewayDep, grant: LiveDep) -> dict[str, Any]:
     """The session's participants, in the order they joined."""
     session = _session(gateway, grant, session_id)
     return {"session_id": session.id, "participants": session.roster.describe_all()}

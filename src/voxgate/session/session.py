@@ -485,6 +485,19 @@ class Session:
         if not self._closed:  # the engine ended on its own: so does the session
             await self._end()
 
+    async def end(self, code: str, reason: str) -> None:
+        """End the session now (a usage limit, an admin).
+
+        Every participant gets an ``error`` (``code``, ``reason``) and
+        ``voxgate.session.ended``, on which its transport closes.
+        """
+        if self._closed:
+            return
+        ev = error_event(reason, code=code, type_="invalid_request_error")
+        self.broadcast(ev)
+        self._last_error = ev
+        await self._end()
+
     async def _end(self) -> None:
         """Tell every participant why the session ends, forget it, and close it."""
         last = (self._last_error or {}).get("error")
