@@ -53,6 +53,7 @@ async def mint_client_secret(
 ) -> dict[str, Any]:
     """An upstream ephemeral key for this server's session configuration."""
     gateway.limits.client_secrets.take(request, grant)
+    await gateway.usage.admit(grant)  # the role's limits, as for any session
     gateway.session_limit.take(grant.caller)
     settings = gateway.settings
     session = {"model": settings.openai_model, **initial_session(settings, None)}
@@ -101,6 +102,7 @@ async def webrtc_offer(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
     gateway.limits.offers.take(request, grant)
+    await gateway.usage.admit(grant)  # the role's limits, as for any session
     gateway.session_limit.take(grant.caller)
     session = {"model": settings.openai_model, **initial_session(settings, None)}
     url = settings.openai_base_url.rstrip("/") + "/realtime/calls"
@@ -135,9 +137,10 @@ async def webrtc_offer(
             type_="server_error",
         )
     gateway.rights.claim(call_id, grant)
-    await gateway.direct_calls.listen(
+    listener = await gateway.direct_calls.listen(
         call_id, gateway.recording(grant, call_id, transport="direct", restore=False)
     )
+    gateway.usage.track(listener.session, grant)
     return DirectAnswer(sdp=r.text, call_id=call_id)
 
 
