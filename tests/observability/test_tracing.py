@@ -127,8 +127,10 @@ def test_a_turns_spans_nest_under_its_session():
 @pytest.mark.e2e
 async def test_a_spoken_turn_on_a_server_is_traced(settings, models, speech):
     provider, exporter = provider_and_spans()
-    app = create_app(
-        settings.model_copy(update={"agents": "none"}), models=models, tracer_provider=provider
+    app = create_app(  # no grace period: the session ends with its client
+        settings.model_copy(update={"agents": "none", "session_grace_seconds": 0}),
+        models=models,
+        tracer_provider=provider,
     )
     async with serve_app(app) as port:
         async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}") as client:

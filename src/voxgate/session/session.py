@@ -248,7 +248,7 @@ class Session:
         return who
 
     def _depart(self, who: Participant, reason: str) -> None:
-        log.info("session %s: client %s %s", self.id, who.id, reason)
+        log.info("session %s: client %s leaves (%s)", self.id, who.id, reason)
         if self._observer is not None:
             self._observer.left(self, who.writer)
         self.roster.drop(who, reason)
