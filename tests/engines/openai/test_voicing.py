@@ -144,7 +144,8 @@ async def test_barge_in_cancels_the_cartesia_context(models, speech):
             if fake.cancelled:
                 break
             await asyncio.sleep(0.02)
-        (context_id,) = fake.cancelled
+        assert fake.cancelled, "the barge-in never cancelled the reply's context"
+        context_id = fake.cancelled[0]  # the story's (a late phrase of it may be cancelled too)
         assert {"context_id": context_id, "cancel": True} in fake.received
         fake.hold.set()
         _, nxt = await client.wait_for(spoken_reply, after=index + 1, timeout=60)
