@@ -1,3 +1,4 @@
+import asyncio
 import json
 
 import pytest
@@ -77,6 +78,37 @@ async def test_a_conversation_resumes_from_the_prompt_cache_after_another(models
     monkeypatch.setattr(llama, "cache", None)
     llama.reset()
     assert await reply(first) == resumed
+
+
+async def test_the_next_turn_finds_its_history_evaluated_while_the_reply_is_said(
+    models, monkeypatch
+):
+    """SmolLM2 reads the last two user turns, so each turn's prompt begins anew after the system
+    message; the exchange it begins with is evaluated once the reply is done, not when the user
+    has spoken: the next turn evaluates little more than its own request."""
+    llama = models.llm._llama
+    evaluated: list[int] = []
+    evaluate = llama.eval
+
+    def spy(tokens):
+        evaluated.append(len(tokens))
+        evaluate(tokens)
+
+    monkeypatch.setattr(llama, "eval", spy)
+
+    async def reply(messages):
+        stream = models.llm.stream(messages, max_tokens=24, temperature=0.0)
+        text = "".join([piece async for piece in stream])
+        await asyncio.gather(*models.llm._prefilling)
+        return text
+
+    messages = [{"role": "system", "content": "You are a helpful assistant."}]
+    for request in ("Name a fruit.", "And a vegetable?", "Which one is sweeter?"):
+        messages.append({"role": "user", "content": request})
+        evaluated.clear()
+        messages.append({"role": "assistant", "content": " ".join((await reply(messages)).split())})
+    request_tokens = models.llm.count_tokens("Which one is sweeter?")
+    assert evaluated[0] <= request_tokens + 12  # the request, its template, the last token again
 
 
 @pytest.mark.parametrize("max_tokens", [1, 3])
