@@ -351,7 +351,7 @@ class App {
   /** A new session id means a new conversation: start the views and test counters afresh. */
   #startSession(sessionId) {
     this.sessionId = sessionId;
-    Object.assign(debug, { sessionId, audioFramesReceived: 0, audioBytesReceived: 0, audioFramesSent: 0, agentAudioChunks: 0 });
+    Object.assign(debug, { sessionId, audioFramesReceived: 0, audioBytesReceived: 0, audioFramesSent: 0, agentAudioChunks: 0, caughtUp: null });
     for (const list of [debug.events, debug.eventTimes, debug.agentAudioTimes, debug.errors, debug.serverSessions]) list.length = 0;
     this.conversation.clear();
     this.events.clear();
