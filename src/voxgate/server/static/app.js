@@ -48,7 +48,7 @@ class App {
   constructor(ui) {
     this.ui = ui;
     this.conversation = new ConversationView(ui.conversation, { announcer: ui.announcer, onChange: () => this.#renderEmpty() });
-    this.turn = new TurnIndicator(ui.activity, { onThinking: (on) => this.conversation.agentThinking(on) });
+    this.turn = new TurnIndicator(ui.activity, { onThinking: (on) => this.conversation.agentThinking(on), announcer: ui.turnAnnouncer });
     this.events = new EventsView(ui.events, { filter: ui.eventsFilter, hideDeltas: ui.hideDeltas, count: ui.eventsCount, empty: ui.eventsEmpty });
     this.tools = new ToolsView(ui.tools, { count: ui.toolsCount, agent: ui.currentAgent, empty: ui.toolsEmpty });
     this.runs = new RunsView(ui.runs, { count: ui.runsCount, empty: ui.runsEmpty });
@@ -341,7 +341,7 @@ class App {
     this.ui.agentAudio.srcObject = null;
     this.participants.clear();
     this.muted = false;
-    this.turn.set('idle');
+    this.turn.reset();
     this.playing = false;
     this.ui.level.style.setProperty('--level', '0');
     this.#showMic('off');

@@ -58,7 +58,7 @@ export function serverEventHandlers(app) {
     } else if (output.some((item) => item.type === 'function_call') && !state.said) {
       return; // a tool runs; its result brings the next response of the same turn
     }
-    if (!app.playing && turn.state !== 'listening') turn.set('idle');
+    if (!app.playing && turn.state !== 'listening') turn.set('idle', response.status);
   }
 
   const table = {

@@ -5,7 +5,7 @@ const TEST_IDS = {
   transport: 'transport', agent: 'agent', connect: 'connect', mute: 'mute', interrupt: 'interrupt',
   newConversation: 'new-conversation', activity: 'activity', micBox: 'mic', micStatus: 'mic-status',
   level: 'mic-level', errors: 'errors', conversation: 'conversation', conversationEmpty: 'conversation-empty',
-  announcer: 'announcer', composer: 'composer', textInput: 'text-input', send: 'send', composerHint: 'composer-hint',
+  announcer: 'announcer', turnAnnouncer: 'turn-announcer', composer: 'composer', textInput: 'text-input', send: 'send', composerHint: 'composer-hint',
   metrics: 'metrics', events: 'events', eventsFilter: 'events-filter', hideDeltas: 'events-hide-deltas',
   eventsCount: 'events-count', eventsEmpty: 'events-empty', tools: 'tools', toolsCount: 'tools-count',
   toolsEmpty: 'tools-empty', currentAgent: 'current-agent', runs: 'runs', runsCount: 'runs-count',
