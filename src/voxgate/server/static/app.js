@@ -52,7 +52,7 @@ class App {
     this.events = new EventsView(ui.events, { filter: ui.eventsFilter, hideDeltas: ui.hideDeltas, count: ui.eventsCount, empty: ui.eventsEmpty });
     this.tools = new ToolsView(ui.tools, { count: ui.toolsCount, agent: ui.currentAgent, empty: ui.toolsEmpty });
     this.runs = new RunsView(ui.runs, { count: ui.runsCount, empty: ui.runsEmpty });
-    this.metrics = new MetricsView(ui.metrics);
+    this.metrics = new MetricsView(ui.metrics, ui.latencyReadout);
     this.errors = new ErrorView(ui.errors);
     this.session = new SessionView(ui.session, ui.copyLink);
     this.history = new HistoryView(ui.history, { onResume: (id) => this.resume(id) });

@@ -6,7 +6,7 @@ const TEST_IDS = {
   newConversation: 'new-conversation', activity: 'activity', micBox: 'mic', micStatus: 'mic-status',
   level: 'mic-level', errors: 'errors', conversation: 'conversation', conversationEmpty: 'conversation-empty',
   announcer: 'announcer', turnAnnouncer: 'turn-announcer', composer: 'composer', textInput: 'text-input', send: 'send', composerHint: 'composer-hint',
-  metrics: 'metrics', events: 'events', eventsFilter: 'events-filter', hideDeltas: 'events-hide-deltas',
+  metrics: 'metrics', latencyReadout: 'latency-readout', events: 'events', eventsFilter: 'events-filter', hideDeltas: 'events-hide-deltas',
   eventsCount: 'events-count', eventsEmpty: 'events-empty', tools: 'tools', toolsCount: 'tools-count',
   toolsEmpty: 'tools-empty', currentAgent: 'current-agent', runs: 'runs', runsCount: 'runs-count',
   runsEmpty: 'runs-empty', agentAudio: 'agent-audio', apiKey: 'api-key', apiKeyField: 'api-key-field',
