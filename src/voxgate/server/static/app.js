@@ -4,9 +4,9 @@
 // conversations (docs/protocol.md).
 //
 // Modules (js/): util, audio (AudioContext + worklets), ws-transport, webrtc-transport, turn
-// (the turn-state pill), tabs, handlers (the server's events) and views/ for each pane. This file
-// wires them and runs the connection: connect, disconnect, reconnect with backoff. `?session=`
-// joins a conversation (the Copy link), `?role=listener` joins it to listen only.
+// (the turn-state pill), tabs, handlers (the server's events), catch-up and views/ for each pane.
+// This file wires them and runs the connection: connect, disconnect, reconnect with backoff.
+// `?session=` joins a conversation (the Copy link), `?role=listener` joins it to listen only.
 
 import { AudioEngine } from './js/audio.js';
 import { auth, keyAccepted, renderAccount, setKey, takeTypedKey, whoAmI } from './js/auth.js';
