@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.conftest import serve_app
+from tests.server.wire import loopback_settings
 from voxgate.audio import SAMPLE_RATE, resample
+from voxgate.server.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -81,3 +84,34 @@ async def browser(chromium, mic_wav) -> AsyncIterator[object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest_asyncio.fixture(scope="session")
+async def loopback_url() -> AsyncIterator[str]:
+    """A loopback server (no models: a typed turn's reply echoes it) with a store of its own."""
+    async with serve_app(create_app(loopback_settings())) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest_asyncio.fixture
+async def open_loopback(browser, loopback_url, artifacts, request) -> AsyncIterator:
+    """Open the page on the loopback server with a transport, or at ``url`` (a copied link);
+    each page in a browser context of its own (``context_args``: a viewport, a colour scheme)."""
+    from tests.ui.test_page import Page  # (a test module: not imported before pytest collects)
+
+    contexts = []
+
+    async def open_(transport: str | None = None, *, url: str | None = None, **context_args):
+        context = await browser.new_context(**context_args)
+        contexts.append(context)
+        name = request.node.name.replace("[", "-").rstrip("]") + f"-{len(contexts)}"
+        page = Page(await context.new_page(), name, artifacts)
+        await page.goto(
+            url or f"{loopback_url}/" + (f"?transport={transport}" if transport else "")
+        )
+        await page.wait_for_selector("body[data-ready='true']")
+        return page
+
+    yield open_
+    for context in contexts:
+        await context.close()

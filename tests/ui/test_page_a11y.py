@@ -1,5 +1,6 @@
-"""Accessibility and layout: axe-core in both themes, the ARIA tabs, a phone without clipping, a
-header that stays put, and the small controls a user trips over (issue 15)."""
+"""Accessibility and layout: axe-core in both themes at desktop and phone size, the ARIA tabs, a
+phone without clipping, a header that stays put, and the small controls a user trips over
+(issue 15)."""
 
 from __future__ import annotations
 
@@ -43,15 +44,18 @@ async def axe_violations(page) -> list[dict]:
     ]
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("connected", [False, True], ids=["disconnected", "connected"])
-async def test_axe_finds_nothing(open_page, scheme, connected):  # noqa: F811
-    page = await open_page("websocket", color_scheme=scheme)
+async def test_axe_finds_nothing(open_page, scheme, connected, size):  # noqa: F811
+    page = await open_page("websocket", color_scheme=scheme, **(PHONE if size == "phone" else {}))
     if connected:
         await connect(page, "websocket")
         await page.testid("mute").click()
         await replay(page, TRANSCRIPT + AGENT_EVENTS)
         await page.testid("events-filter").fill("no-such-event")
+        if size == "phone":  # the last turn's latency beside the controls
+            assert await page.testid("latency-readout").is_visible()
     violations = await axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
     for tab in ("tools", "runs", "history", "people"):

@@ -4,9 +4,9 @@
 // conversations (docs/protocol.md).
 //
 // Modules (js/): util, audio (AudioContext + worklets), ws-transport, webrtc-transport, turn
-// (the turn-state pill), tabs, handlers (the server's events) and views/ for each pane. This file
-// wires them and runs the connection: connect, disconnect, reconnect with backoff. `?session=`
-// joins a conversation (the Copy link), `?role=listener` joins it to listen only.
+// (the turn-state pill), tabs, handlers (the server's events), catch-up and views/ for each pane.
+// This file wires them and runs the connection: connect, disconnect, reconnect with backoff.
+// `?session=` joins a conversation (the Copy link), `?role=listener` joins it to listen only.
 
 import { AudioEngine } from './js/audio.js';
 import { auth, keyAccepted, renderAccount, setKey, takeTypedKey, whoAmI } from './js/auth.js';
@@ -48,11 +48,11 @@ class App {
   constructor(ui) {
     this.ui = ui;
     this.conversation = new ConversationView(ui.conversation, { announcer: ui.announcer, onChange: () => this.#renderEmpty() });
-    this.turn = new TurnIndicator(ui.activity, { onThinking: (on) => this.conversation.agentThinking(on) });
+    this.turn = new TurnIndicator(ui.activity, { onThinking: (on) => this.conversation.agentThinking(on), announcer: ui.turnAnnouncer });
     this.events = new EventsView(ui.events, { filter: ui.eventsFilter, hideDeltas: ui.hideDeltas, count: ui.eventsCount, empty: ui.eventsEmpty });
     this.tools = new ToolsView(ui.tools, { count: ui.toolsCount, agent: ui.currentAgent, empty: ui.toolsEmpty });
     this.runs = new RunsView(ui.runs, { count: ui.runsCount, empty: ui.runsEmpty });
-    this.metrics = new MetricsView(ui.metrics);
+    this.metrics = new MetricsView(ui.metrics, ui.latencyReadout);
     this.errors = new ErrorView(ui.errors);
     this.session = new SessionView(ui.session, ui.copyLink);
     this.history = new HistoryView(ui.history, { onResume: (id) => this.resume(id) });
@@ -341,7 +341,7 @@ class App {
     this.ui.agentAudio.srcObject = null;
     this.participants.clear();
     this.muted = false;
-    this.turn.set('idle');
+    this.turn.reset();
     this.playing = false;
     this.ui.level.style.setProperty('--level', '0');
     this.#showMic('off');
@@ -351,7 +351,7 @@ class App {
   /** A new session id means a new conversation: start the views and test counters afresh. */
   #startSession(sessionId) {
     this.sessionId = sessionId;
-    Object.assign(debug, { sessionId, audioFramesReceived: 0, audioBytesReceived: 0, audioFramesSent: 0, agentAudioChunks: 0 });
+    Object.assign(debug, { sessionId, audioFramesReceived: 0, audioBytesReceived: 0, audioFramesSent: 0, agentAudioChunks: 0, caughtUp: null });
     for (const list of [debug.events, debug.eventTimes, debug.agentAudioTimes, debug.errors, debug.serverSessions]) list.length = 0;
     this.conversation.clear();
     this.events.clear();

@@ -1,4 +1,5 @@
 // The server's events (docs/protocol.md): what each one changes on the page, and whose turn it is.
+import { CatchUp } from './catch-up.js';
 import { compactJson, debug } from './util.js';
 
 /**
@@ -11,6 +12,7 @@ import { compactJson, debug } from './util.js';
 export function serverEventHandlers(app) {
   const c = app.conversation;
   const turn = app.turn;
+  const catchUp = new CatchUp(c); // a conversation joined under way: its earlier turns
   const state = { responseId: null, responding: false, userTurn: 0, speechStoppedAt: null, said: false, runTasks: new Map() };
   const speak = () => {
     state.said = true;
@@ -56,11 +58,14 @@ export function serverEventHandlers(app) {
     } else if (output.some((item) => item.type === 'function_call') && !state.said) {
       return; // a tool runs; its result brings the next response of the same turn
     }
-    if (!app.playing && turn.state !== 'listening') turn.set('idle');
+    if (!app.playing && turn.state !== 'listening') turn.set('idle', response.status);
   }
 
   const table = {
-    'session.created': (e) => app.sessionCreated(e.session),
+    'session.created': (e) => {
+      catchUp.arm(app.sessionId); // before sessionCreated adds a note: is anything on screen yet?
+      app.sessionCreated(e.session);
+    },
     'input_audio_buffer.speech_started': (e) => {
       app.audio?.flush(); // the user barged in: stop the agent's voice now
       turn.set('listening');
@@ -131,7 +136,10 @@ export function serverEventHandlers(app) {
     },
     'voxgate.run.status': (e) => runNote(e, `${e.agent}: ${e.status}${e.error ? ` (${e.error})` : ''}`, e.status === 'failed' ? 'failed' : ''),
     'voxgate.webrtc.state': (e) => app.showTransport(e.connection_state),
-    'voxgate.participant.joined': (e) => app.participants.handle(e),
+    'voxgate.participant.joined': (e) => {
+      app.participants.handle(e);
+      catchUp.joined(e);
+    },
     'voxgate.participant.updated': (e) => app.participants.handle(e),
     'voxgate.participant.left': (e) => app.participants.handle(e) && app.removedFromSession(),
     error: (e) => {
@@ -157,6 +165,7 @@ export function serverEventHandlers(app) {
     reset() {
       Object.assign(state, { responseId: null, responding: false, userTurn: 0, speechStoppedAt: null, said: false });
       state.runTasks.clear();
+      catchUp.cancel();
     },
     get responseId() {
       return state.responseId;

@@ -16,6 +16,7 @@ export const debug = {
   errors: [],
   turnStates: [], // every state the turn indicator went through
   serverSessions: [], // session.created's session.id, in order
+  caughtUp: null, // how many earlier items a joined conversation's history added (catch-up.js)
 };
 window.voxgate = debug;
 

@@ -84,6 +84,29 @@ export class ConversationView {
     this.#append(this.#bubble('agent', item.id, text));
   }
 
+  /**
+   * What was said before this page joined (the store's items, as catch-up.js makes them), above
+   * everything shown since; an item or note already on screen is skipped. Returns how many
+   * were added.
+   */
+  earlier(entries) {
+    const nodes = [];
+    for (const entry of entries) {
+      if (entry.role) {
+        if (entry.id && (this.#items.has(entry.id) || this.#forgotten.has(entry.id))) continue;
+        nodes.push(this.#bubble(entry.role, entry.id, entry.text));
+      } else if (!entry.key || !this.#notes.has(entry.key)) {
+        const line = this.#noteLine(entry.key);
+        this.#fillNote(line, entry.kind, entry.text, entry.state);
+        nodes.push(line);
+      }
+    }
+    for (const node of nodes) node.dataset.earlier = '';
+    if (nodes.length) this.#update(() => this.list.prepend(...nodes));
+    this.onChange();
+    return nodes.length;
+  }
+
   #announce(who, text) {
     if (this.announcer && text) this.announcer.textContent = `${who}: ${text}`;
   }
@@ -232,17 +255,23 @@ export class ConversationView {
    */
   note(key, kind, text, state = '') {
     this.#update(() => {
-      let line = key ? this.#notes.get(key) : null;
-      if (!line) {
-        line = this.#append(el('li', 'note'));
-        line.dataset.testid = 'note';
-        line.dataset.role = 'note';
-        if (key) this.#notes.set(key, line);
-      }
-      line.className = `note ${kind} ${state}`.trim();
-      line.dataset.kind = kind;
-      line.textContent = text;
+      const line = (key ? this.#notes.get(key) : null) ?? this.#append(this.#noteLine(key));
+      this.#fillNote(line, kind, text, state);
     });
+  }
+
+  #noteLine(key) {
+    const line = el('li', 'note');
+    line.dataset.testid = 'note';
+    line.dataset.role = 'note';
+    if (key) this.#notes.set(key, line);
+    return line;
+  }
+
+  #fillNote(line, kind, text, state) {
+    line.className = `note ${kind} ${state}`.trim();
+    line.dataset.kind = kind;
+    line.textContent = text;
   }
 
   remove(itemId) {

@@ -4,6 +4,7 @@ import { el, ms } from '../util.js';
 const CHART_TURNS = 12;
 const TABLE_TURNS = 20;
 const SVG = 'http://www.w3.org/2000/svg';
+const READOUT = { v2v: 'voice-to-voice', llm: 'LLM first token' }; // the compact readout: the first measured
 const STAGES = [
   { key: 'stt', label: 'STT', color: 'var(--stt)' },
   { key: 'llm', label: 'LLM', color: 'var(--llm)' },
@@ -48,8 +49,11 @@ export class MetricsView {
   #responses = new Map(); // response_id -> turn
   #session = 0;
 
-  constructor(root) {
+  /** `readout`: a compact copy of the last turn's latency where the panel is out of sight. */
+  constructor(root, readout = null) {
     this.root = root;
+    this.readout = readout;
+    readout?.addEventListener('click', () => root.scrollIntoView({ behavior: 'smooth', block: 'start' }));
     this.tiles = root.querySelector('.metric-tiles');
     this.chart = root.querySelector('[data-testid="metrics-chart"]');
     this.table = root.querySelector('[data-testid="metrics-table"] tbody');
@@ -142,6 +146,7 @@ export class MetricsView {
         return tile;
       }),
     );
+    this.#renderReadout(turns, value);
     const totals = turns.reduce(
       (acc, t) => ({ input: acc.input + (t.inputTokens ?? 0), output: acc.output + (t.outputTokens ?? 0), cost: acc.cost + (t.cost ?? 0), priced: acc.priced || t.cost != null }),
       { input: 0, output: 0, cost: 0, priced: false },
@@ -154,6 +159,17 @@ export class MetricsView {
     this.usage.textContent = parts.join(' · ');
     this.#chart(turns.slice(-CHART_TURNS));
     this.#table(turns.slice(-TABLE_TURNS));
+  }
+
+  /** The voice-to-voice tile's value (the LLM tile's before any), as the tile shows it. */
+  #renderReadout(turns, value) {
+    if (!this.readout) return;
+    const [key, from] = Object.keys(READOUT).map((k) => [k, turns.findLast((t) => typeof value(t, k) === 'number')]).find(([, t]) => t) ?? [];
+    this.readout.hidden = !from;
+    if (!from) return;
+    this.readout.dataset.metric = key;
+    this.readout.title = `Latency of turn ${from.n}: ${READOUT[key]} ${ms(value(from, key))}. Show the latency panel.`;
+    this.readout.replaceChildren(el('strong', 'readout-value', ms(value(from, key))), el('span', 'readout-label', READOUT[key]));
   }
 
   /** The chart's numbers as text: one row per turn, newest first. */
