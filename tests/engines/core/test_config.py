@@ -137,7 +137,7 @@ OUT_OF_RANGE = [
     ({"temperature": -0.1}, "session.temperature"),
     ({"temperature": 2.5}, "session.temperature"),
     ({"output_modalities": ["audio", "text"]}, "session.output_modalities"),
-    ({"audio": {"output": {"voice": "alloy"}}}, "session.audio.output.voice"),
+    ({"audio": {"output": {"voice": "robot"}}}, "session.audio.output.voice"),
     ({"audio": {"output": {"voice": {"id": "voice_1234"}}}}, "session.audio.output.voice"),
     ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": -5}}}}, None),
     ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 1.5}}}}, None),
@@ -191,10 +191,18 @@ def test_an_out_of_range_value_is_refused_with_its_param_and_changes_nothing(upd
 def test_an_unknown_voice_is_refused_naming_the_voices_there_are():
     cfg = config()
     with pytest.raises(ProtocolError) as refused:
-        cfg.update({"type": "realtime", "audio": {"output": {"voice": "alloy"}}})
+        cfg.update({"type": "realtime", "audio": {"output": {"voice": "robot"}}})
     assert refused.value.code == "invalid_value"
-    assert "'alloy'" in str(refused.value) and "joe" in str(refused.value)
+    assert "'robot'" in str(refused.value) and "joe" in str(refused.value)
     cfg.update({"type": "realtime", "audio": {"output": {"voice": "joe"}}})
+    assert cfg.to_session()["audio"]["output"]["voice"] == "joe"
+
+
+@pytest.mark.parametrize("hosted", ["alloy", "ash", "marin"])
+def test_a_hosted_voice_is_spoken_in_the_engines_own(hosted):
+    """Clients written for the hosted model ask for its voices; the session names the one used."""
+    cfg = config()
+    cfg.update({"type": "realtime", "audio": {"output": {"voice": hosted}}})
     assert cfg.to_session()["audio"]["output"]["voice"] == "joe"
 
 

@@ -69,11 +69,24 @@ def modalities(value: Any, *, param: str) -> list[str]:
     raise _invalid("output_modalities must be ['audio'] or ['text']", param)
 
 
+HOSTED_VOICES = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
+"""The hosted model's built-in voices (the GA spec's names): clients written for it ask for them
+(the openai-agents ``RealtimeRunner`` asks for ``ash``)."""
+
+
 def voice(value: Any, voices: tuple[str, ...] | None, *, param: str) -> str:
-    """A voice name (or ``{"id": ...}``) among ``voices``; None: the engine takes any."""
+    """A voice name (or ``{"id": ...}``) among ``voices``; None: the engine takes any.
+
+    A hosted model's built-in voice is taken and spoken in the engine's own (the first of
+    ``voices``), which the session then names; any other name is refused.
+    """
     name = value.get("id") if isinstance(value, dict) else value
     if not isinstance(name, str) or not name:
         raise _invalid("voice must be a voice name or {'id': ...}", param)
+    if voices and name not in voices and name in HOSTED_VOICES:
+        return voices[0]
     if voices is not None and name not in voices:
         raise _invalid(
             f"unknown voice {name!r}; this engine speaks with: {', '.join(voices)}", param
