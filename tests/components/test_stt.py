@@ -34,6 +34,10 @@ def test_drop_repetition():
     assert drop_repetition("Sure, sure thing, go ahead.") == "Sure, sure thing, go ahead."
     restart = "I want to go, I want to go home."  # said again, then on: speech
     assert drop_repetition(restart) == restart
+    unpunctuated = "Tell me a joke about computers Tell me a joke about computers Tell me a joke"
+    assert drop_repetition(unpunctuated) == "Tell me a joke about computers"
+    assert drop_repetition("very very very good") == "very very very good"
+    assert drop_repetition("I think I think that is it") == "I think I think that is it"
 
 
 def test_a_prompt_goes_before_the_transcript_as_previous_text(models, speech):

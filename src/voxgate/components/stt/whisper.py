@@ -119,4 +119,18 @@ def drop_repetition(text: str) -> str:
         loop = " ".join([head.lower() + ","] * (len(rest) // max(len(head), 1) + 2))
         if len(head.split()) >= _MIN_CLAUSE_WORDS and loop.startswith(rest):
             return head
+    return _drop_word_loop(text)
+
+
+def _drop_word_loop(text: str) -> str:
+    """Cut a loop with no punctuation in it ("Turn off the lights Turn off the lights Turn off").
+
+    A run of a few words followed by nothing but itself again, at least once whole.
+    """
+    words = text.split()
+    bare = [w.strip(".,;!?").lower() for w in words]
+    for n in range(_MIN_CLAUSE_WORDS, len(words) // 2 + 1):
+        rest = bare[n:]
+        if all(word == bare[i % n] for i, word in enumerate(rest)):
+            return " ".join(words[:n])
     return text
