@@ -13,16 +13,18 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.deploy.nginx import CONF, Nginx, Node, nginx_binary, running
+from tests.deploy.nginx import CONF, Nginx, Node, copy, nginx_binary, running, self_signed
 from voxgate.bench.server import serve
 from voxgate.client import VoiceClient
 from voxgate.rtc_client import RtcClient
@@ -258,3 +260,41 @@ async def test_a_stopped_node_sends_its_clients_to_another(nginx: Nginx) -> None
         await client.wait_for("session.created")
         participants = await nginx.participants(other, session_id)
         assert participants is not None and len(participants) == 1
+
+
+def test_the_documented_local_run_configures_what_is_tested(tmp_path: Path) -> None:
+    """docs/deployment.md's three-node run: its sed and nginx.conf, run here, give the copy
+    these tests run (nodes on 8001-8003), and nginx accepts them."""
+    nginx = nginx_binary()
+    docs = (CONF.parents[2] / "docs" / "deployment.md").read_text()
+    block = docs.split("## Three nodes on your machine", 1)[1].split("```sh\n", 1)[1]
+    block = block.split("\n```", 1)[0]
+    commands = block[block.index("sed -e") : block.index("\nEOF\n") + 5]
+    done = subprocess.run(
+        ["bash", "-euc", commands],
+        cwd=CONF.parents[2],
+        env={**os.environ, "D": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    cert, key = self_signed(tmp_path)
+    tested = copy([8001, 8002, 8003], 8080, 8443, cert, key, tmp_path)
+    assert (tmp_path / "voxgate.conf").read_text() == tested
+    where = ["-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    checked = subprocess.run(
+        [
+            nginx,
+            "-t",
+            *where,
+            "-e",
+            str(tmp_path / "error.log"),
+            "-g",
+            f"pid {tmp_path}/nginx.pid;",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
