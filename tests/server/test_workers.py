@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
@@ -95,7 +97,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.wait(20)
+        assert proc.wait(20) == 0  # stopped by a signal: a clean exit
         log.close()
 
 
@@ -135,3 +137,26 @@ async def test_http_answers_close_the_connection(workers: str) -> None:
             return response.headers.get("connection")
 
     assert await asyncio.to_thread(get) == "close"
+
+
+def test_a_front_that_lost_a_worker_exits_with_failure(tmp_path) -> None:
+    """So that a service manager restarts it (systemd's ``Restart=on-failure``)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port), "--workers", "2"],
+        env={**os.environ, "VOXGATE_ENGINE": "loopback", "VOXGATE_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        deadline = time.monotonic() + 60
+        while len(workers := children.read_text().split()) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        os.kill(int(workers[0]), signal.SIGKILL)
+        assert proc.wait(30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

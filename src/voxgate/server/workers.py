@@ -252,7 +252,11 @@ def run_worker(app: Any, options: dict[str, Any], channel_fd: int, index: int, c
 
 
 def run_front(host: str, port: int, count: int, worker_args: list[str]) -> int:
-    """Bind, start ``count`` workers (``voxgate serve worker_args``), route until stopped."""
+    """Bind, start ``count`` workers (``voxgate serve worker_args``), route until stopped.
+
+    Returns 0 when stopped by a signal, 1 when a worker died (so a service manager restarts
+    the server: systemd's ``Restart=on-failure``).
+    """
     listener = socket.create_server((host, port), backlog=2048)
     channels, procs = [], []
     for index in range(count):
@@ -275,7 +279,7 @@ def run_front(host: str, port: int, count: int, worker_args: list[str]) -> int:
         channels.append(front_end)
     log.info("voxgate front on http://%s:%d, %d workers", host, port, count)
 
-    async def main() -> None:
+    async def main() -> bool:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -284,10 +288,12 @@ def run_front(host: str, port: int, count: int, worker_args: list[str]) -> int:
         watch = asyncio.create_task(_watch(procs, stop))
         await stop.wait()
         front.cancel()
+        lost = watch.done()  # it ends only when a worker died
         watch.cancel()
+        return lost
 
     try:
-        asyncio.run(main())
+        lost_a_worker = asyncio.run(main())
     finally:
         listener.close()
         for channel in channels:
@@ -297,7 +303,7 @@ def run_front(host: str, port: int, count: int, worker_args: list[str]) -> int:
                 proc.wait(15)
             if proc.poll() is None:
                 proc.kill()
-    return 0
+    return 1 if lost_a_worker else 0
 
 
 async def _watch(procs: list[subprocess.Popen[bytes]], stop: asyncio.Event) -> None:
