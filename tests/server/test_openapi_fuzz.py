@@ -7,11 +7,6 @@ log must show no unhandled exception either.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.conftest import free_port
+from voxgate.bench.server import serve
 
 
 @pytest.fixture(scope="module")
@@ -30,36 +25,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     """A loopback ``voxgate serve`` with generous rate limits; its URL and its log file."""
     data = tmp_path_factory.mktemp("fuzz")
     log = data / "server.log"
-    port = free_port()
     env = {
-        **os.environ,
         "VOXGATE_ENGINE": "loopback",
         "VOXGATE_DATA_DIR": str(data),
         "VOXGATE_SESSIONS_PER_MINUTE": "100000",
         "VOXGATE_OFFERS_PER_MINUTE": "100000",
         "VOXGATE_CLIENT_SECRETS_PER_MINUTE": "100000",
     }
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voxgate.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        yield url, log
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve(env=env, timeout=60, log=str(log)) as served:
+        yield served.http, log
 
 
 @pytest.fixture(scope="module")
