@@ -36,6 +36,10 @@ def test_drop_repetition():
     assert drop_repetition(restart) == restart
     unpunctuated = "Tell me a joke about computers Tell me a joke about computers Tell me a joke"
     assert drop_repetition(unpunctuated) == "Tell me a joke about computers"
+    tail = "I would like to change my seat to 14 C please 14 C please 14 C please 14 C please"
+    assert drop_repetition(tail) == "I would like to change my seat to 14 C please"
+    twice = "I said go to the shop go to the shop"  # said again once, late: speech
+    assert drop_repetition(twice) == twice
     assert drop_repetition("very very very good") == "very very very good"
     assert drop_repetition("I think I think that is it") == "I think I think that is it"
 

@@ -125,12 +125,16 @@ def drop_repetition(text: str) -> str:
 def _drop_word_loop(text: str) -> str:
     """Cut a loop with no punctuation in it ("Turn off the lights Turn off the lights Turn off").
 
-    A run of a few words followed by nothing but itself again, at least once whole.
+    A run of a few words followed by nothing but itself again: from the start, once whole is
+    enough; later in the text ("... to 14 C please 14 C please 14 C please"), three times.
     """
     words = text.split()
     bare = [w.strip(".,;!?").lower() for w in words]
-    for n in range(_MIN_CLAUSE_WORDS, len(words) // 2 + 1):
-        rest = bare[n:]
-        if all(word == bare[i % n] for i, word in enumerate(rest)):
-            return " ".join(words[:n])
+    for start in range(len(words)):
+        for n in range(_MIN_CLAUSE_WORDS, (len(words) - start) // 2 + 1):
+            rest = bare[start + n :]
+            if len(rest) < (n if start == 0 else 2 * n):
+                break
+            if all(word == bare[start + i % n] for i, word in enumerate(rest)):
+                return " ".join(words[: start + n])
     return text
