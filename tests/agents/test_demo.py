@@ -59,6 +59,8 @@ def test_bundled_faq_covers_its_topics():
         ("Can I bring my dog?", "cats and dogs"),
         ("Can I bring my dog on the plane?", "cats and dogs"),
         ("When does check-in open?", "24 hours"),
+        ("How many can I check on my flight?", "23 kg"),  # what's checked is bags
+        ("Can I check in online?", "24 hours"),
     ]:
         assert expected in (demo.faq_answer(question) or ""), question
     assert demo.faq_answer("Who won the football?") is None

@@ -14,7 +14,10 @@ from voxgate.agents.tool import ToolError, ToolResult, tool
 
 FAQ: dict[str, tuple[tuple[str, ...], str]] = {
     "baggage": (
-        ("baggage", "bag", "bags", "luggage", "suitcase", "checked", "weight", "allowance"),
+        (
+            *("baggage", "bag", "bags", "luggage", "suitcase", "check", "checked", "weight"),
+            "allowance",
+        ),
         "You may check two bags of up to 23 kg (50 lb) each, 158 cm in total dimensions. "
         "Overweight bags up to 32 kg cost 75 dollars each.",
     ),
@@ -85,7 +88,9 @@ def get_weather(city: str) -> str:
 
 def faq_answer(question: str) -> str | None:
     """The bundled answer that best matches ``question``, if any word matches."""
-    text = re.sub(r"\b(check|carry)\s+(in|on)\b", r"\1-\2", question.lower())
+    text = re.sub(
+        r"\b(check\s+in|carry\s+on)\b", lambda m: "-".join(m[1].split()), question.lower()
+    )
     words = set(_WORD.findall(text))
     scores = {  # a hyphenated keyword ("carry-on") says more than a plain word ("bag")
         topic: sum(1 + ("-" in key) - 0.5 * (key in _GENERAL) for key in words & set(keys))
