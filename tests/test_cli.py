@@ -68,6 +68,9 @@ async def test_serve_answers_health_and_a_session():
                     assert time.monotonic() < deadline, "voxgate serve did not come up"
                     await asyncio.sleep(0.3)
         assert health.json()["status"] == "ok"
+        async with httpx.AsyncClient() as http, asyncio.timeout(60):  # the agents' prompts
+            while (await http.get(f"http://127.0.0.1:{port}/healthz")).json()["ready"] is not True:
+                await asyncio.sleep(0.2)
         async with VoiceClient(f"ws://127.0.0.1:{port}/ws/{uuid.uuid4().hex}") as client:
             await client.send_json({"type": "text", "text": "Say hello."})
             _, done = await client.wait_for("response.done", timeout=60)

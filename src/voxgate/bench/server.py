@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -35,7 +36,9 @@ class Served:
 def serve(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, log: str | None = None
 ) -> Iterator[Served]:
-    """Run ``voxgate serve ARGS`` with ``env`` added until the block ends; wait for /healthz.
+    """Run ``voxgate serve ARGS`` with ``env`` added until the block ends; wait until ready.
+
+    Ready: /healthz answers, and says the model is prepared for every agent.
 
     Its output goes to the file ``log`` if given.
     """
@@ -53,12 +56,14 @@ def serve(
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voxgate serve did not start") from None
-                time.sleep(0.2)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    if json.load(r).get("ready", True):
+                        break
+            except (OSError, ValueError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("voxgate serve did not start")
+            time.sleep(0.2)
         yield Served(port, proc.pid)
     finally:
         proc.terminate()

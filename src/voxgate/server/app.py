@@ -121,7 +121,9 @@ def create_app(
 
             # each agent's prompts, evaluated before a session first needs them (a handoff)
             configs = gateway.agents.session_configs()
-            gateway.spawn(_prepare(loaded, [functools.partial(local_config, s) for s in configs]))
+            gateway.preparing = gateway.spawn(
+                _prepare(loaded, [functools.partial(local_config, s) for s in configs])
+            )
 
             def describe(session: Event | None) -> Event:
                 return local_config(session).to_session()
@@ -165,8 +167,17 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        """Liveness: the models are loaded and the server takes sessions."""
-        return {"status": "ok", "version": __version__, "sessions": len(gateway.registry)}
+        """Liveness: the models are loaded and the server takes sessions.
+
+        ``ready`` turns true once the model is prepared for every agent: until then a first
+        turn waits on that (a load balancer or a benchmark may wait for it).
+        """
+        return {
+            "status": "ok",
+            "version": __version__,
+            "sessions": len(gateway.registry),
+            "ready": gateway.ready,
+        }
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(grant: DocsDep) -> JSONResponse:

@@ -103,6 +103,8 @@ class Gateway:
         self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
         self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.preparing: asyncio.Task[Any] | None = None
+        """The model's preparation for every agent, while it runs (a first turn waits on it)."""
         self._engine_factory: EngineFactory | None = None
         self._describe_session: DescribeSession | None = None
         self._database: Database | None = None
@@ -285,6 +287,11 @@ class Gateway:
         found, owner = await self.conversation_owner(conversation_id)
         if found and not owns(grant, owner):
             raise conversation_forbidden(conversation_id)
+
+    @property
+    def ready(self) -> bool:
+        """Whether a first turn is as quick as the rest: the model is prepared for every agent."""
+        return self.preparing is None or self.preparing.done()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a task that outlives the request that starts it; shutdown cancels it."""
