@@ -35,6 +35,11 @@ def event(type_: str, **fields: Any) -> Event:
     return {"type": type_, "event_id": new_id("event"), **fields}
 
 
+def text_message(text: str, role: str = "user") -> Event:
+    """A GA ``message`` item of ``text`` (``input_text``) from ``role``."""
+    return {"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]}
+
+
 def error_event(
     message: str,
     *,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from voxgate.agents.runs.run import Run
 from voxgate.agents.runs.runner import RunEvent
-from voxgate.protocol import Event, event
+from voxgate.protocol import Event, event, text_message
 
 NarrationPolicy = Literal["every", "final", "summary"]
 """``every`` message of a run, its ``final`` one only, or a ``summary`` of all at the end."""
@@ -58,14 +58,7 @@ class Narrator:
     def take(self) -> list[dict[str, Any]]:
         """The queued narrations as conversation items; the queue empties."""
         texts, self._queue = self._queue, []
-        return [
-            {
-                "type": "message",
-                "role": "system",
-                "content": [{"type": "input_text", "text": text}],
-            }
-            for text in texts
-        ]
+        return [text_message(text, "system") for text in texts]
 
     def detach(self) -> None:
         """Stop following (the session ends; the runs go on)."""

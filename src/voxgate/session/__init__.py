@@ -9,16 +9,16 @@ from voxgate.session.participants import (
     parse_role,
 )
 from voxgate.session.registry import SessionRegistry
-from voxgate.session.session import (
+from voxgate.session.seams import (
     ENDED,
     ENDED_CLOSE_CODE,
     AgentFactory,
     EngineFactory,
     RecorderFactory,
-    Session,
     SessionAgent,
     SessionRecorder,
 )
+from voxgate.session.session import Session
 from voxgate.session.writer import EventWriter
 
 __all__ = [

@@ -2,24 +2,24 @@
 
 A session ends when its last caller has been gone for the grace period (the registry closes
 it) or when its engine's events end on their own (an upstream gone for good): then every
-participant gets the engine's last ``error`` and a ``voxgate.session.ended`` (its transport
-closes the connection on it), and the registry forgets the id, so the next client to join it
-gets a fresh session. Each client is a ``Participant`` (``participants.py``); speakers'
-microphones are mixed (``microphones.py``) into the one input the engine hears.
+participant gets the engine's last ``error`` and a ``voxgate.session.ended`` (``ENDED``, in
+``seams``; its transport closes the connection on it), and the registry forgets the id. Each
+client is a ``Participant``; speakers' microphones are mixed into the one input the engine hears.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from voxgate.engines import Engine
 from voxgate.observability import SessionObserver, logs
-from voxgate.protocol import Event, ProtocolError, error_event, event, new_id
+from voxgate.protocol import Event, ProtocolError, error_event, event, text_message
+from voxgate.session.delivery import Delivery
+from voxgate.session.engine_state import EngineState
 from voxgate.session.microphones import Microphones
 from voxgate.session.participants import (
     Disconnect,
@@ -27,76 +27,17 @@ from voxgate.session.participants import (
     Role,
     Roster,
 )
-from voxgate.session.summary import SummaryReply, summary_request
+from voxgate.session.seams import (
+    ENDED,
+    AgentFactory,
+    EngineFactory,
+    RecorderFactory,
+)
+from voxgate.session.summary import ClosingSummary
 from voxgate.session.turns import TurnTracker
 from voxgate.session.writer import EventWriter
 
 log = logging.getLogger(__name__)
-
-EngineFactory = Callable[[Event | None], Engine]
-"""Makes a session's engine, given the session configuration it starts with (or defaults)."""
-
-
-class SessionAgent(Protocol):
-    """The agent side of a session (``voxgate.agents.AgentRuntime``): it sees only events."""
-
-    def opening_events(self) -> list[Event]:
-        """Client events the engine gets first, before any participant's."""
-        ...
-
-    def observe(self, ev: Event) -> None:
-        """One engine event, after the participants got it."""
-        ...
-
-    @property
-    def idle(self) -> bool:
-        """Whether the agent owes the conversation nothing: no call running, no reply to ask."""
-        ...
-
-    async def close(self) -> None:
-        """The session ends: stop all work."""
-        ...
-
-
-AgentFactory = Callable[["Session"], SessionAgent]
-
-
-class SessionRecorder(Protocol):
-    """What follows a session without taking part (the store's recorder): it never waits."""
-
-    async def opening_events(self) -> list[Event]:
-        """Client events the engine gets after the agent's, before any participant's.
-
-        (A stored conversation's items, for a session that resumes it.)
-        """
-        ...
-
-    def observe(self, ev: Event) -> None:
-        """One event of the session: the engine's, or voxgate's own (``broadcast``)."""
-        ...
-
-    def summary_source(self) -> str | None:
-        """The conversation as text for its summary; None: no summary (no user turn)."""
-        ...
-
-    def summarized(self, text: str) -> None:
-        """The summary the engine made at the session's end."""
-        ...
-
-    async def close(self) -> None:
-        """The session ended."""
-        ...
-
-
-RecorderFactory = Callable[["Session"], SessionRecorder]
-
-ENDED = "voxgate.session.ended"
-"""The last event of a session whose engine ended: ``code`` and ``reason`` say why."""
-ENDED_CLOSE_CODE = 1013
-"""WebSocket close code for it ("try again later"): a new connection gets a fresh session."""
-BACKLOG_EVENTS = 512
-"""Events kept while a session has no caller, for the first one back (audio deltas are not:
-their transcripts are); older ones go first."""
 
 
 class Session:
@@ -135,25 +76,22 @@ class Session:
         self.participants: set[EventWriter] = self.roster.writers
         """Every participant's writer (the roster's)."""
         self._sidebands = self.roster.sidebands
-        self._backlog: collections.deque[Event] | None = None  # while no caller is here
-        self._session_state: dict[str, Any] | None = None
-        self.active_response_id: str | None = None
+        self._delivery = Delivery(session_id, self.roster)
+        self._engine_state = EngineState()
         self._starting = asyncio.Lock()
         self._opening: asyncio.Task[None] | None = None
-        self._respond_after: str | None = None  # commit_audio's commit, answered once committed
-        self._last_error: Event | None = None
         self._ending: Event | None = None  # the ENDED event, once the engine ended on its own
         self._on_end = on_end
         self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
-        self._observer = observer
+        self._observer = observer or SessionObserver()  # the base class ignores everything
         self._turns = TurnTracker(self, observer)
-        if observer is not None:
-            observer.session_opened(self)
-        self._summary: SummaryReply | None = None  # the summary being made, at the end
+        self._observer.session_opened(self)
+        self._summary = ClosingSummary(session_id)  # made at the end, with a recorder
         self.agent = agent_factory(self) if agent_factory is not None else None
         self.recorder = recorder(self) if recorder is not None else None
+        self._delivery.recorder = self.recorder
 
     @property
     def started(self) -> bool:
@@ -177,7 +115,12 @@ class Session:
     @property
     def state(self) -> dict[str, Any] | None:
         """The GA ``session`` object as the engine last reported it (None before it started)."""
-        return self._session_state
+        return self._engine_state.session
+
+    @property
+    def active_response_id(self) -> str | None:
+        """The engine's response in progress, if any."""
+        return self._engine_state.active_response_id
 
     @property
     def callers(self) -> set[EventWriter]:
@@ -205,18 +148,15 @@ class Session:
         who = self.roster.add(
             writer, sideband=sideband, role=role, transport=transport, disconnect=disconnect
         )
-        if self._observer is not None:
-            self._observer.joined(self, writer)
+        self._observer.joined(self, writer)
         if self._ending is not None:  # joined as the engine ended: the client leaves too
             writer.offer(self._ending)
             return who
-        if self._session_state is not None:
-            writer.offer(event("session.created", session=self._session_state))
+        if self.state is not None:
+            writer.offer(event("session.created", session=self.state))
             self.roster.announce(who)
-            if self._backlog is not None and not sideband:
-                backlog, self._backlog = self._backlog, None
-                for ev in backlog:
-                    writer.offer(ev)
+            if not sideband:
+                self._delivery.catch_up(writer)
             return who
         self.roster.hold(who)
         if self._engine is None and self._opening is None and not self._closed:
@@ -226,8 +166,7 @@ class Session:
 
     def leave(self, writer: EventWriter) -> None:
         """Remove a client (the others are told)."""
-        who = self.roster.find(writer)
-        if who is not None:
+        if (who := self.roster.find(writer)) is not None:
             self._depart(who, "left")
 
     @property
@@ -237,8 +176,7 @@ class Session:
 
     async def remove(self, participant_id: str) -> Participant | None:
         """Remove a participant (None: none such): it is told, then its connection ends."""
-        who = self.members.get(participant_id)
-        if who is None:
+        if (who := self.members.get(participant_id)) is None:
             return None
         self._depart(who, "removed")
         if who.disconnect is not None:
@@ -249,11 +187,10 @@ class Session:
 
     def _depart(self, who: Participant, reason: str) -> None:
         log.info("session %s: client %s leaves (%s)", self.id, who.id, reason)
-        if self._observer is not None:
-            self._observer.left(self, who.writer)
+        self._observer.left(self, who.writer)
         self.roster.drop(who, reason)
-        if not self.callers and self._session_state is not None and self._ending is None:
-            self._backlog = collections.deque(maxlen=BACKLOG_EVENTS)
+        if not self.callers and self.state is not None and self._ending is None:
+            self._delivery.keep()
 
     async def send(self, ev: Event, participant: Participant | None = None) -> None:
         """One client event to the engine (from ``participant``), starting it on first use.
@@ -275,27 +212,14 @@ class Session:
 
     async def _to_engine(self, ev: Event) -> None:
         if self._closed:
-            raise ProtocolError(
-                "this session has ended; connect again for a new one", code="session_ended"
-            )
+            raise _ended()
         engine = self._engine or await self._start_engine()
         await engine.send(ev)
 
     def broadcast(self, ev: Event) -> None:
         """An event of voxgate's own (``voxgate.*``) to every participant (and the recorder)."""
         self._turns.broadcast(ev)
-        for writer in list(self.participants):
-            writer.offer(ev)
-        if self._backlog is not None:
-            self._backlog.append(ev)
-        self._tell_recorder(ev)
-
-    def _tell_recorder(self, ev: Event) -> None:
-        if self.recorder is not None:
-            try:
-                self.recorder.observe(ev)
-            except Exception:
-                log.exception("session %s: the recorder failed on %s", self.id, ev["type"])
+        self._delivery.to_all(ev)
 
     def refuse(self, writer: EventWriter, error: Event) -> None:
         """An ``error`` for one participant only (its own bad input), counted like the others."""
@@ -309,9 +233,7 @@ class Session:
         ):
             return
         if self._closed:
-            raise ProtocolError(
-                "this session has ended; connect again for a new one", code="session_ended"
-            )
+            raise _ended()
         await self.microphones.append(participant.id if participant is not None else "", pcm)
 
     async def _append_to_engine(self, pcm: bytes) -> None:
@@ -321,15 +243,7 @@ class Session:
         """A typed user turn: stop the agent, add the message, ask for a reply."""
         await self.interrupt(participant)
         await self.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                },
-            },
-            participant,
+            {"type": "conversation.item.create", "item": text_message(text)}, participant
         )
         await self.send({"type": "response.create"}, participant)
 
@@ -338,20 +252,17 @@ class Session:
 
         A refused commit (an empty buffer) is only its ``error``: nothing to answer.
         """
-        commit: Event = {"type": "input_audio_buffer.commit"}
-        if not self._server_responds_on_commit():
-            commit["event_id"] = self._respond_after = new_id("event")
         try:
-            await self.send(commit, participant)
+            await self.send(self._engine_state.commit(), participant)
         except BaseException:
-            self._respond_after = None
+            self._engine_state.commit_refused()
             raise
 
     async def interrupt(self, participant: Participant | None = None) -> None:
         """Cancel the response in progress, if there is one."""
         if self.active_response_id is not None:
             await self.send({"type": "response.cancel"}, participant)
-            self.active_response_id = None
+            self._engine_state.active_response_id = None
 
     async def close(self) -> None:
         """Stop the engine; participants stay connected but hear nothing more.
@@ -363,19 +274,18 @@ class Session:
         self._closed = True
         self.ended.set()
         self._turns.close()
-        if self._observer is not None:
-            self._observer.session_closed(self)
+        self._observer.session_closed(self)
         self.microphones.close()
-        self._backlog = None
+        self._delivery.stop_keeping()
         if self._opening is not None and self._opening is not asyncio.current_task():
             self._opening.cancel()
         if self.agent is not None:
             await self.agent.close()
-        engine = self._engine
+        engine, self._engine = self._engine, None
         if engine is not None:
-            await self._summarize(engine)
-        self._engine = None
-        if engine is not None:
+            pump, recorder = self._pump, self.recorder  # the summary is read from engine events
+            if recorder and pump and not pump.done() and pump is not asyncio.current_task():
+                await self._summary.make(engine, recorder, cancel=bool(self.active_response_id))
             await engine.close()
         if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
@@ -386,29 +296,6 @@ class Session:
                 await self.recorder.close()
             except Exception:
                 log.exception("session %s: closing the recorder failed", self.id)
-
-    async def _summarize(self, engine: Engine) -> None:
-        """Ask the engine for the conversation's summary, for the recorder to keep."""
-        pump = self._pump
-        if self.recorder is None or pump is None or pump.done() or pump is asyncio.current_task():
-            return  # no engine events to read it from (the engine ended on its own)
-        try:
-            source = self.recorder.summary_source()
-            if not source:
-                return
-            request = summary_request(source)
-            self._summary = reply = SummaryReply(request)
-            if self.active_response_id is not None:
-                await engine.send({"type": "response.cancel"})
-            await engine.send(request)
-            text = await reply.text()
-        except Exception:
-            log.exception("session %s: the summary failed", self.id)
-            return
-        finally:
-            self._summary = None
-        if text:
-            self.recorder.summarized(text)
 
     async def _open(self) -> None:
         """Start the engine for the first participant; a refusal is told to the participants."""
@@ -425,7 +312,7 @@ class Session:
     async def _start_engine(self) -> Engine:
         async with self._starting:  # the agent's opening events go first
             if self._closed:
-                raise ProtocolError("this session has ended", code="session_ended")
+                raise _ended()
             if self._engine is None:
                 engine = self._engine_factory(self._config)
                 pump = asyncio.create_task(
@@ -440,7 +327,7 @@ class Session:
                     for ev in restored:
                         await engine.send(ev)
                     if self._closed:  # while the agent's events went in
-                        raise ProtocolError("this session has ended", code="session_ended")
+                        raise _ended()
                 except BaseException:
                     pump.cancel()
                     await engine.close()
@@ -451,23 +338,12 @@ class Session:
     async def _fan_out(self, engine: Engine) -> None:
         try:
             async for ev in engine.events():
-                if self._summary is not None:  # the session is closing: only its summary
-                    self._summary.observe(ev)
+                if self._summary.reply is not None:  # the session is closing: only its summary
+                    self._summary.reply.observe(ev)
                     continue
-                respond = self._observe(ev)
+                respond = self._engine_state.observe(ev)
                 for out in self._turns.observe(ev):  # voxgate.metrics: the session's own
-                    addressee = self.roster.addressee(out)
-                    if addressee is None:
-                        for writer in list(self.participants):
-                            writer.offer(out)
-                        if (
-                            self._backlog is not None
-                            and out["type"] != "response.output_audio.delta"
-                        ):
-                            self._backlog.append(out)
-                    elif addressee[0].id in self.members:
-                        addressee[0].writer.offer(addressee[1])
-                    self._tell_recorder(out)
+                    self._delivery.deliver(out)
                 if ev["type"] == "session.created":
                     self.roster.announce_held()
                 if self.agent is not None:
@@ -479,9 +355,9 @@ class Session:
                     await engine.send({"type": "response.create"})
         except Exception:
             log.exception("session %s: the engine failed", self.id)
-            self._last_error = None
-        if self._summary is not None:
-            self._summary.ended()
+            self._engine_state.last_error = None
+        if self._summary.reply is not None:
+            self._summary.reply.ended()
         if not self._closed:  # the engine ended on its own: so does the session
             await self._end()
 
@@ -495,12 +371,12 @@ class Session:
             return
         ev = error_event(reason, code=code, type_="invalid_request_error")
         self.broadcast(ev)
-        self._last_error = ev
+        self._engine_state.last_error = ev
         await self._end()
 
     async def _end(self) -> None:
         """Tell every participant why the session ends, forget it, and close it."""
-        last = (self._last_error or {}).get("error")
+        last = (self._engine_state.last_error or {}).get("error")
         if last is None:
             last = error_event(
                 "the session's engine stopped", code="engine_stopped", type_="server_error"
@@ -515,25 +391,8 @@ class Session:
             self._on_end(self)
         await self.close()
 
-    def _observe(self, ev: Event) -> bool:
-        """Follow the engine's state; True when a ``response.create`` is owed now."""
-        type_ = ev["type"]
-        self._last_error = ev if type_ == "error" else None
-        if type_ == "input_audio_buffer.committed" and self._respond_after is not None:
-            self._respond_after = None
-            return True
-        if type_ == "error" and self._respond_after is not None:
-            if ev["error"].get("event_id") == self._respond_after:
-                self._respond_after = None  # the commit was refused: nothing to answer
-        elif type_ in ("session.created", "session.updated"):
-            self._session_state = ev["session"]
-        elif type_ == "response.created":
-            self.active_response_id = ev["response"]["id"]
-        elif type_ == "response.done" and self.active_response_id == ev["response"]["id"]:
-            self.active_response_id = None
-        return False
 
-    def _server_responds_on_commit(self) -> bool:
-        audio = (self._session_state or {}).get("audio") or {}
-        td = (audio.get("input") or {}).get("turn_detection")
-        return td is not None and td.get("create_response", True) is not False
+def _ended() -> ProtocolError:
+    return ProtocolError(
+        "this session has ended; connect again for a new one", code="session_ended"
+    )

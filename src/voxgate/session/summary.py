@@ -8,9 +8,14 @@ that speaks the protocol can answer (the local one with the session's language m
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+from voxgate.engines import Engine
 from voxgate.protocol import Event, new_id
+from voxgate.session.seams import SessionRecorder
+
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "You write short summaries of conversations between a user and a voice agent. Answer with "
@@ -87,3 +92,32 @@ def _text(response: dict[str, Any]) -> str:
         for part in item.get("content") or []
     ]
     return " ".join(p for p in parts if p)
+
+
+class ClosingSummary:
+    """The summary a closing session asks its engine for; the recorder keeps it."""
+
+    def __init__(self, session_id: str) -> None:
+        self._session_id = session_id
+        self.reply: SummaryReply | None = None
+        """The answer awaited while it is made: the session's engine events go to it."""
+
+    async def make(self, engine: Engine, recorder: SessionRecorder, *, cancel: bool) -> None:
+        """Ask ``engine`` (cancelling its response first if ``cancel``) and give it ``recorder``."""
+        try:
+            source = recorder.summary_source()
+            if not source:
+                return
+            request = summary_request(source)
+            self.reply = reply = SummaryReply(request)
+            if cancel:
+                await engine.send({"type": "response.cancel"})
+            await engine.send(request)
+            text = await reply.text()
+        except Exception:
+            log.exception("session %s: the summary failed", self._session_id)
+            return
+        finally:
+            self.reply = None
+        if text:
+            recorder.summarized(text)

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxgate.protocol import Event, new_id
+from voxgate.protocol import Event, new_id, text_message
 from voxgate.session import ENDED, EventWriter, Session, SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -182,12 +182,7 @@ class Recorder(EventWriter):
     async def say(self, text: str) -> None:
         """A typed user turn: stops a reply in progress (as the ``text`` shortcut does)."""
         await self.session.interrupt()
-        item = {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        }
-        await self._send({"type": "conversation.item.create", "item": item})
+        await self._send({"type": "conversation.item.create", "item": text_message(text)})
 
     async def reply(self) -> Reply:
         """Ask for a response; collect it and the agent's further ones until the agent is idle."""
