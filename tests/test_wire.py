@@ -128,7 +128,9 @@ def test_an_image_is_checked_with_its_event_id_and_part():
     ]
     for url, code in cases:
         with pytest.raises(ProtocolError) as refused:
-            validate(read_client_event(json.dumps(create_image(url, event_id="e7")), limits), limits)
+            validate(
+                read_client_event(json.dumps(create_image(url, event_id="e7")), limits), limits
+            )
         error = refused.value
         assert (error.code, error.param, error.event_id) == (
             code,

@@ -43,7 +43,7 @@ class ImageInfo:
 
 def _split(url: str) -> tuple[str, list[str], str] | None:
     """A ``data:`` URL's media type, its parameters and its data; None if it is not one."""
-    if not url[:5].lower() == "data:":
+    if url[:5].lower() != "data:":
         return None
     comma = url.find(",", 5, HEADER_CHARS)
     if comma < 0:
@@ -68,9 +68,7 @@ def image_info(url: Any) -> ImageInfo | None:
     return ImageInfo(media_type, _decoded_size(data))
 
 
-def check_image(
-    url: Any, *, max_bytes: int, param: str, event_id: str | None = None
-) -> ImageInfo:
+def check_image(url: Any, *, max_bytes: int, param: str, event_id: str | None = None) -> ImageInfo:
     """The image a part's ``image_url`` holds, or the ``ProtocolError`` that refuses it.
 
     ``image_too_large`` past ``max_bytes`` (counted before decoding); ``invalid_image`` for
@@ -150,9 +148,7 @@ def has_image(item: dict[str, Any]) -> bool:
     return (
         item.get("type") == "message"
         and item.get("role") == "user"
-        and any(
-            isinstance(p, dict) and p.get("type") == PART for p in item.get("content") or []
-        )
+        and any(isinstance(p, dict) and p.get("type") == PART for p in item.get("content") or [])
     )
 
 

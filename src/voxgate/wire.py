@@ -235,8 +235,7 @@ def read_client_event(text: str | bytes, limits: WireLimits) -> Any:
 
 
 def validate(data: Any, limits: WireLimits) -> Event:
-    """A decoded message as a GA client event: validated, audio decoded, texts and images
-    bounded."""
+    """A decoded message as a GA client event: validated, audio decoded, texts, images bounded."""
     ev = parse_client_event(data)
     check_texts(ev, limits)
     check_images(ev, limits)
