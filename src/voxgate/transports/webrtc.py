@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
+from voxgate.rtc.channel import DEFAULT_MAX_MESSAGE, fit_message, max_message_size
 from voxgate.session import ENDED, Participant, Role, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.client import CLOSE_TIMEOUT_S, client_writer, drain
@@ -100,6 +101,7 @@ class Peer:
         self.writer = client_writer(self._deliver, settings)
         self.limits = WireLimits.from_settings(settings)
         self.channel: RTCDataChannel | None = None
+        self.max_message = DEFAULT_MAX_MESSAGE  # the client's (its offer's), made to fit
         self._unsent: list[str] = []
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_INBOX)
         self._room = asyncio.Event()
@@ -121,6 +123,7 @@ class Peer:
             raise ValueError(
                 f"the SDP offer could not be used: {exc or type(exc).__name__}"
             ) from None
+        self.max_message = max_message_size(sdp)
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio and self.pc.sctp is None:
             raise ValueError(
@@ -184,7 +187,7 @@ class Peer:
                 self._send_json(own)
 
     def _send_json(self, data: Event) -> None:
-        text = json.dumps(data)
+        text = fit_message(data, self.max_message)
         channel = self.channel
         if self._closed:
             return
