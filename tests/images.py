@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import struct
 import zlib
 from typing import Any
@@ -12,16 +13,25 @@ GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
 
 
-def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A valid RGB PNG of one colour."""
+def png(
+    width: int = 2,
+    height: int = 2,
+    rgb: tuple[int, int, int] = (200, 30, 30),
+    *,
+    noise: bool = False,
+) -> bytes:
+    """A valid RGB PNG of one colour, or of random pixels (``noise``: it hardly compresses)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    row = b"\x00" + bytes(rgb) * width
+    if noise:
+        rows = b"".join(b"\x00" + random.randbytes(width * 3) for _ in range(height))
+    else:
+        rows = (b"\x00" + bytes(rgb) * width) * height
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(row * height)
+    pixels = zlib.compress(rows)
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
