@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 import websockets
@@ -128,3 +129,9 @@ async def test_over_webrtc_an_image_is_taken_and_a_large_one_echoed_without_its_
                 {"type": "input_image", "detail": "auto"},
             ]
             validate_server_event(theirs)
+
+
+async def test_the_page_is_told_the_image_limit(base):
+    async with httpx.AsyncClient() as http:
+        config = (await http.get(f"http://{base}/api/client-config")).json()
+    assert config["images"] == {"max_bytes": 4 * 1024 * 1024}
