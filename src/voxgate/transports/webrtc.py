@@ -30,7 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
-from voxgate.rtc.channel import DEFAULT_MAX_MESSAGE, fit_message, max_message_size
+from voxgate.rtc import channel as data_channel
 from voxgate.session import ENDED, Participant, Role, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.client import CLOSE_TIMEOUT_S, client_writer, drain
@@ -101,7 +101,6 @@ class Peer:
         self.writer = client_writer(self._deliver, settings)
         self.limits = WireLimits.from_settings(settings)
         self.channel: RTCDataChannel | None = None
-        self.max_message = DEFAULT_MAX_MESSAGE  # the client's (its offer's), made to fit
         self._unsent: list[str] = []
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_INBOX)
         self._room = asyncio.Event()
@@ -110,7 +109,7 @@ class Peer:
         self._response_id = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self.answer_sdp = ""
+        self.answer_sdp, self.max_message = "", data_channel.DEFAULT_MAX_MESSAGE
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -123,7 +122,6 @@ class Peer:
             raise ValueError(
                 f"the SDP offer could not be used: {exc or type(exc).__name__}"
             ) from None
-        self.max_message = max_message_size(sdp)
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio and self.pc.sctp is None:
             raise ValueError(
@@ -138,6 +136,7 @@ class Peer:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except _BAD_OFFER as exc:
             raise ValueError(f"no answer to this SDP offer: {exc or type(exc).__name__}") from None
+        self.max_message = data_channel.max_message_size(sdp)  # before any event goes out
         self.answer_sdp = with_ptime(self.pc.localDescription.sdp, FRAME_MS)
         self.participant = self.session.join(  # a ProtocolError when the session is full
             self.writer, role=self.role, transport="webrtc", disconnect=self._removed
@@ -187,7 +186,7 @@ class Peer:
                 self._send_json(own)
 
     def _send_json(self, data: Event) -> None:
-        text = fit_message(data, self.max_message)
+        text = data_channel.fit_message(data, self.max_message)  # the offer's largest message
         channel = self.channel
         if self._closed:
             return
