@@ -162,3 +162,16 @@ async def test_serve_logs_json_lines_with_the_session_id():
     assert any(line["message"] == "Application startup complete." for line in lines)  # uvicorn's
     ours = [line for line in lines if line.get("session_id") == session_id]
     assert ours and all(line["participant_id"].startswith("participant_") for line in ours)
+
+
+def test_uvicorn_takes_frames_as_large_as_the_largest_message() -> None:
+    from voxgate.cli import WS_MAX_SIZE, uvicorn_options
+    from voxgate.settings import Settings
+    from voxgate.wire import WireLimits
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert uvicorn_options(settings)["ws_max_size"] == WS_MAX_SIZE  # 4 MiB images fit
+    big = Settings(_env_file=None, max_image_bytes=32 * 1024 * 1024)  # type: ignore[call-arg]
+    largest = WireLimits.from_settings(big).max_message_bytes
+    assert largest > WS_MAX_SIZE
+    assert uvicorn_options(big)["ws_max_size"] > largest

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.images import JPEG, create_image, data_url, image_message, png
 from voxgate.protocol import ProtocolError
 from voxgate.wire import (
     WireLimits,
@@ -113,3 +114,67 @@ async def test_large_events_parse_off_the_loop_with_the_same_result():
     assert (await load_client_event(text, LIMITS))["audio"] == pcm
     with pytest.raises(ProtocolError, match="deeper"):
         await load_client_event("[" * 70_000 + "]" * 70_000, LIMITS)
+
+
+def test_an_image_is_checked_with_its_event_id_and_part():
+    limits = WireLimits(max_image_bytes=2000)
+    ok = create_image(data_url(png()), "What is this?")
+    assert validate(read_client_event(json.dumps(ok), limits), limits)["item"] == ok["item"]
+    cases = [
+        (data_url(png() + b"\0" * 3000), "image_too_large"),
+        (data_url(JPEG, "image/png"), "invalid_image"),
+        ("data:image/png;base64,@@@@", "invalid_image"),
+        ("https://example.com/cat.png", "invalid_image"),
+    ]
+    for url, code in cases:
+        with pytest.raises(ProtocolError) as refused:
+            validate(
+                read_client_event(json.dumps(create_image(url, event_id="e7")), limits), limits
+            )
+        error = refused.value
+        assert (error.code, error.param, error.event_id) == (
+            code,
+            "item.content.0.image_url",
+            "e7",
+        ), url
+    own = {"type": "response.create", "response": {"input": [image_message("data:,x")]}}
+    with pytest.raises(ProtocolError) as refused:
+        validate(read_client_event(json.dumps(own), limits), limits)
+    assert refused.value.param == "response.input.0.content.0.image_url"
+
+
+def test_only_an_image_takes_a_message_past_the_event_limit_and_only_by_its_size():
+    limits = WireLimits(max_event_bytes=4096, max_image_bytes=9000)
+    assert limits.max_message_bytes == 4096 + 12_000 + 64
+    image = data_url(png() + b"\0" * 8000)
+    text = json.dumps(create_image(image, "x" * 1000))
+    assert 4096 < len(text) <= limits.max_message_bytes
+    assert validate(read_client_event(text, limits), limits)["type"] == "conversation.item.create"
+    # as much again in text beside the image is over: the image alone may pass the limit
+    padded = json.dumps(create_image(image, "x" * 4000))
+    assert len(padded) <= limits.max_message_bytes
+    assert code_of(padded, limits) == "event_too_large"
+    # another event as large is refused unread, a shortcut too
+    assert code_of(json.dumps({"type": "commit_audio", "x": "y" * 8000}), limits) == (
+        "event_too_large"
+    )
+    # two images past the message limit: unread
+    two = create_image(image)
+    two["item"]["content"].append(dict(two["item"]["content"][0]))
+    with pytest.raises(ProtocolError, match="may take a message up to") as refused:
+        read_client_event(json.dumps(two), limits)
+    assert refused.value.code == "event_too_large"
+    # the other routes' JSON (no images there) keep the event limit
+    with pytest.raises(ProtocolError) as refused:
+        loads(text, limits)
+    assert refused.value.code == "event_too_large"
+
+
+def test_the_default_limits_take_a_4_mib_image():
+    image = data_url(JPEG + b"\0" * (4 * 1024 * 1024 - len(JPEG)), "image/jpeg")
+    text = json.dumps(create_image(image, "What is in this photo?"))
+    assert len(text) > LIMITS.max_event_bytes
+    ev = validate(read_client_event(text, LIMITS), LIMITS)
+    assert ev["item"]["content"][1]["image_url"] == image
+    over = data_url(JPEG + b"\0" * (4 * 1024 * 1024), "image/jpeg")
+    assert code_of(json.dumps(create_image(over)), LIMITS) == "image_too_large"

@@ -58,6 +58,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+WS_MAX_SIZE = 16 * 1024 * 1024
+"""uvicorn's own limit on a WebSocket frame."""
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How ``voxgate serve`` runs uvicorn.
 
@@ -68,8 +72,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     permessage-deflate is declined: it keeps ~150 KB of zlib state per connection (RSS grew by
     70 MB over 12 rounds of 300 sessions, ``bench soak``) and deflates every PCM frame for little.
     With JSON logs uvicorn keeps no log setup of its own: its lines go through the root logger.
+    Frames are closed (1009) past uvicorn's 16 MiB, or past the largest message voxgate takes
+    (an event with an image) when that is more: anything under it gets an ``error`` instead.
     """
+    from voxgate.wire import WireLimits
+
     json_logs = {"log_config": None} if settings.log_format == "json" else {}
+    largest = WireLimits.from_settings(settings).max_message_bytes
     return {
         **json_logs,
         "host": settings.host,
@@ -78,6 +87,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,
         "ws_per_message_deflate": False,
+        "ws_max_size": max(WS_MAX_SIZE, largest + WS_MAX_SIZE // 16),
     }
 
 

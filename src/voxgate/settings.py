@@ -359,6 +359,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Longest `instructions` of a `session.update` or `response.create`.",
     )
+    max_image_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest image an `input_image` part may carry, in decoded bytes (4 MiB; "
+        "`image_too_large`). A message holding one may be this much (as base64) over "
+        "`max_event_bytes`.",
+    )
     ws_ping_interval_s: float = Field(
         20.0, gt=0, description="`voxgate serve`: seconds between WebSocket keepalive pings."
     )

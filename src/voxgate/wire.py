@@ -4,7 +4,10 @@ Every byte a client sends is checked against ``WireLimits`` before it costs the 
 than a length check: a text over ``max_event_bytes`` is refused unread, nesting deeper than
 ``max_json_depth`` is refused before ``json.loads`` (whose C scanner recurses: ~1,000 levels in
 2 KB raised ``RecursionError``, and ``copy.deepcopy`` of a config gives up far sooner), audio is
-measured while it is still base64, and long texts are refused once validated. Large texts are
+measured while it is still base64, and long texts are refused once validated. Only an image
+(an ``input_image`` part, ``max_image_bytes`` at most) may take a message past
+``max_event_bytes``, and only by its own size: checked once the message is parsed, then the
+image itself (``voxgate.images.check_image``). Large texts are
 parsed on a worker thread (``load_event``) so one client's megabytes never hold up other
 sessions' events. Each refusal is a ``ProtocolError`` whose code the docs list.
 """
@@ -17,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from voxgate.images import check_image, image_parts
 from voxgate.protocol import Event, ProtocolError, parse_client_event
 from voxgate.settings import Settings
 
@@ -26,6 +30,8 @@ OFF_LOOP_CHARS = 64 * 1024
 # A JSON string (escapes included) or a run of anything but brackets and quotes: what the
 # depth check throws away, in one pass of the regex engine.
 _NOT_BRACKETS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^\[\]{}"]+')
+DATA_URL_CHARS = 64
+"""Room for an image's ``data:image/...;base64,`` header beside its base64."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,12 @@ class WireLimits:
     max_audio_append_bytes: int = 1024 * 1024
     max_item_text_chars: int = 64_000
     max_instructions_chars: int = 64_000
+    max_image_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest message taken at all: one event, plus one image's base64."""
+        return self.max_event_bytes + -(-self.max_image_bytes // 3) * 4 + DATA_URL_CHARS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WireLimits:
@@ -47,6 +59,7 @@ class WireLimits:
             max_audio_append_bytes=settings.max_audio_append_bytes,
             max_item_text_chars=settings.max_item_text_chars,
             max_instructions_chars=settings.max_instructions_chars,
+            max_image_bytes=settings.max_image_bytes,
         )
 
 
@@ -55,6 +68,18 @@ def _utf8_size(text: str | bytes, limit: int) -> int:
     if isinstance(text, bytes) or len(text) > limit or len(text) * 4 <= limit:
         return len(text)
     return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _exact_size(text: str | bytes) -> int:
+    if isinstance(text, bytes) or text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _names_an_image(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return b'"input_image"' in text
+    return '"input_image"' in text
 
 
 def nested_deeper_than(text: str, depth: int) -> bool:
@@ -75,15 +100,36 @@ def nested_deeper_than(text: str, depth: int) -> bool:
     return True
 
 
+def _too_large(size: int, limits: WireLimits, *, images: bool) -> ProtocolError:
+    more = (
+        f"; an input_image may take a message up to {limits.max_message_bytes} bytes"
+        if images
+        else ""
+    )
+    return ProtocolError(
+        f"message of {size} bytes is over the {limits.max_event_bytes}-byte limit "
+        f"(send audio in smaller appends{more})",
+        code="event_too_large",
+    )
+
+
 def loads(text: str | bytes, limits: WireLimits) -> Any:
     """``json.loads`` with the size and depth checked first; a ``ProtocolError`` otherwise."""
+    return _load(text, limits, images=False)[0]
+
+
+def _load(text: str | bytes, limits: WireLimits, *, images: bool) -> tuple[Any, int]:
+    """The parsed message and its size in bytes.
+
+    With ``images`` a message over ``max_event_bytes`` is parsed only when it is within
+    ``max_message_bytes`` and names an ``input_image`` (``check_room`` then measures it).
+    """
     size = _utf8_size(text, limits.max_event_bytes)
     if size > limits.max_event_bytes:
-        raise ProtocolError(
-            f"message of {size} bytes is over the {limits.max_event_bytes}-byte limit "
-            "(send audio in smaller appends)",
-            code="event_too_large",
-        )
+        if images and len(text) <= limits.max_message_bytes:
+            size = _exact_size(text)
+        if not images or size > limits.max_message_bytes or not _names_an_image(text):
+            raise _too_large(size, limits, images=images)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -95,7 +141,7 @@ def loads(text: str | bytes, limits: WireLimits) -> Any:
             code="json_too_deep",
         )
     try:
-        return json.loads(text)
+        return json.loads(text), size
     except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
         raise ProtocolError(f"message is not valid JSON: {exc}", code="invalid_json") from None
     except RecursionError:  # malformed and deep: the depth check leaves these to the parser
@@ -159,17 +205,40 @@ def check_texts(ev: Event, limits: WireLimits) -> None:
             _too_long(where, len(instructions), limits.max_instructions_chars, where, event_id)
 
 
+def check_room(data: Any, size: int, limits: WireLimits) -> None:
+    """Refuse a message over ``max_event_bytes`` unless its images are what takes it over."""
+    if size <= limits.max_event_bytes:
+        return
+    images = sum(len(part["image_url"]) for _, part in image_parts(data) if _is_str(part))
+    if size - images > limits.max_event_bytes:
+        raise _too_large(size, limits, images=True)
+
+
+def _is_str(part: dict[str, Any]) -> bool:
+    return isinstance(part.get("image_url"), str)
+
+
+def check_images(ev: Event, limits: WireLimits) -> None:
+    """Refuse a validated event holding an image that is too large, or not an image."""
+    event_id = ev.get("event_id")
+    for param, part in image_parts(ev):
+        url = part.get("image_url")
+        check_image(url, max_bytes=limits.max_image_bytes, param=param, event_id=event_id)
+
+
 def read_client_event(text: str | bytes, limits: WireLimits) -> Any:
     """A client message, bounded and decoded (not yet validated: shortcuts are not GA events)."""
-    data = loads(text, limits)
+    data, size = _load(text, limits, images=True)
     check_audio(data, limits)
+    check_room(data, size, limits)
     return data
 
 
 def validate(data: Any, limits: WireLimits) -> Event:
-    """A decoded message as a GA client event: validated, audio decoded, texts bounded."""
+    """A decoded message as a GA client event: validated, audio decoded, texts, images bounded."""
     ev = parse_client_event(data)
     check_texts(ev, limits)
+    check_images(ev, limits)
     return ev
 
 

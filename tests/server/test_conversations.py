@@ -19,6 +19,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import serve_app
+from tests.images import create_image, data_url, png
 from tests.server.wire import loopback_settings
 from tests.store.conftest import database_url  # noqa: F401  (the fixture)
 from voxgate.server.app import create_app
@@ -294,3 +295,33 @@ async def test_a_calls_transcript_is_bounded(database_url: str, monkeypatch) -> 
             got = (await http.get(f"{base}/rtc_long")).json()
             assert [e["item_id"] for e in got["entries"]] == ["a", "b"]  # nothing written in part
             assert (await http.post(base, json=turns("c"))).status_code == 201
+
+
+async def test_an_image_turn_is_exported_and_resumed_as_words(database_url: str) -> None:  # noqa: F811
+    cid, photo = new_id(), png(16, 16) + b"\0" * 100_000
+    async with server(database_url) as srv:
+        url = f"ws://127.0.0.1:{srv.port}/ws/{cid}"
+        async with websockets.connect(url, additional_headers=U1, max_size=None) as ws:
+            await ws.recv()  # session.created
+            await ws.send(json.dumps(create_image(data_url(photo), "What is this?")))
+            await ws.send(json.dumps({"type": "response.create"}))
+            while json.loads(await ws.recv())["type"] != "response.done":
+                pass
+        async with asyncio.timeout(10):
+            while srv.gateway.recorder.live(cid) is not None:
+                await asyncio.sleep(0.02)
+        async with srv.http(U1) as http:
+            text = await http.get(f"/api/conversations/{cid}/export", params={"format": "text"})
+            assert text.status_code == 200
+            said = f"What is this? (an image/png image of {len(photo)} bytes)"
+            assert text.text.startswith(f"User: What is this? [image]\nAgent: {said}\n")
+            exported = await http.get(f"/api/conversations/{cid}/export")
+            assert exported.status_code == 200 and len(exported.content) < 5000
+            [image] = exported.json()["items"][0]["data"]["images"]
+            assert image == {"media_type": "image/png", "bytes": len(photo), "detail": "auto"}
+            got = await http.get(f"/api/conversations/{cid}")
+            assert got.status_code == 200 and got.json()["items"][0]["text"].endswith("[image]")
+    async with server(database_url) as srv:  # resumed: the image's place, in words
+        received = await srv.converse(cid, U1, "And now?")
+        restored = next(ev["item"] for ev in received if ev["type"] == "conversation.item.added")
+        assert restored["content"] == [{"type": "input_text", "text": "What is this? [image]"}]

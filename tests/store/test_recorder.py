@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from tests.images import JPEG, data_url, image_message, png
 from tests.store.conftest import create_postgres_database, drop_postgres_database
 from tests.store.outage import Relay
 from voxgate.protocol import Event, event
 from voxgate.store import ConversationRef, Conversations, Database, Recorder
+from voxgate.store.items import transcript_line
 from voxgate.store.records import NewItem, PutItem, Write
 
 
@@ -296,3 +299,38 @@ async def test_no_summary_is_asked_when_summaries_are_off(database: Database) ->
         session.observe(ev)
     assert session.summary_source() is None
     await session.close()
+
+
+async def test_an_image_is_kept_as_a_reference_and_resumed_as_words(database: Database) -> None:
+    store = Conversations(database)
+    recorder = Recorder(store, interval_s=0.01)
+    first = recorder.conversation(ConversationRef("s1"))
+    photo = png(8, 8) + b"\0" * 200_000  # a photo's bytes are not a row's
+    with_words = {"id": "item_i1", **image_message(data_url(photo), "What is this?")}
+    alone = {"id": "item_i2", **image_message(data_url(JPEG, "image/jpeg"), detail="low")}
+    for item in (with_words, alone):
+        first.observe(event("conversation.item.added", previous_item_id=None, item=item))
+        first.observe(event("conversation.item.done", previous_item_id=None, item=item))
+    assert first.summary_source() == "User: What is this? [image]\nUser: [image]"
+    await first.close()
+    stored = await store.get("s1")
+    assert stored is not None
+    assert [(i.role, i.text, i.data) for i in stored.items] == [
+        ("user", "What is this? [image]", {"images": [
+            {"media_type": "image/png", "bytes": len(photo), "detail": "auto"}]}),
+        ("user", "[image]", {"images": [
+            {"media_type": "image/jpeg", "bytes": len(JPEG), "detail": "low"}]}),
+    ]  # fmt: skip
+    assert len(json.dumps([i.to_json() for i in stored.items])) < 1000
+    assert [transcript_line(i.type, i.role, i.text) for i in stored.items] == [
+        "User: What is this? [image]",
+        "User: [image]",
+    ]
+    second = recorder.conversation(ConversationRef("s1"))
+    opening = await second.opening_events()
+    assert [ev["item"]["content"] for ev in opening] == [
+        [{"type": "input_text", "text": "What is this? [image]"}],
+        [{"type": "input_text", "text": "[image]"}],
+    ]
+    await second.close()
+    await recorder.close()

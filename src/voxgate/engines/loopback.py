@@ -3,7 +3,8 @@
 ``VOXGATE_ENGINE=loopback`` serves it: every ``input_audio_buffer.append`` returns at once as a
 ``response.output_audio.delta``, so a benchmark measures the transports, not the models. Typed
 turns echo too: an item created is added to the conversation, and a ``response.create`` answers
-with the latest user message's text (a conversation to record and restore without models).
+with the latest user message's text (a conversation to record and restore without models); an
+image in it is told as its type and size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from voxgate.engines.core.response import ResponseWriter
+from voxgate.images import image_info
 from voxgate.protocol import Event, event, new_id
 
 _PCM = {"type": "audio/pcm", "rate": 24000}
@@ -60,7 +62,7 @@ class LoopbackEngine:
         item = {**ev["item"], "object": "realtime.item", "status": "completed"}
         item.setdefault("id", new_id("item"))
         if item.get("type") == "message" and item.get("role") == "user":
-            texts = [str(part.get("text") or "") for part in item.get("content") or []]
+            texts = [_said(part) for part in item.get("content") or []]
             self._last_user_text = " ".join(t for t in texts if t) or self._last_user_text
         previous = ev.get("previous_item_id")
         self._out.put_nowait(event("conversation.item.added", previous_item_id=previous, item=item))
@@ -85,3 +87,11 @@ class LoopbackEngine:
     async def close(self) -> None:
         """End ``events()``."""
         self._out.put_nowait(None)
+
+
+def _said(part: dict[str, Any]) -> str:
+    """A part's text; an image as ``(an image/png image of 68 bytes)``."""
+    if part.get("type") == "input_image":
+        info = image_info(part.get("image_url"))
+        return f"(an {info.media_type} image of {info.size} bytes)" if info else "(an image)"
+    return str(part.get("text") or "")

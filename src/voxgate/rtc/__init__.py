@@ -1,8 +1,9 @@
 """WebRTC media, below the transports and the engines that both carry audio over WebRTC.
 
 The agent's voice as a paced Opus track (``track``), the caller's track as PCM16 24 kHz
-(``microphone``), and aiortc's audio receivers made to decode in the event loop as packets
-arrive (``decode``). Importing this package installs that receiver patch (idempotent), so every
+(``microphone``), aiortc's audio receivers made to decode in the event loop as packets
+arrive (``decode``), and data-channel messages no larger than the other side takes
+(``channel``). Importing this package installs that receiver patch (idempotent), so every
 peer connection of the process (the gateway's, the ``openai`` engine's, a test client's)
 receives audio the same way, whoever imports it first.
 """

@@ -209,6 +209,7 @@ def create_app(
                 "enabled": features["record_and_send"],
                 "max_seconds": settings.record_max_seconds,
             },
+            "images": {"max_bytes": settings.max_image_bytes},
             "features": features,
             "agents": [a for a in gateway.agents.names if gateway.policy.agent(grant, a)],
             "auth": {"required": await gateway.auth.required()},

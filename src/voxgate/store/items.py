@@ -1,7 +1,9 @@
 """Realtime items and voxgate events as stored items, and stored items as Realtime items again.
 
-A message is kept as its text (a spoken one as its transcript: audio is not stored); a function
-call as ``name(arguments)`` with its name, arguments and ``call_id`` in ``data``; a call's
+A message is kept as its text (a spoken one as its transcript: audio is not stored); an image in
+it as ``[image]`` in the text and, in ``data["images"]``, its media type, size and ``detail``
+(not its bytes: a conversation's rows stay small, and a resumed one has the words only); a
+function call as ``name(arguments)`` with its name, arguments and ``call_id`` in ``data``; a call's
 output as its text. voxgate's own events become items of their own types: ``handoff`` (from,
 to) and ``run`` (a background run's task, messages and end). ``restore_events`` gives back
 what an engine can take: messages and calls with their outputs, under their own ids.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voxgate.images import PART, image_info
 from voxgate.protocol import Event, new_id
 from voxgate.store.records import NewItem, StoredItem
 
@@ -18,16 +21,36 @@ ROLES = ("user", "assistant", "system")
 RUN_ENDS = ("completed", "failed", "cancelled")
 MAX_ITEM_ID = 200
 """The ``item_id`` column's width: a longer client-chosen id is kept in ``data`` instead."""
+IMAGE_TEXT = "[image]"
+"""An image, in a message's stored text."""
 
 
 def message_text(item: dict[str, Any]) -> str:
-    """A message's text: its parts' text or transcript, joined."""
+    """A message's text: its parts' text or transcript (an image as ``[image]``), joined."""
     texts = [
-        str(part.get("text") or part.get("transcript") or "")
+        IMAGE_TEXT
+        if part.get("type") == PART
+        else str(part.get("text") or part.get("transcript") or "")
         for part in item.get("content") or []
         if isinstance(part, dict)
     ]
     return " ".join(t.strip() for t in texts if t and t.strip())
+
+
+def image_refs(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """What is kept of a message's images: type, size and detail (read without decoding)."""
+    refs = []
+    for part in item.get("content") or []:
+        if isinstance(part, dict) and part.get("type") == PART:
+            info = image_info(part.get("image_url"))
+            refs.append(
+                {
+                    "media_type": info.media_type if info else None,
+                    "bytes": info.size if info else None,
+                    "detail": part.get("detail"),
+                }
+            )
+    return refs
 
 
 def stored_item(item: dict[str, Any]) -> NewItem | None:
@@ -35,7 +58,14 @@ def stored_item(item: dict[str, Any]) -> NewItem | None:
     type_ = item.get("type")
     item_id = item.get("id")
     if type_ == "message" and item.get("role") in ROLES:
-        return _with_id(NewItem("message", message_text(item), role=item["role"]), item_id)
+        images = image_refs(item)
+        new = NewItem(
+            "message",
+            message_text(item),
+            role=item["role"],
+            data={"images": images} if images else None,
+        )
+        return _with_id(new, item_id)
     if type_ == "function_call":
         name, arguments = str(item.get("name") or ""), str(item.get("arguments") or "")
         data = {"name": name, "arguments": arguments, "call_id": item.get("call_id")}

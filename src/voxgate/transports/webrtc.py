@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.protocol import Event, ProtocolError, event, new_id, to_wire
 from voxgate.rtc import FRAME_MS, AgentAudioTrack, read_microphone
+from voxgate.rtc import channel as data_channel
 from voxgate.session import ENDED, Participant, Role, Session, SessionRegistry
 from voxgate.settings import Settings
 from voxgate.transports.client import CLOSE_TIMEOUT_S, client_writer, drain
@@ -108,7 +109,7 @@ class Peer:
         self._response_id = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self.answer_sdp = ""
+        self.answer_sdp, self.max_message = "", data_channel.DEFAULT_MAX_MESSAGE
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -135,6 +136,7 @@ class Peer:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except _BAD_OFFER as exc:
             raise ValueError(f"no answer to this SDP offer: {exc or type(exc).__name__}") from None
+        self.max_message = data_channel.max_message_size(sdp)  # before any event goes out
         self.answer_sdp = with_ptime(self.pc.localDescription.sdp, FRAME_MS)
         self.participant = self.session.join(  # a ProtocolError when the session is full
             self.writer, role=self.role, transport="webrtc", disconnect=self._removed
@@ -184,7 +186,7 @@ class Peer:
                 self._send_json(own)
 
     def _send_json(self, data: Event) -> None:
-        text = json.dumps(data)
+        text = data_channel.fit_message(data, self.max_message)  # the offer's largest message
         channel = self.channel
         if self._closed:
             return

@@ -42,3 +42,22 @@ def test_a_create_is_checked_against_the_conversation():
     with pytest.raises(ProtocolError) as refused:
         conv.check_truncate({"item_id": "a"})
     assert refused.value.code == "invalid_item"
+
+
+def test_the_newest_images_are_kept_whole_up_to_the_bound(monkeypatch):
+    from voxgate.engines.core import conversation
+
+    monkeypatch.setattr(conversation, "KEPT_IMAGE_CHARS", 50)  # two of these 23-character URLs
+    conv, told = Conversation(), []
+    for n in range(3):
+        part = {"type": "input_image", "image_url": f"data:image/png;base64,{n}", "detail": "low"}
+        item = {"id": f"i{n}", "type": "message", "role": "user", "content": [part]}
+        told.append({"type": "conversation.item.added", "previous_item_id": None, "item": item})
+        conv.observe(told[-1])
+    assert [it["content"][0].get("image_url") for it in conv.items] == [
+        None,
+        "data:image/png;base64,1",
+        "data:image/png;base64,2",
+    ]
+    assert conv.items[0]["content"][0] == {"type": "input_image", "detail": "low"}
+    assert told[0]["item"]["content"][0]["image_url"]  # what clients were told is untouched

@@ -6,7 +6,10 @@ import asyncio
 
 import pytest
 
+from tests.images import create_image, data_url, png
 from voxgate.agents.testing import FunctionCall, Reply, ScriptedEngine
+from voxgate.engines.core.engine import IMAGE_REPLY
+from voxgate.images import image_info
 from voxgate.protocol import Event, to_wire, validate_server_event
 
 
@@ -196,4 +199,35 @@ async def test_a_response_with_its_own_input_reads_only_that():
     refused = await until(engine, stream, "error")
     assert refused[-1]["error"]["code"] == "item_not_found"
     assert refused[-1]["error"]["param"] == "response.input[0].id"
+    await engine.close()
+
+
+async def test_a_scripted_model_reads_the_image_and_a_blind_one_says_it_cannot():
+    url = data_url(png())
+
+    def describe(items):
+        [part] = [p for p in items[-1]["content"] if p["type"] == "input_image"]
+        return Reply(text=f"I see {image_info(part['image_url'])}.")
+
+    engine = ScriptedEngine([describe])
+    stream = engine.events()
+    await engine.send(create_image(url, "What is this?"))
+    await engine.send({"type": "response.create"})
+    done = (await until(engine, stream, "response.done"))[-1]["response"]
+    assert done["output"][0]["content"][0]["text"] == f"I see {image_info(url)}."
+    await engine.close()
+
+    class Blind(ScriptedEngine):
+        sees_images = False
+
+    engine = Blind([Reply(text="Hello again.")])
+    stream = engine.events()
+    await engine.send(create_image(url))
+    await engine.send({"type": "response.create"})
+    done = (await until(engine, stream, "response.done"))[-1]["response"]
+    assert done["output"][0]["content"][0]["text"] == IMAGE_REPLY
+    assert len(engine.script) == 1  # the model was not asked
+    await engine.send({"type": "response.create"})  # the image has had its answer
+    done = (await until(engine, stream, "response.done"))[-1]["response"]
+    assert done["output"][0]["content"][0]["text"] == "Hello again."
     await engine.close()

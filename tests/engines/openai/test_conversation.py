@@ -84,3 +84,23 @@ def test_an_item_inserted_after_another_keeps_its_place():
         )
     )
     assert [it["id"] for it in conv.items] == ["a", "b", "c"]
+
+
+def test_replay_sends_a_users_images_again_when_it_has_them():
+    conv = Conversation()
+    part = {
+        "type": "input_image",
+        "image_url": "data:image/png;base64,iVBORw0KGgo=",
+        "detail": "low",
+    }
+    conv.observe(added({"id": "i1", "type": "message", "role": "user", "content": [part]}))
+    bare = [{"type": "input_text", "text": "Look"}, {"type": "input_image", "detail": "auto"}]
+    conv.observe(added({"id": "i2", "type": "message", "role": "user", "content": bare}, "i1"))
+    conv.observe(added({"id": "i3", "type": "message", "role": "user", "content": bare[1:]}, "i2"))
+    replay = conv.replay()
+    for ev in replay:
+        ConversationItemCreateEvent.model_validate(ev)
+    assert [ev["item"]["content"] for ev in replay] == [
+        [part],
+        [{"type": "input_text", "text": "Look"}],  # an echo without the image: its words only
+    ]

@@ -138,6 +138,8 @@ class ScriptedEngine(ConversationEngine):
     """An ``Engine`` whose responses follow ``script``, one step per ``response.create``."""
 
     response_type = _ScriptedRun
+    sees_images = True
+    """The script is the model: a step reads the conversation, its images included."""
 
     def __init__(self, script: Iterable[Step] = ()) -> None:
         self.received: list[Event] = []

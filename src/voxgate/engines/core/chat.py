@@ -6,17 +6,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from voxgate.components.llm import ChatMessage
+from voxgate.images import has_image
 
 
 def item_text(item: dict[str, Any]) -> str:
-    """What a conversation item says: its text or transcript, a call, or a call's output."""
+    """What a conversation item says: its text or transcript, a call, or a call's output.
+
+    Images are not words: an ``input_image`` part adds nothing (its base64 never reaches a
+    prompt).
+    """
     if item.get("type") == "function_call":
         return f"{item.get('name', '')}({item.get('arguments') or ''})"
     if item.get("type") == "function_call_output":
         return str(item.get("output") or "")
     return " ".join(
-        str(part.get("text") or part.get("transcript") or "") for part in item.get("content", [])
+        str(part.get("text") or part.get("transcript") or "")
+        for part in item.get("content", [])
+        if part.get("type") != "input_image"
     ).strip()
+
+
+def unseen_image(items: list[dict[str, Any]]) -> bool:
+    """Whether the user sent an image since the conversation's last answer (a reply or a call)."""
+    for item in reversed(items):
+        if item.get("type") != "message" or item.get("role") == "assistant":
+            return False
+        if has_image(item):
+            return True
+    return False
 
 
 def chat_messages(

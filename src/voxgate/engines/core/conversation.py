@@ -3,7 +3,9 @@
 Items follow the server events that pass (item added, done, deleted, input transcription
 completed), so the conversation is never ahead of, or behind, what a client saw. An engine
 that owns its conversation checks client item events here first: the spec's refusals, with
-the codes and messages clients rely on.
+the codes and messages clients rely on. Images are kept whole up to ``KEPT_IMAGE_CHARS`` of
+``image_url`` in all; past it the oldest keep their part without its data, so a client sending
+picture after picture never grows a session without bound.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from voxgate.images import has_image
 from voxgate.protocol import Event, ProtocolError, new_id
 
 Item = dict[str, Any]
 
 ITEM_TYPES = ("message", "function_call", "function_call_output")
+KEPT_IMAGE_CHARS = 32 * 1024 * 1024
+"""The images' data a conversation keeps (the newest first): eight 4 MiB photos, as base64."""
 
 
 class Conversation:
@@ -41,6 +46,7 @@ class Conversation:
                 self._add(ev["item"], ev.get("previous_item_id"))
             else:
                 self.items[index] = copy.deepcopy(ev["item"])
+                self._bound_images()
         elif type_ == "conversation.item.deleted":
             self.remove(ev["item_id"])
         elif type_ == "conversation.item.input_audio_transcription.completed":
@@ -147,3 +153,17 @@ class Conversation:
             after = self.index(previous) if previous else None
             position = len(self.items) if after is None else after + 1
         self.items.insert(position, copy.deepcopy(item))
+        if has_image(item):
+            self._bound_images()
+
+    def _bound_images(self) -> None:
+        """Keep the newest images' data up to ``KEPT_IMAGE_CHARS``; older parts go without it."""
+        kept = 0
+        for item in reversed(self.items):
+            if not has_image(item):
+                continue
+            for part in reversed(item["content"]):
+                if part.get("type") == "input_image" and isinstance(part.get("image_url"), str):
+                    kept += len(part["image_url"])
+                    if kept > KEPT_IMAGE_CHARS:
+                        del part["image_url"]

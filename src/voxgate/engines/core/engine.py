@@ -16,12 +16,18 @@ from typing import Any
 from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolChoice
 from voxgate.engines import dispatch
 from voxgate.engines.core import checks
-from voxgate.engines.core.chat import chat_messages
+from voxgate.engines.core.chat import chat_messages, unseen_image
 from voxgate.engines.core.config import SessionConfig, check_tool_choice, check_tools
 from voxgate.engines.core.conversation import Conversation
 from voxgate.engines.core.playback import Playback
 from voxgate.engines.core.run import ResponseRun, Speak
 from voxgate.protocol import Event, ProtocolError, event
+
+IMAGE_REPLY = (
+    "I can't see images, but I've kept it in our conversation: "
+    "tell me what it shows and I can help."
+)
+"""The answer to a turn with an image, from an engine whose model reads text only."""
 
 
 class ConversationEngine:
@@ -38,6 +44,9 @@ class ConversationEngine:
     """What a reply costs, reported with its timings (0: models in this process)."""
     response_type: type[ResponseRun] = ResponseRun
     """What generates a response."""
+    sees_images = False
+    """Whether the model is asked about a turn with an image; else ``IMAGE_REPLY`` answers it
+    (the image stays in the conversation; chat messages never carry its bytes)."""
 
     def __init__(self, llm: LanguageModel, config: SessionConfig) -> None:
         self.llm = llm
@@ -122,7 +131,7 @@ class ConversationEngine:
     def _on_response_create(self, ev: Event) -> None:
         params = ev.get("response") or {}
         out_of_band = params.get("conversation") == "none"
-        messages = self._input_messages(params)
+        items = self._input_items(params)
         if not out_of_band and self._response is not None and not self._response.done:
             raise ProtocolError(
                 "the conversation already has an active response; cancel it first",
@@ -136,7 +145,8 @@ class ConversationEngine:
             choice = check_tool_choice(asked, tools, param="response.tool_choice")
         reply = self._new_response(
             self._put,
-            messages=messages,
+            messages=self._input_messages(items, params),
+            items=items,
             instructions=params.get("instructions"),
             modalities=self._response_modalities(params),
             tools=(tools, choice),
@@ -154,7 +164,7 @@ class ConversationEngine:
         self._go_live(reply)
         reply.start()
 
-    def _input_messages(self, params: Event) -> Callable[[], Awaitable[list[ChatMessage]]] | None:
+    def _input_items(self, params: Event) -> list[dict[str, Any]] | None:
         """A response's own context (``response.input``), or None: the conversation.
 
         Its items are new items or ``item_reference``s to the conversation's (checked now).
@@ -170,6 +180,14 @@ class ConversationEngine:
                 )
             else:
                 items.append(item)
+        return items
+
+    def _input_messages(
+        self, items: list[dict[str, Any]] | None, params: Event
+    ) -> Callable[[], Awaitable[list[ChatMessage]]] | None:
+        """What the model reads of a response's own ``items`` (None: the conversation)."""
+        if items is None:
+            return None
         system = params.get("instructions") or self.config.instructions
 
         async def messages() -> list[ChatMessage]:
@@ -219,6 +237,7 @@ class ConversationEngine:
         emit: Callable[[Event], None],
         *,
         messages: Callable[[], Awaitable[list[ChatMessage]]] | None = None,
+        items: list[dict[str, Any]] | None = None,
         instructions: str | None = None,
         modalities: list[str] | None = None,
         tools: tuple[list[Tool], ToolChoice] | None = None,
@@ -231,11 +250,14 @@ class ConversationEngine:
         """A response, not started, whose events go to ``emit``.
 
         The model reads ``messages`` (by default: the instructions and the conversation as
-        they are when the response starts). An ``out_of_band`` response adds nothing to the
-        conversation and reports no metrics.
+        they are when the response starts), made of ``items`` (by default: the conversation's),
+        unless they end on an image it cannot see. An ``out_of_band`` response adds nothing to
+        the conversation and reports no metrics.
         """
         tool_list, tool_choice = tools or (self.config.tools, self.config.tool_choice)
         audio = "audio" in (modalities or self.config.output_modalities)
+        read = self.conversation.items if items is None else items
+        blind = not self.sees_images and unseen_image(read)
         return self.response_type(
             llm=self.llm,
             messages=messages or (lambda: self._messages(instructions)),
@@ -250,6 +272,7 @@ class ConversationEngine:
             cost_usd=self.response_cost_usd,
             conversation=not out_of_band,
             metadata=metadata,
+            reply_text=IMAGE_REPLY if blind else None,
         )
 
     def _go_live(self, reply: ResponseRun) -> None:

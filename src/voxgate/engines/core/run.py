@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,8 @@ class ResponseRun:
     """False: an out-of-band response, whose output stays out of the conversation."""
     metadata: dict[str, str] | None = None
     """The ``response.create``'s metadata, given back on the response."""
+    reply_text: str | None = None
+    """Said instead of asking the model (what it cannot answer, such as an image)."""
 
     def __post_init__(self) -> None:
         self.writer = ResponseWriter(
@@ -181,15 +183,19 @@ class ResponseRun:
         self, messages: list[ChatMessage], phrases: asyncio.Queue[str | ToolCall | None]
     ) -> None:
         splitter = PhraseSplitter()
-        try:
-            async for piece in self.llm.stream(
+        if self.reply_text is not None:
+            pieces: AsyncIterator[str | ToolCall] = _said(self.reply_text)
+        else:
+            pieces = self.llm.stream(
                 messages,
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
                 usage=self._usage,
                 tools=self.tools or None,
                 tool_choice=self.tool_choice,
-            ):
+            )
+        try:
+            async for piece in pieces:
                 self.metrics.setdefault("llm_first_token_ms", self._elapsed_ms())
                 if isinstance(piece, ToolCall):
                     phrases.put_nowait(piece)
@@ -237,3 +243,7 @@ class ResponseRun:
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._started_at) * 1000
+
+
+async def _said(text: str) -> AsyncIterator[str | ToolCall]:
+    yield text

@@ -2,7 +2,8 @@
 
 Items are followed from the server events (added, done, deleted, transcribed) and replayed
 with ``conversation.item.create``: audio can't be resent, so a spoken turn comes back as its
-transcript (``input_text`` for the user, ``output_text`` for the assistant), under its own id.
+transcript (``input_text`` for the user, ``output_text`` for the assistant), under its own id;
+a user's images go again as they came (when the upstream's echo carried their ``image_url``).
 """
 
 from __future__ import annotations
@@ -41,14 +42,19 @@ def replayable(item: dict[str, Any]) -> dict[str, Any] | None:
     if type_ == "message":
         role = item.get("role")
         text = " ".join(_text_of(p) for p in item.get("content") or []).strip()
-        if not text or role not in ("user", "assistant", "system"):
+        images = [
+            {k: v for k, v in p.items() if k in ("type", "image_url", "detail")}
+            for p in item.get("content") or []
+            if role == "user" and p.get("type") == "input_image" and p.get("image_url")
+        ]
+        if not (text or images) or role not in ("user", "assistant", "system"):
             return None
         kind = "output_text" if role == "assistant" else "input_text"
         return {
             "id": item["id"],
             "type": "message",
             "role": role,
-            "content": [{"type": kind, "text": text}],
+            "content": ([{"type": kind, "text": text}] if text else []) + images,
         }
     if type_ == "function_call" and item.get("status", "completed") == "completed":
         return {

@@ -8,7 +8,9 @@ track's PCM becomes ``response.output_audio.delta`` events (no base64 on the way
 upstream says its audio buffer plays (``output_audio_buffer.started`` … ``stopped``). A
 response's closing events arrive on the data channel before its audio has been heard, so from
 ``response.output_audio.done`` on, events wait until the audio has arrived (``stopped``,
-``cleared``) — the engine sees the order a WebSocket gives.
+``cleared``) — the engine sees the order a WebSocket gives. An event larger than the
+upstream's data channel takes (its SDP's ``max-message-size``: a large image) comes back as
+the upstream's ``error`` (``event_too_large``) rather than failing the call.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from voxgate.engines.openai.connect import UpstreamClosed, decode
-from voxgate.protocol import Event, event
+from voxgate.protocol import Event, error_event, event
 from voxgate.rtc import AgentAudioTrack, read_microphone
 from voxgate.settings import Settings
 
@@ -109,7 +111,15 @@ class WebRTCUpstream:
             await self._mic_sent()  # a commit covers the audio appended before it
             if self._closed or self.channel.readyState != "open":
                 raise UpstreamClosed("the call has ended")
-        self.channel.send(json.dumps(ev))  # no audio field: append went to the track
+        try:
+            self.channel.send(json.dumps(ev))  # no audio field: append went to the track
+        except ValueError as exc:  # over the upstream's largest data-channel message
+            refused = error_event(
+                f"{type_} is too large for the upstream's data channel: {exc}",
+                code="event_too_large",
+                event_id=ev.get("event_id"),
+            )
+            self._inbox.put_nowait(refused)  # as if the upstream had refused it
 
     async def _mic_sent(self) -> None:
         """Wait until the audio queued now has left (the track paces it) and has arrived."""

@@ -15,6 +15,7 @@ import { wireTabs } from './js/tabs.js';
 import { TurnIndicator } from './js/turn.js';
 import { findUi } from './js/ui.js';
 import { HoldToTalk } from './js/record.js';
+import { ImageComposer } from './js/images.js';
 import { Reconnector } from './js/reconnect.js';
 import { debug, describeMediaError, randomId } from './js/util.js';
 import { ConversationView } from './js/views/conversation.js';
@@ -65,6 +66,7 @@ class App {
     this.reconnect = new Reconnector(this);
     this.handlers = serverEventHandlers(this);
     this.holdToTalk = new HoldToTalk(ui.holdToTalk, ui.composerHint, this);
+    this.images = new ImageComposer(this);
 
     ui.connect.addEventListener('click', () => (this.transport || this.reconnect.pending ? this.disconnect() : this.connect()));
     ui.mute.addEventListener('click', () => this.setMuted(!this.muted));
@@ -72,7 +74,8 @@ class App {
     ui.newConversation.addEventListener('click', () => this.newConversation());
     ui.composer.addEventListener('submit', (e) => {
       e.preventDefault();
-      if (this.sendText(ui.textInput.value)) ui.textInput.value = '';
+      const sent = this.images.attached ? this.images.send(ui.textInput.value.trim()) : this.sendText(ui.textInput.value);
+      if (sent) ui.textInput.value = '';
     });
     ui.textInput.addEventListener('input', () => (ui.composerHint.textContent = ''));
     this.showTab = wireTabs(ui.tabs, ui.panes, (name) => name === 'history' && this.history.refresh());
@@ -105,6 +108,7 @@ class App {
     if (auth.required) await whoAmI();
     renderAccount(this.ui);
     this.holdToTalk.configure(config.record_and_send);
+    this.images.configure(config.images);
     this.config = config.webrtc ?? this.config;
     this.features = config.features ?? { live_voice: true, webrtc: this.config.enabled, direct_mode: Boolean(config.direct?.enabled) };
     this.#showTransports(transport);

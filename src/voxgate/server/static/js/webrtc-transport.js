@@ -111,6 +111,11 @@ export class WebRtcTransport extends EventTransport {
     return this.#channel?.readyState === 'open';
   }
 
+  /** The largest message the other side takes (its SDP's max-message-size). */
+  get maxMessageBytes() {
+    return this.#pc?.sctp?.maxMessageSize || 65536;
+  }
+
   send(event) {
     if (!this.isOpen) return false;
     this.#channel.send(JSON.stringify(event));

@@ -1,6 +1,24 @@
 // The conversation pane: user and agent bubbles, one per conversation item (keyed by item_id).
 import { el } from '../util.js';
 
+/** Thumbnails of the pictures a user message carries (an echo without its data: a placeholder). */
+function withImages(bubble, urls) {
+  if (!urls.length) return bubble;
+  const box = el('div', 'bubble-images');
+  for (const url of urls) {
+    if (!url) {
+      box.append(el('span', 'bubble-image-missing', '[picture]'));
+      continue;
+    }
+    const img = el('img', 'bubble-image');
+    img.src = url;
+    img.alt = 'A picture sent with this message';
+    img.dataset.testid = 'bubble-image';
+    box.append(img);
+  }
+  bubble.querySelector('.bubble-text').before(box);
+  return bubble;
+}
 
 /**
  * Conversation bubbles, one per conversation item (keyed by item_id). Typed user messages are
@@ -138,8 +156,8 @@ export class ConversationView {
   }
 
   /** Shown immediately; adopted by the matching conversation.item.added. */
-  userTyped(text) {
-    const bubble = this.#bubble('user', null, text, 'sending');
+  userTyped(text, images = []) {
+    const bubble = withImages(this.#bubble('user', null, text, 'sending'), images);
     bubble.dataset.local = 'pending';
     this.#append(bubble);
   }
@@ -147,10 +165,12 @@ export class ConversationView {
   /** A user item from conversation.item.added / .done (typed here, by another client, or audio). */
   userItem(item) {
     const typed = item.content?.find((part) => part.type === 'input_text');
-    if (typed) {
-      const existing = this.#items.get(item.id) ?? this.#restore(item.id) ?? this.#adoptTyped(item.id, typed.text);
-      if (existing) this.#setText(existing, typed.text);
-      else this.#append(this.#bubble('user', item.id, typed.text));
+    const images = (item.content ?? []).filter((part) => part.type === 'input_image').map((part) => part.image_url);
+    if (typed || images.length) {
+      const text = typed?.text ?? '';
+      const existing = this.#items.get(item.id) ?? this.#restore(item.id) ?? this.#adoptTyped(item.id, text, images.length > 0);
+      if (existing) this.#setText(existing, text);
+      else this.#append(withImages(this.#bubble('user', item.id, text), images));
       return;
     }
     // transcript is null until transcribed; a string (maybe empty) once it is.
@@ -159,9 +179,9 @@ export class ConversationView {
     else if (audio) this.userSpeaking(item.id);
   }
 
-  #adoptTyped(itemId, text) {
+  #adoptTyped(itemId, text, images = false) {
     const bubble = [...this.list.querySelectorAll('[data-local="pending"]')].find(
-      (b) => b.querySelector('.bubble-text').textContent === text,
+      (b) => b.querySelector('.bubble-text').textContent === text && !!b.querySelector('.bubble-images') === images,
     );
     if (!bubble) return null;
     delete bubble.dataset.local;

@@ -7,11 +7,11 @@ function isDelta(type) {
   return type.endsWith('.delta');
 }
 
-/** Long base64 audio would swamp the view: show its size instead. */
+/** Long base64 audio or images would swamp the view: show their size instead. */
 function readable(event) {
   return JSON.stringify(
     event,
-    (key, value) => (typeof value === 'string' && value.length > 160 && (key === 'delta' || key === 'audio') ? `<${value.length} base64 chars>` : value),
+    (key, value) => (typeof value === 'string' && value.length > 160 && ['delta', 'audio', 'image_url'].includes(key) ? `<${value.length} base64 chars>` : value),
     2,
   );
 }
