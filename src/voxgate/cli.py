@@ -326,6 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument(
         "--workers", type=_positive, default=1, help="voxgate serve --workers (default 1)"
     )
+    relay.add_argument(
+        "--compare",
+        choices=["pipecat"],
+        help="run the same callers through Pipecat 1.14 too (installed on first use into a "
+        "venv of the bench's own) and add its figures and ratios under 'pipecat'",
+    )
+    relay.add_argument(
+        "--pipecat-venv",
+        metavar="DIR",
+        help="the bench's Pipecat venv (default: ~/.cache/voxgate/bench-pipecat-1.14.0)",
+    )
     relay.set_defaults(run=_bench_relay)
     mixing = kinds.add_parser(
         "mix", help="cost of mixing participants' microphones, µs per 20 ms frame (no models)"

@@ -10,7 +10,11 @@ both paths). Printed: progress, then one JSON line with ``sessions``, ``p50_ms``
 (and the baseline's), ``dropped_frames`` (reply audio that never arrived, in 20 ms frames),
 ``cpu_us_per_frame`` (the server's CPU time per relayed input frame), ``rss_mb_per_session``
 (the server's RSS with the sessions open, over its RSS before, per session). ``--soak M`` keeps
-the load on for M minutes and reports the server's RSS growth per session per minute. Figures
+the load on for M minutes and reports the server's RSS growth per session per minute.
+``--compare pipecat`` runs the same callers through Pipecat too (``bench/pipecat_server.py``, in
+a venv of its own: ``bench/compare.py``), over the same binary PCM16 wire as voxgate's ``/ws``,
+and adds its figures under ``pipecat`` with ``cpu_ratio``, ``rss_ratio`` (Pipecat's over
+voxgate's) and ``p99_over_voxgate_ms``. Every run's callers start at the same moments. Figures
 only; nothing is asserted on them.
 """
 
@@ -31,11 +35,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import websockets
 
-from voxgate.bench.server import serve
+from voxgate.bench.compare import (
+    PIPECAT_VERSION,
+    CompareError,
+    default_venv,
+    pipecat_python,
+    pipecat_serve,
+)
+from voxgate.bench.server import Served, serve
 from voxgate.bench.soak import rss_mb
 from voxgate.bench.upstream import RATE, REPLY_MS, _tone
 
@@ -100,9 +112,11 @@ async def _listen(caller: Caller) -> None:
 
 async def _connect(url: str, direct: bool) -> Any:
     ws = await websockets.connect(url, max_size=None, compression=None, open_timeout=60)
-    while True:  # the session's first event
+    while True:  # the session's first event (Pipecat's server: once its upstream is set up)
         message = await ws.recv()
-        if isinstance(message, str) and '"session.created"' in message:
+        if isinstance(message, str) and (
+            '"session.created"' in message or '"session.updated"' in message
+        ):
             return ws
 
 
@@ -166,13 +180,14 @@ async def _load(
     cycles = max(1, round(seconds * 1000 / (CYCLE_FRAMES * FRAME_MS)))
     frames_each = cycles * CYCLE_FRAMES
     rss_before = _rss_mb(pid) if pid else 0.0
+    starts = random.Random(n)  # the same moments for every run
     callers: list[Caller] = []
     for start in range(0, n, CONNECT_BATCH):
         batch = min(CONNECT_BATCH, n - start)
         sockets = await asyncio.gather(
             *(_connect(url.format(id=uuid.uuid4().hex), direct) for _ in range(batch))
         )
-        callers += [Caller(ws, direct, random.randrange(CYCLE_FRAMES)) for ws in sockets]
+        callers += [Caller(ws, direct, starts.randrange(CYCLE_FRAMES)) for ws in sockets]
     listeners = [asyncio.create_task(_listen(c)) for c in callers]
     await asyncio.sleep(1.0)
     figures = Figures(
@@ -220,6 +235,10 @@ async def _load(
     await asyncio.gather(*(c.ws.close() for c in callers), return_exceptions=True)
     for task in listeners:
         task.cancel()
+    log(
+        f"  p50 {figures.pct(0.5):.0f} ms, p99 {figures.pct(0.99):.0f} ms, "
+        f"dropped {figures.dropped_frames}"
+    )
     return figures
 
 
@@ -269,18 +288,54 @@ def _summary(figures: Figures) -> dict[str, Any]:
     }
 
 
+def _relative(figures: Figures, direct: Figures | None, args: argparse.Namespace) -> dict[str, Any]:
+    """A run's p99 over the direct baseline's, or with ``--soak`` its RSS growth."""
+    out: dict[str, Any] = {}
+    if direct is not None:
+        out["p99_over_direct_ms"] = round(figures.pct(0.99) - direct.pct(0.99), 1)
+    if args.soak and len(figures.rss_minutes_mb) >= 2:
+        minutes = len(figures.rss_minutes_mb) - 1
+        growth = figures.rss_minutes_mb[-1] - figures.rss_minutes_mb[0]
+        out["soak_kb_per_session_per_minute"] = round(growth * 1024 / args.sessions / minutes, 2)
+    return out
+
+
+def _versus(other: Figures, voxgate: Figures) -> dict[str, Any]:
+    """The other stack's CPU per frame and RSS per session over voxgate's, its p99 over."""
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 2) if a > 0 and b > 0 else None
+
+    return {
+        "cpu_ratio": ratio(
+            other.cpu_s / max(1, other.frames), voxgate.cpu_s / max(1, voxgate.frames)
+        ),
+        "rss_ratio": ratio(
+            other.rss_open_mb - other.rss_before_mb, voxgate.rss_open_mb - voxgate.rss_before_mb
+        ),
+        "p99_over_voxgate_ms": round(other.pct(0.99) - voxgate.pct(0.99), 1),
+    }
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    def url(served: Served) -> str:
+        return f"{served.ws}/ws/relay-{{id}}"
+
     seconds = args.soak * 60 if args.soak else args.seconds
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="voxgate-relay-")
+    pipecat = None
+    if args.compare == "pipecat":  # installed first: a failure costs no load
+        pipecat = pipecat_python(Path(args.pipecat_venv or default_venv()), log)
     with _upstream() as port:
         result: dict[str, Any] = {
             "sessions": args.sessions,
             "seconds": seconds,
             "workers": args.workers,
         }
+        direct = None
         if not args.soak:
             log(f"direct to the simulator: {args.sessions} callers, {seconds:.0f} s")
             direct = await _load(
@@ -292,7 +347,6 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 log=log,
             )
             result["direct"] = _summary(direct)
-            log(f"  p50 {direct.pct(0.5):.0f} ms, p99 {direct.pct(0.99):.0f} ms")
         env = {
             "VOXGATE_ENGINE": "openai",
             "VOXGATE_AGENTS": "none",
@@ -305,25 +359,25 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         workers = ("--workers", str(args.workers)) if args.workers > 1 else ()
         with serve(*workers, env=env, log=args.server_log) as served:
             via = await _load(
-                f"{served.ws}/ws/relay-{{id}}",
-                args.sessions,
-                seconds,
-                direct=False,
-                pid=served.pid,
-                log=log,
+                url(served), args.sessions, seconds, direct=False, pid=served.pid, log=log
             )
-        result.update(_summary(via))
-        if "direct" in result:
-            result["p99_over_direct_ms"] = round(via.pct(0.99) - direct.pct(0.99), 1)
-        if args.soak and len(via.rss_minutes_mb) >= 2:
-            minutes = len(via.rss_minutes_mb) - 1
-            growth = via.rss_minutes_mb[-1] - via.rss_minutes_mb[0]
-            result["soak_kb_per_session_per_minute"] = round(
-                growth * 1024 / args.sessions / minutes, 2
+        result.update(_summary(via), **_relative(via, direct, args))
+        if pipecat is not None:
+            log(f"Pipecat {PIPECAT_VERSION}, 1 process: {args.sessions} callers, {seconds:.0f} s")
+            server_log = (
+                f"{args.server_log}.pipecat"
+                if args.server_log
+                else os.path.join(data_dir, "pipecat-server.log")
             )
-        log(
-            f"  p50 {via.pct(0.5):.0f} ms, p99 {via.pct(0.99):.0f} ms, dropped {via.dropped_frames}"
-        )
+            with pipecat_serve(pipecat, port, log=server_log) as served:
+                other = await _load(
+                    url(served), args.sessions, seconds, direct=False, pid=served.pid, log=log
+                )
+            result["pipecat"] = {
+                **_summary(other),
+                **_relative(other, direct, args),
+                **_versus(other, via),
+            }
     return result
 
 
@@ -333,6 +387,10 @@ def main(args: argparse.Namespace) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    result = asyncio.run(_run(args))
+    try:
+        result = asyncio.run(_run(args))
+    except CompareError as e:
+        print(f"voxgate bench relay: {e}", file=sys.stderr)
+        return 1
     print(json.dumps(result))
     return 0
