@@ -1,10 +1,9 @@
 """WebRTC clients (aiortc): Opus audio both ways, events on the ``oai-events`` data channel.
 
 The data channel carries the WebSocket transport's JSON events both ways; agent audio travels on
-the track instead of ``response.output_audio.delta``. ``POST /api/webrtc/offer`` and OpenAI's
-``/v1/realtime/calls`` (GA events only) are the app's routes; both open a ``Peer`` through
-``Peers``; a peer that leaves releases its session to the registry, which keeps it for the grace
-period (``session_grace_seconds``), so a reconnect can resume it.
+the track instead of ``response.output_audio.delta``. ``POST /api/webrtc/offer`` and
+``/v1/realtime/calls`` (GA events only) open a ``Peer`` through ``Peers``; a peer that leaves
+releases its session to the registry, which keeps it for the grace period, for a reconnect.
 """
 
 from __future__ import annotations
