@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from voxgate.protocol import Event
-from voxgate.session import EventWriter
+from fastapi import WebSocket
+
+from voxgate.protocol import Event, ProtocolError
+from voxgate.session import (
+    ENDED,
+    ENDED_CLOSE_CODE,
+    REMOVED_CLOSE_CODE,
+    EventWriter,
+    Participant,
+    Session,
+)
 from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +55,45 @@ async def drain(writer: EventWriter, timeout: float = CLOSE_TIMEOUT_S) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await writer.delivered()
+
+
+Close = Callable[[int, str], Awaitable[None]]
+"""Closes a client's connection with a WebSocket close code and a reason."""
+
+
+async def join_socket(
+    websocket: WebSocket,
+    session: Session,
+    deliver: Callable[[Event], Awaitable[None]],
+    settings: Settings,
+    **join: Any,
+) -> tuple[Participant, Close] | None:
+    """A WebSocket client joins ``session`` (``join``: ``Session.join``'s options).
+
+    Its events go to ``deliver`` through a bounded writer; a removal drains them and closes with
+    ``REMOVED_CLOSE_CODE``. None when the session is full: the client got the ``error`` and 1008.
+    """
+
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason[:120])
+
+    async def disconnect(reason: str) -> None:
+        await drain(writer)
+        await close(REMOVED_CLOSE_CODE, reason)
+
+    writer = client_writer(deliver, settings)
+    try:
+        return session.join(writer, disconnect=disconnect, **join), close
+    except ProtocolError as exc:  # the session is full
+        await websocket.send_text(json.dumps(exc.to_event()))
+        await close(1008, str(exc))
+        return None
+
+
+async def close_if_ended(websocket: WebSocket, ev: Event) -> None:
+    """After the session's ``ENDED`` event the connection closes: a new one gets a new session."""
+    if ev["type"] == ENDED:
+        await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
 
 
 async def serve_connection(

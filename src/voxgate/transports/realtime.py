@@ -25,15 +25,12 @@ from fastapi import WebSocket, WebSocketDisconnect
 from voxgate.audio_formats import PCM, AudioDecoder, AudioEncoder, AudioFormat
 from voxgate.protocol import SERVER_EVENT_MODELS, Event, ProtocolError, to_wire
 from voxgate.session import (
-    ENDED,
-    ENDED_CLOSE_CODE,
-    REMOVED_CLOSE_CODE,
     EventWriter,
     Participant,
     Session,
 )
 from voxgate.settings import Settings
-from voxgate.transports.client import client_writer, drain, serve_connection
+from voxgate.transports.client import close_if_ended, join_socket, serve_connection
 from voxgate.transports.messages import ClientEventCheck
 from voxgate.wire import OFF_LOOP_CHARS, WireLimits, load_client_event
 
@@ -101,25 +98,15 @@ async def serve_client(
         wire = _for_client(ev, edge)
         if wire is not None:
             await websocket.send_text(json.dumps(wire))
-        elif ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
-            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
+        await close_if_ended(websocket, ev)
 
-    async def close(code: int, reason: str) -> None:
-        await websocket.close(code=code, reason=reason[:120])
-
-    async def disconnect(reason: str) -> None:
-        await drain(writer)
-        await close(REMOVED_CLOSE_CODE, reason)
-
-    writer = client_writer(deliver, settings)
-    try:
-        participant = session.join(
-            writer, sideband=sideband, transport="realtime", disconnect=disconnect
-        )
-    except ProtocolError as exc:  # the session is full
-        await websocket.send_text(json.dumps(exc.to_event()))
-        await close(1008, str(exc))
+    joined = await join_socket(
+        websocket, session, deliver, settings, sideband=sideband, transport="realtime"
+    )
+    if joined is None:
         return
+    participant, close = joined
+    writer = participant.writer
     watching = asyncio.create_task(_close_when_over(websocket, session)) if sideband else None
     try:
         try:

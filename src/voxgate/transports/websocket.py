@@ -12,16 +12,13 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from voxgate.protocol import Event, ProtocolError, to_wire
 from voxgate.session import (
-    ENDED,
-    ENDED_CLOSE_CODE,
-    REMOVED_CLOSE_CODE,
     EventWriter,
     Participant,
     Role,
     Session,
 )
 from voxgate.settings import Settings
-from voxgate.transports.client import client_writer, drain, serve_connection
+from voxgate.transports.client import close_if_ended, join_socket, serve_connection
 from voxgate.transports.messages import ClientEventCheck, handle_text
 from voxgate.wire import WireLimits
 
@@ -49,23 +46,15 @@ async def serve_client(
             await websocket.send_bytes(ev["delta"])
         else:
             await websocket.send_text(json.dumps(to_wire(ev)))
-        if ev["type"] == ENDED:  # the engine is gone: a new connection gets a new session
-            await websocket.close(ENDED_CLOSE_CODE, str(ev.get("code") or "session ended"))
+        await close_if_ended(websocket, ev)
 
-    async def close(code: int, reason: str) -> None:
-        await websocket.close(code=code, reason=reason[:120])
-
-    async def disconnect(reason: str) -> None:
-        await drain(writer)
-        await close(REMOVED_CLOSE_CODE, reason)
-
-    writer = client_writer(deliver, settings)
-    try:
-        participant = session.join(writer, role=role, transport="websocket", disconnect=disconnect)
-    except ProtocolError as exc:  # the session is full
-        await websocket.send_text(json.dumps(exc.to_event()))
-        await close(1008, str(exc))
+    joined = await join_socket(
+        websocket, session, deliver, settings, role=role, transport="websocket"
+    )
+    if joined is None:
         return
+    participant, close = joined
+    writer = participant.writer
     try:
         reading = _read(websocket, session, participant, settings, check)
         await serve_connection(reading, writer, close)
