@@ -1,4 +1,3 @@
-import asyncio
 import json
 
 import pytest
@@ -84,8 +83,8 @@ async def test_the_next_turn_finds_its_history_evaluated_while_the_reply_is_said
     models, monkeypatch
 ):
     """SmolLM2 reads the last two user turns, so each turn's prompt begins anew after the system
-    message; the exchange it begins with is evaluated once the reply is done, not when the user
-    has spoken: the next turn evaluates little more than its own request."""
+    message; the exchange it begins with is evaluated ahead (``prefill``, once a reply is
+    voiced), not when the user has spoken: the next turn evaluates little more than its request."""
     llama = models.llm._llama
     evaluated: list[int] = []
     evaluate = llama.eval
@@ -98,15 +97,14 @@ async def test_the_next_turn_finds_its_history_evaluated_while_the_reply_is_said
 
     async def reply(messages):
         stream = models.llm.stream(messages, max_tokens=24, temperature=0.0)
-        text = "".join([piece async for piece in stream])
-        await asyncio.gather(*models.llm._prefilling)
-        return text
+        return "".join([piece async for piece in stream])
 
     messages = [{"role": "system", "content": "You are a helpful assistant."}]
     for request in ("Name a fruit.", "And a vegetable?", "Which one is sweeter?"):
         messages.append({"role": "user", "content": request})
         evaluated.clear()
         messages.append({"role": "assistant", "content": " ".join((await reply(messages)).split())})
+        await models.llm.prefill(messages)  # the engine does, once the reply is voiced
     request_tokens = models.llm.count_tokens("Which one is sweeter?")
     assert evaluated[0] <= request_tokens + 12  # the request, its template, the last token again
 

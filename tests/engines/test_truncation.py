@@ -24,6 +24,7 @@ class Recording:
     def __init__(self, llm: Any) -> None:
         self._llm = llm
         self.asked: list[list[ChatMessage]] = []
+        self.prefilled: list[list[ChatMessage]] = []
         self.context_window = llm.context_window
         self.count_tokens = llm.count_tokens
         self.prepare = llm.prepare
@@ -31,6 +32,10 @@ class Recording:
     def stream(self, messages: list[ChatMessage], **kwargs: Any) -> Any:
         self.asked.append(messages)
         return self._llm.stream(messages, **kwargs)
+
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        self.prefilled.append(messages)
+        await self._llm.prefill(messages)
 
 
 @pytest.fixture

@@ -94,6 +94,9 @@ class ScriptedModel:
     async def prepare(self, instructions: str, tools: list[Tool]) -> None:
         """Nothing to prepare."""
 
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        """Nothing to evaluate ahead."""
+
     async def stream(
         self,
         messages: list[ChatMessage],

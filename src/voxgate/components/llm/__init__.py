@@ -52,6 +52,13 @@ class LanguageModel(Protocol):
         """Get ready for replies under ``instructions`` with ``tools``, so the first is quick."""
         ...
 
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        """Get ready for the turn after ``messages`` (a reply just said), so it starts sooner.
+
+        Called once a reply is done, while the user listens; a model may do nothing.
+        """
+        ...
+
     def stream(
         self,
         messages: list[ChatMessage],

@@ -167,7 +167,6 @@ class LlamaLLM:
         self._prepared: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._foreground = foreground or Foreground()
         self._decider = Decider(self._llama, n_threads=self._n_threads)
-        self._prefilling: set[asyncio.Task[None]] = set()
 
     @property
     def context_window(self) -> int:
@@ -263,9 +262,8 @@ class LlamaLLM:
                     usage.input_tokens, usage.output_tokens = 0, self.count_tokens(text)
                 if text:
                     yield text
-                    self._prefill_next(messages, text)
                 return
-            history, messages = messages, routing.plain_history(messages, facts, turns=TALK_TURNS)
+            messages = routing.plain_history(messages, facts, turns=TALK_TURNS)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
             stop = threading.Event()
@@ -298,44 +296,34 @@ class LlamaLLM:
                     loop.call_soon_threadsafe(queue.put_nowait, _END)
 
             worker = loop.run_in_executor(self._thread, generate)
-            reply: list[str] = []
             try:
                 while (item := await queue.get()) is not _END:
                     if isinstance(item, Exception):
                         raise item
                     if text := guard.feed(item):
-                        reply.append(text)
                         yield text
                     if guard.stopped:
                         log.info("a reply stopped at scaffolding: %r", guard.caught)
                         break
                 if tail := guard.finish():
-                    reply.append(tail)
                     yield tail
-                if not guard.stopped:
-                    self._prefill_next(history, "".join(reply))
             finally:
                 stop.set()
                 # the context is free only once the thread has left llama.cpp
                 await asyncio.shield(worker)
 
-    def _prefill_next(self, messages: list[ChatMessage], reply: str) -> None:
-        """Evaluate, while the reply is spoken, what the next turn's prompt will begin with.
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        """Evaluate, while the user listens to a reply, what the next turn's prompt begins with.
 
         SmolLM2 reads the last ``TALK_TURNS`` user turns, so the next prompt starts after the
-        system message with this turn's request and ``reply``: no saved state continues it,
-        and evaluating it came before the next reply's first word (~150 tokens, 0.3-0.5 s
-        here). Done now, in the gap while the user listens, the next turn finds it in the
-        prompt cache. The next request queues behind it if it comes first.
+        system message with the last request and its reply: no saved state continues it, and
+        evaluating it came before the next reply's first word (~150 tokens, 0.3-0.5 s here).
+        Done once the reply is all voiced, and after any speech work in progress (run together
+        they slow each other down threefold), the next turn finds it in the prompt cache.
         """
-        said = " ".join(reply.split())  # as the conversation keeps it: its phrases, spaced
-        following = [*messages, {"role": "assistant", "content": said}, _NEXT_USER]
-        prefix = routing.plain_history(following, turns=TALK_TURNS)[:-1]
-        task = asyncio.get_running_loop().create_task(self._prefill(prefix))
-        self._prefilling.add(task)
-        task.add_done_callback(self._prefilling.discard)
-
-    async def _prefill(self, prefix: list[ChatMessage]) -> None:
+        prefix = routing.plain_history([*messages, _NEXT_USER], turns=TALK_TURNS)[:-1]
+        if len(prefix) < 2 or prefix[-1]["role"] != "assistant":
+            return
         async with self._lock:
             loop = asyncio.get_running_loop()
             try:
@@ -344,6 +332,7 @@ class LlamaLLM:
                 log.exception("evaluating the next turn's prompt ahead failed")
 
     def _evaluate(self, messages: list[ChatMessage]) -> None:
+        self._foreground.yield_to()
         # one generated token: the prompt's state lands in the prompt cache
         self._llama.create_chat_completion(messages=messages, max_tokens=1)  # type: ignore[arg-type]
 

@@ -49,6 +49,9 @@ class OpenAIChatLLM:
     async def prepare(self, instructions: str, tools: list[Tool]) -> None:
         """Nothing to do: the endpoint keeps its own caches."""
 
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        """Nothing to do: the endpoint caches prompts itself."""
+
     async def stream(
         self,
         messages: list[ChatMessage],

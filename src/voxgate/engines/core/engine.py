@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from voxgate.engines.core.conversation import Conversation
 from voxgate.engines.core.playback import Playback
 from voxgate.engines.core.run import ResponseRun, Speak
 from voxgate.protocol import Event, ProtocolError, event
+
+log = logging.getLogger(__name__)
 
 IMAGE_REPLY = (
     "I can't see images, but I've kept it in our conversation: "
@@ -299,7 +302,25 @@ class ConversationEngine:
             "conversation.item.input_audio_transcription.completed",
         ):
             self.conversation.observe(ev)
+        elif type_ == "response.done" and self._said_in_conversation(ev["response"]):
+            self._spawn(self._prefill())
         self._out.put_nowait(ev)
+
+    def _said_in_conversation(self, response: dict[str, Any]) -> bool:
+        """Whether a response ended in words of the conversation (no call, not out of band)."""
+        output = response.get("output") or []
+        return (
+            response.get("status") == "completed"
+            and all(item.get("type") == "message" for item in output)
+            and any(self.conversation.index(item.get("id")) is not None for item in output)
+        )
+
+    async def _prefill(self) -> None:
+        """A reply is said: the model readies the next turn while the user listens."""
+        try:
+            await self.llm.prefill(await self._messages(None))
+        except Exception:
+            log.exception("readying the language model for the next turn failed")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
