@@ -128,6 +128,8 @@ def create_app(
 
         gateway.start(new_engine, describe)
         gateway.spawn(gateway.loop_lag.run())
+        if gateway.cluster is not None:
+            await gateway.cluster.start()
         await _warn_about_auth(gateway)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
@@ -163,10 +165,16 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(voice.router)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        """Liveness: the models are loaded and the server takes sessions."""
-        return {"status": "ok", "version": __version__, "sessions": len(gateway.registry)}
+    @app.get("/healthz", response_model=None)
+    async def healthz() -> dict[str, Any] | JSONResponse:
+        """Liveness: the models are loaded and the server takes sessions (503: it drains)."""
+        health: dict[str, Any] = {"status": "ok", "version": __version__}
+        health["sessions"] = len(gateway.registry)
+        if gateway.cluster is not None:
+            health["node"] = {"id": gateway.cluster.node.id, "url": gateway.cluster.node.url}
+        if gateway.draining:
+            return JSONResponse({**health, "status": "draining"}, status_code=503)
+        return health
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(grant: DocsDep) -> JSONResponse:

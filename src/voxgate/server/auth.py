@@ -23,7 +23,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
@@ -39,7 +39,12 @@ INSECURE_KEY_PROTOCOL = "openai-insecure-api-key."
 
 
 class APIError(Exception):
-    """An HTTP error in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}``."""
+    """An HTTP error in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}``.
+
+    On a WebSocket it closes the connection with ``close_code``.
+    """
+
+    close_code = 1008
 
     def __init__(
         self,
@@ -58,10 +63,17 @@ class APIError(Exception):
         self.param = param
         self.headers = headers or {}
 
+    def body(self) -> dict[str, Any]:
+        """The ``error`` object."""
+        return {"message": str(self), "type": self.type, "code": self.code, "param": self.param}
+
     def response(self) -> JSONResponse:
         """The HTTP response that reports this."""
-        body = {"message": str(self), "type": self.type, "code": self.code, "param": self.param}
-        return JSONResponse({"error": body}, status_code=self.status, headers=self.headers)
+        return JSONResponse({"error": self.body()}, status_code=self.status, headers=self.headers)
+
+    def close_event(self) -> Event | None:
+        """An ``error`` event a WebSocket gets before it is closed (None: the close says it)."""
+        return None
 
     def close_reason(self) -> str:
         """The message as a WebSocket close reason (at most 123 bytes of UTF-8)."""
@@ -78,7 +90,7 @@ async def api_error_handler(conn: HTTPConnection, exc: Exception) -> JSONRespons
 
 
 async def refuse_websocket(websocket: WebSocket, exc: APIError) -> None:
-    """Close the socket with 1008 and the error's message as the reason.
+    """Close the socket with the error's code (1008) and its message as the reason.
 
     The socket is accepted first (selecting ``realtime`` if offered), so a browser, which never
     sees an HTTP refusal's status, reads why in the close frame.
@@ -89,7 +101,9 @@ async def refuse_websocket(websocket: WebSocket, exc: APIError) -> None:
         ]
         await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
     if websocket.client_state == WebSocketState.CONNECTED:
-        await websocket.close(code=1008, reason=exc.close_reason())
+        if (ev := exc.close_event()) is not None:
+            await websocket.send_json(ev)
+        await websocket.close(code=exc.close_code, reason=exc.close_reason())
 
 
 def key_id(key: str) -> str:

@@ -4,7 +4,8 @@ Apps and SDKs written for OpenAI use voxgate unchanged. A connection or call is 
 session (no server agent: the client brings its own instructions and tools), configured by an
 ephemeral key's session if it came with one. ``/v1/realtime?call_id=`` is a call's sideband: it
 joins the live session (the call id is the session id), for a key with the right to it
-(``server/access.py``). Both belong to route group ``live``; ``/v1/realtime`` is feature
+(``server/access.py``); in a cluster, a call another node holds is a 409 naming that node
+(``server/cluster/answers.py``). Both belong to route group ``live``; ``/v1/realtime`` is feature
 ``live_voice``, ``/calls`` feature ``webrtc`` (``server/policy.py``). An ephemeral key's
 connection or call is its own session (the id it was minted for); any other gets a new,
 unguessable id. The protocol work is the transports'
@@ -51,6 +52,8 @@ async def realtime_socket(
         if call_id is not None:
             found = gateway.registry.get(call_id)
             gateway.rights.check(grant, call_id, found)
+            if found is None and gateway.cluster is not None:
+                await gateway.cluster.check_here(call_id)
             if found is None:
                 raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
             check_room(found)
@@ -111,6 +114,8 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
             "application/sdp, or multipart form fields 'sdp' and 'session'",
             code="unsupported_content_type",
         )
+    if gateway.cluster is not None and grant.session_id is not None:
+        await gateway.cluster.check_here(grant.session_id)
     gateway.limits.offers.take(request, grant)
     try:
         limits = WireLimits.from_settings(gateway.settings)

@@ -147,6 +147,8 @@ class Session:
         self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
+        self.closed = asyncio.Event()
+        """Set once closing is over: the engine stopped, what was said stored (or given up)."""
         self._observer = observer
         self._turns = TurnTracker(self, observer)
         if observer is not None:
@@ -362,6 +364,12 @@ class Session:
             return
         self._closed = True
         self.ended.set()
+        try:
+            await self._close()
+        finally:
+            self.closed.set()
+
+    async def _close(self) -> None:
         self._turns.close()
         if self._observer is not None:
             self._observer.session_closed(self)
