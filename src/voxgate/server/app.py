@@ -34,6 +34,7 @@ from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server import (
     client_secrets,
+    controls,
     conversations,
     direct,
     metrics,
@@ -129,6 +130,7 @@ def create_app(
         gateway.start(new_engine, describe)
         gateway.spawn(gateway.loop_lag.run())
         if gateway.cluster is not None:
+            gateway.cluster.handle = functools.partial(controls.on_command, gateway)
             await gateway.cluster.start()
         await _warn_about_auth(gateway)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
@@ -156,6 +158,7 @@ def create_app(
     )
     app.include_router(sessions.router)
     app.include_router(participants.router)
+    app.include_router(controls.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router(run_caller))
     app.include_router(users_api.router)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
 from voxgate.affinity import new_session_id, pinned
 from voxgate.protocol import ProtocolError, error_event
 from voxgate.server.auth import APIError
+from voxgate.server.controls import control
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
 from voxgate.server.sessions import check_room
@@ -158,14 +159,10 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
 
 @router.post("/v1/realtime/calls/{call_id}/hangup")
 async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Response:
-    """End a call: its peers hang up and the session closes (for a key with the right to it)."""
+    """End a call: its peers hang up and the session closes (for a key with the right to it).
+
+    In a cluster any node takes it: the node holding the call runs it (``server/controls.py``).
+    """
     grant = await gateway.admit(request, "live")
-    gateway.rights.check(grant, call_id, gateway.registry.get(call_id))
-    found = gateway.peers.in_session(call_id)
-    if not found:
-        raise HTTPException(404, f"no call {call_id!r}")
-    for peer in found:
-        await peer.close(reason="hung up")
-    # the session's end (its summary) is not the caller's to wait for
-    gateway.spawn(gateway.registry.release(found[0].session, grace=False))
+    await control(gateway, grant, call_id, "hangup")
     return Response(status_code=200)
