@@ -129,6 +129,7 @@ class Cluster:
         self._sessions: dict[str, str | None] = {}  # held here → owner
         self._unrecorded: set[str] = set()  # held here, not (yet) in Redis
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._handling: set[asyncio.Task[None]] = set()
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
@@ -152,11 +153,15 @@ class Cluster:
 
     async def stop(self) -> None:
         """Deregister: this node and its sessions leave the registry."""
-        for task in [*self._tasks, *self._handling]:
+        self._stopping = True  # a cancellation swallowed in a Redis call ends the loops too
+        tasks = [*self._tasks, *self._handling]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._handling]:
-            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                await task
+        if tasks:
+            done, _ = await asyncio.wait(tasks, timeout=REDIS_TIMEOUT_S)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a failure on the way out is no news
         with contextlib.suppress(RedisError, OSError):
             await self._forget(self.node.id)
         await self._redis.aclose()
@@ -308,7 +313,7 @@ class Cluster:
                 )
 
     async def _beat(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._heartbeat_s)
             try:
                 if not await self._redis.exists(self._key("node", self.node.id)):
@@ -340,7 +345,7 @@ class Cluster:
 
     async def _listen(self) -> None:
         channel = self._key("control", self.node.id)
-        while True:
+        while not self._stopping:
             try:
                 async with self._waiting.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
