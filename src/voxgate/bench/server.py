@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class Served:
 
     port: int
     pid: int
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+    """The process (to signal it, or read how it exited)."""
 
     @property
     def http(self) -> str:
@@ -59,7 +61,7 @@ def serve(
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("voxgate serve did not start") from None
                 time.sleep(0.2)
-        yield Served(port, proc.pid)
+        yield Served(port, proc.pid, proc)
     finally:
         proc.terminate()
         proc.wait(10)

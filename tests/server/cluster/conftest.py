@@ -3,7 +3,9 @@ and, where Redis itself must stop, a ``redis-server`` of their own on a free por
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,17 +13,22 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aredis
+import websockets
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_port, serve_app
-from tests.server.wire import Clock, Served, loopback_settings
+from tests.server.test_participants import Client
+from tests.server.wire import Clock, Served, bearer, loopback_settings
 from voxgate.server.app import create_app
 
 REDIS = "redis://127.0.0.1:6379/0"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+NO_DISK = ("--save", "", "--appendonly", "no")
 
 
 def redis_or_skip() -> None:
@@ -60,8 +67,7 @@ class RedisServer:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no"],
+            [REDIS_SERVER, *("--port", str(self.port), "--bind", "127.0.0.1"), *NO_DISK],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -120,3 +126,25 @@ async def nodes(
             await stack.enter_async_context(serve_app(app, port))
             served.append(Served(port, Clock(), app.state.gateway))
         yield served
+
+
+async def refused(url: str, key: str | None = None) -> tuple[int, str, list[dict[str, Any]]]:
+    """The close code, reason and events of a ``/ws`` connection the server ends."""
+    events: list[dict[str, Any]] = []
+    async with websockets.connect(url, additional_headers=bearer(key)) as ws:
+        try:
+            async with asyncio.timeout(10):
+                async for message in ws:
+                    if isinstance(message, str):
+                        events.append(json.loads(message))
+        except ConnectionClosed:
+            pass
+    assert ws.close_code is not None
+    return ws.close_code, ws.close_reason, events
+
+
+async def say(client: Client, text: str) -> None:
+    """A typed turn the loopback engine answers with the same words."""
+    done = len([e for e in client.events if e["type"] == "response.done"])
+    await client.ws.send(json.dumps({"type": "text", "text": text}))
+    await client.until(lambda c: len([e for e in c.events if e["type"] == "response.done"]) > done)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +16,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import free_port
-from tests.server.cluster.conftest import nodes
+from tests.server.cluster.conftest import nodes, refused, say
 from tests.server.test_participants import Client
-from tests.server.wire import Served, bearer
+from tests.server.wire import Served
 from voxgate.server.cluster.answers import ELSEWHERE_CLOSE_CODE
 from voxgate.settings import UsageLimit
 
@@ -28,28 +27,6 @@ pytestmark = pytest.mark.e2e
 
 def new_id() -> str:
     return "c_" + uuid.uuid4().hex[:12]
-
-
-async def refused(url: str, key: str | None = None) -> tuple[int, str, list[dict[str, Any]]]:
-    """The close code, reason and events of a ``/ws`` connection the server ends."""
-    events: list[dict[str, Any]] = []
-    async with websockets.connect(url, additional_headers=bearer(key)) as ws:
-        try:
-            async with asyncio.timeout(10):
-                async for message in ws:
-                    if isinstance(message, str):
-                        events.append(json.loads(message))
-        except ConnectionClosed:
-            pass
-    assert ws.close_code is not None
-    return ws.close_code, ws.close_reason, events
-
-
-async def say(client: Client, text: str) -> None:
-    """A typed turn the loopback engine answers with the same words."""
-    done = len([e for e in client.events if e["type"] == "response.done"])
-    await client.ws.send(json.dumps({"type": "text", "text": text}))
-    await client.until(lambda c: len([e for e in c.events if e["type"] == "response.done"]) > done)
 
 
 async def released(node: Served, session_id: str) -> None:
@@ -116,7 +93,7 @@ async def test_one_session_id_opened_on_two_nodes_at_once_lives_on_one(prefix) -
         for _ in range(5):
             sid = new_id()
 
-            async def first_answer(node: Served) -> int | str:
+            async def first_answer(node: Served, sid: str) -> int | str:
                 async with websockets.connect(f"{node.ws}/ws/{sid}") as ws:
                     try:
                         async with asyncio.timeout(10):
@@ -129,7 +106,7 @@ async def test_one_session_id_opened_on_two_nodes_at_once_lives_on_one(prefix) -
                         assert ws.close_code is not None
                         return ws.close_code
 
-            answers = await asyncio.gather(*(first_answer(n) for n in served))
+            answers = await asyncio.gather(*(first_answer(n, sid) for n in served))
             assert sorted(answers, key=str) == sorted(
                 ["created", ELSEWHERE_CLOSE_CODE, ELSEWHERE_CLOSE_CODE], key=str
             )
