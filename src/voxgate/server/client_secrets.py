@@ -59,7 +59,7 @@ async def create_client_secret(
     request: Request, gateway: GatewayDep, grant: MintDep
 ) -> dict[str, Any]:
     """Mint an ephemeral key for one session, carrying its configuration."""
-    gateway.limits.client_secrets.take(request, grant)
+    await gateway.limits.client_secrets.take(request, grant)
     limits = WireLimits.from_settings(gateway.settings)
     try:
         body = ClientSecretRequest.model_validate(loads(await request.body(), limits))

@@ -33,6 +33,7 @@ from voxgate.server.auth import APIError, ClientSecrets, Grant
 from voxgate.server.cluster import OwnerLimit
 from voxgate.server.cluster.answers import NodeDraining
 from voxgate.server.cluster.node import ClusterNode
+from voxgate.server.cluster.rates import SharedRates
 from voxgate.server.credentials import Authenticator
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
@@ -106,6 +107,8 @@ class Gateway:
         """This node's place in a cluster (cluster mode: ``redis_url``), else None."""
         self.draining = False
         """Set when the node drains (``server/drain.py``): no new sessions."""
+        if self.cluster is not None:
+            self.limits.share(SharedRates(self.cluster.cluster).take)
         self.usage = UsageLimits(
             settings,
             self.rights,
@@ -243,7 +246,7 @@ class Gateway:
             await cluster.check_here(session_id)
         if not private:
             await self.usage.admit(grant)
-        self.limits.sessions.take(conn, grant)
+        await self.limits.sessions.take(conn, grant)
         if agent is not None and agent_name is None and self.agents.names:
             agent_name = self.agents.names[0]
         recorder = (

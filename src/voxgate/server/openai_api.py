@@ -117,7 +117,7 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
         )
     if gateway.cluster is not None and grant.session_id is not None:
         await gateway.cluster.check_here(grant.session_id)
-    gateway.limits.offers.take(request, grant)
+    await gateway.limits.offers.take(request, grant)
     try:
         limits = WireLimits.from_settings(gateway.settings)
         sdp, config = await read_offer(request, limits)

@@ -152,7 +152,7 @@ async def webrtc_offer(
     check_room(live)
     if live is None and gateway.cluster is not None:
         await gateway.cluster.check_here(session_id)
-    gateway.limits.offers.take(request, grant)
+    await gateway.limits.offers.take(request, grant)
     session = await gateway.open_session(
         request,
         grant,

@@ -134,7 +134,13 @@ class Cluster:
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
 
-    def _key(self, *parts: str) -> str:
+    @property
+    def redis(self) -> redis.Redis:
+        """The client of the cluster's Redis (commands that answer within ``REDIS_TIMEOUT_S``)."""
+        return self._redis
+
+    def key(self, *parts: str) -> str:
+        """A key under the cluster's prefix."""
         return ":".join((self._prefix, *parts))
 
     async def start(self) -> None:
@@ -201,17 +207,17 @@ class Cluster:
         for _ in range(3):  # the holder may die between the script and reading its node
             outcome, value = await self._claim(
                 keys=[
-                    self._key("session", session_id),
-                    self._key("node", self.node.id, "sessions"),
-                    self._key("owners"),
+                    self.key("session", session_id),
+                    self.key("node", self.node.id, "sessions"),
+                    self.key("owners"),
                 ],
                 args=[
                     self.node.id,
-                    self._key("node", ""),
+                    self.key("node", ""),
                     session_id,
                     owner or "",
                     limit or 0,
-                    self._key("owner", ""),
+                    self.key("owner", ""),
                 ],
             )
             if outcome == "held":
@@ -233,25 +239,25 @@ class Cluster:
     async def _release_of(self, node_id: str, session_id: str) -> None:
         await self._release(
             keys=[
-                self._key("session", session_id),
-                self._key("node", node_id, "sessions"),
-                self._key("owners"),
+                self.key("session", session_id),
+                self.key("node", node_id, "sessions"),
+                self.key("owners"),
             ],
-            args=[node_id, session_id, self._key("owner", "")],
+            args=[node_id, session_id, self.key("owner", "")],
         )
 
     async def count(self, owner: str) -> int:
         """How many sessions ``owner`` holds across the cluster."""
-        return int(await self._redis.scard(self._key("owner", owner)))
+        return int(await self._redis.scard(self.key("owner", owner)))
 
     async def locate(self, session_id: str) -> Node | None:
         """The live node holding ``session_id``, if any."""
-        owner = await self._redis.get(self._key("session", session_id))
+        owner = await self._redis.get(self.key("session", session_id))
         return await self.node_info(str(owner)) if owner else None
 
     async def node_info(self, node_id: str) -> Node | None:
         """A live node by id (None: unknown or dead)."""
-        raw = await self._redis.get(self._key("node", node_id))
+        raw = await self._redis.get(self.key("node", node_id))
         if raw is None:
             return None
         data = json.loads(raw)
@@ -260,7 +266,7 @@ class Cluster:
     async def nodes(self) -> list[Node]:
         """Every live node."""
         found = []
-        for node_id in sorted(map(str, await self._redis.smembers(self._key("nodes")))):
+        for node_id in sorted(map(str, await self._redis.smembers(self.key("nodes")))):
             node = await self.node_info(node_id)
             if node is not None:
                 found.append(node)
@@ -268,11 +274,11 @@ class Cluster:
 
     async def send(self, node_id: str, command: Command) -> bool:
         """Send a command to a node; whether a node was listening."""
-        return bool(await self._redis.publish(self._key("control", node_id), json.dumps(command)))
+        return bool(await self._redis.publish(self.key("control", node_id), json.dumps(command)))
 
     async def request(self, node_id: str, command: Command, timeout: float) -> Command | None:
         """Send a command and wait for its answer; None when none came within ``timeout``."""
-        reply_to = self._key("reply", uuid.uuid4().hex)
+        reply_to = self.key("reply", uuid.uuid4().hex)
         if not await self.send(node_id, {**command, "reply_to": reply_to}):
             return None
         try:
@@ -287,12 +293,12 @@ class Cluster:
 
     async def _announce(self) -> None:
         value = json.dumps({"url": self.node.url, "draining": self.node.draining})
-        await self._redis.set(self._key("node", self.node.id), value, px=self._ttl_ms)
+        await self._redis.set(self.key("node", self.node.id), value, px=self._ttl_ms)
 
     async def _register(self) -> None:
         """Announce this node and (again) every session it holds."""
         await self._announce()
-        await self._redis.sadd(self._key("nodes"), self.node.id)
+        await self._redis.sadd(self.key("nodes"), self.node.id)
         self._unrecorded.update(self._sessions)
         await self._record_held()
 
@@ -316,7 +322,7 @@ class Cluster:
         while not self._stopping:
             await asyncio.sleep(self._heartbeat_s)
             try:
-                if not await self._redis.exists(self._key("node", self.node.id)):
+                if not await self._redis.exists(self.key("node", self.node.id)):
                     log.warning("cluster: this node's registration was gone; registering again")
                     await self._register()
                 else:
@@ -328,23 +334,23 @@ class Cluster:
 
     async def _reap(self) -> None:
         """Remove nodes that stopped heartbeating, with their sessions."""
-        for node_id in map(str, await self._redis.smembers(self._key("nodes"))):
-            if node_id == self.node.id or await self._redis.exists(self._key("node", node_id)):
+        for node_id in map(str, await self._redis.smembers(self.key("nodes"))):
+            if node_id == self.node.id or await self._redis.exists(self.key("node", node_id)):
                 continue
-            lock = self._key("reap", node_id)
+            lock = self.key("reap", node_id)
             if await self._redis.set(lock, self.node.id, nx=True, px=self._ttl_ms):
                 log.warning("cluster: node %s is gone; removing its sessions", node_id)
                 await self._forget(node_id)
 
     async def _forget(self, node_id: str) -> None:
-        sessions_key = self._key("node", node_id, "sessions")
+        sessions_key = self.key("node", node_id, "sessions")
         for session_id in map(str, await self._redis.smembers(sessions_key)):
             await self._release_of(node_id, session_id)
-        await self._redis.delete(sessions_key, self._key("node", node_id))
-        await self._redis.srem(self._key("nodes"), node_id)
+        await self._redis.delete(sessions_key, self.key("node", node_id))
+        await self._redis.srem(self.key("nodes"), node_id)
 
     async def _listen(self) -> None:
-        channel = self._key("control", self.node.id)
+        channel = self.key("control", self.node.id)
         while not self._stopping:
             try:
                 async with self._waiting.pubsub() as pubsub:
