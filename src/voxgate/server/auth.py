@@ -18,6 +18,7 @@ anywhere else: ``await gateway.authenticate(conn)``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -218,6 +219,24 @@ class Grant:
     def ticket(self) -> bool:
         """A ticket: bound to its session, never enough to mint keys or manage anything."""
         return self.kind == "client_secret"
+
+
+def grant_to_wire(grant: Grant) -> dict[str, Any]:
+    """A grant as JSON, for the node that holds the session (no ticket configuration in it)."""
+    data = dataclasses.asdict(grant)
+    data["session"] = None
+    if grant.minted_by is not None:
+        data["minted_by"] = grant_to_wire(grant.minted_by)
+    return data
+
+
+def grant_from_wire(data: dict[str, Any]) -> Grant:
+    """A grant ``grant_to_wire`` wrote."""
+    fields = {f.name for f in dataclasses.fields(Grant)}
+    values = {k: v for k, v in data.items() if k in fields}
+    minted_by = values.get("minted_by")
+    values["minted_by"] = grant_from_wire(minted_by) if isinstance(minted_by, dict) else None
+    return Grant(**values)
 
 
 def credential(conn: HTTPConnection) -> str | None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter
 
-from voxgate.server.auth import APIError, Grant
+from voxgate.server.auth import APIError, Grant, grant_from_wire, grant_to_wire
 from voxgate.server.cluster import Command
 from voxgate.server.gateway import Gateway, GatewayDep, LiveDep
 from voxgate.session import Participant, Session
@@ -160,21 +159,3 @@ def _found(session: Session, who: Participant | None, args: dict[str, Any]) -> d
     if who is None:
         raise _unknown(session, str(args["participant_id"]))
     return session.roster.describe(who)
-
-
-def grant_to_wire(grant: Grant) -> dict[str, Any]:
-    """A grant as JSON, for the node that holds the session (no ticket configuration in it)."""
-    data = dataclasses.asdict(grant)
-    data["session"] = None
-    if grant.minted_by is not None:
-        data["minted_by"] = grant_to_wire(grant.minted_by)
-    return data
-
-
-def grant_from_wire(data: dict[str, Any]) -> Grant:
-    """A grant ``grant_to_wire`` wrote."""
-    fields = {f.name for f in dataclasses.fields(Grant)}
-    values = {k: v for k, v in data.items() if k in fields}
-    minted_by = values.get("minted_by")
-    values["minted_by"] = grant_from_wire(minted_by) if isinstance(minted_by, dict) else None
-    return Grant(**values)

@@ -34,6 +34,7 @@ from voxgate.server.cluster import OwnerLimit
 from voxgate.server.cluster.answers import NodeDraining
 from voxgate.server.cluster.node import ClusterNode
 from voxgate.server.cluster.rates import SharedRates
+from voxgate.server.cluster.tickets import SharedTickets
 from voxgate.server.credentials import Authenticator
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
@@ -107,8 +108,12 @@ class Gateway:
         """This node's place in a cluster (cluster mode: ``redis_url``), else None."""
         self.draining = False
         """Set when the node drains (``server/drain.py``): no new sessions."""
+        self.tickets: SharedTickets | None = None
+        """Tickets every node knows (cluster mode), else None."""
         if self.cluster is not None:
             self.limits.share(SharedRates(self.cluster.cluster).take)
+            self.tickets = SharedTickets(self.cluster.cluster)
+            self.auth.shared_tickets = self.tickets.get
         self.usage = UsageLimits(
             settings,
             self.rights,

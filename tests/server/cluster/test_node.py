@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.conftest import free_port
 from tests.server.cluster.conftest import nodes, refused, say
 from tests.server.test_participants import Client
-from tests.server.wire import Served
+from tests.server.wire import Served, bearer
 from voxgate.server.cluster.answers import ELSEWHERE_CLOSE_CODE
 from voxgate.settings import UsageLimit
 
@@ -137,3 +137,26 @@ async def test_a_node_serves_its_own_sessions_while_redis_is_unreachable(prefix)
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{a.http}/healthz")).json()
         assert health["status"] == "ok" and health["node"] == {"id": "a", "url": a.http}
+
+
+async def test_a_ticket_minted_on_one_node_opens_its_session_on_another(prefix) -> None:
+    async with nodes(prefix, "a", "b") as (a, b):
+        assert a.gateway.users is not None
+        _, key = await a.gateway.users.add("mia-" + uuid.uuid4().hex[:6], "user")
+        sid = new_id()
+        async with a.client() as http:
+            r = await http.post(
+                "/v1/realtime/client_secrets",
+                json={"session": {"type": "realtime"}, "session_id": sid},
+                headers=bearer(key),
+            )
+        assert r.status_code == 200, r.text
+        ticket = r.json()["value"]
+        async with Client.connect(f"{b.ws}/ws/{sid}?ticket={ticket}") as client:
+            await client.event("session.created")
+            assert b.gateway.registry.get(sid) is not None
+            # on a, where it was minted, the ticket is told where its session is
+            code, reason, _ = await refused(f"{a.ws}/ws/{sid}?ticket={ticket}")
+            assert code == ELSEWHERE_CLOSE_CODE and json.loads(reason) == {"node_url": b.http}
+        code, reason, _ = await refused(f"{b.ws}/ws/{sid}?ticket=ek_made_up")
+        assert code == 1008 and "unknown or has expired" in reason
