@@ -161,6 +161,23 @@ async def test_sessions_controls_and_a_usage_limit_span_three_nodes(
         await later.ws.close()
 
 
+async def test_minutes_spent_on_one_node_count_on_the_others(prefix, postgres, tmp_path) -> None:
+    (lena,) = await user_keys(postgres, "lena")
+    limits = json.dumps({"user": {"minutes_per_day": 0.05}})  # 3 s; written every 5 s
+    async with cluster(prefix, postgres, tmp_path, usage_limits=limits) as (a, b, c):
+        async with Client.connect(f"{a.ws}/ws/spend-{uuid.uuid4().hex[:8]}", lena) as client:
+            await client.event("session.created")
+            reached = await client.until(
+                lambda cl: next(
+                    (e for e in cl.events if e["type"] == "voxgate.usage.limit_reached"), None
+                )
+            )
+            assert "today's 0.05 minutes of voice are used up" in reached["reason"]
+        for node in (b, c):
+            code, reason, _ = await refused(f"{node.ws}/ws/more-{uuid.uuid4().hex[:8]}", lena)
+            assert code == 1008 and "used up" in reason
+
+
 async def test_a_killed_nodes_sessions_are_freed_and_resume_elsewhere(
     prefix, postgres, tmp_path
 ) -> None:
