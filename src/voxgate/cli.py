@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 from typing import Any
 
@@ -54,8 +55,18 @@ def _serve(args: argparse.Namespace) -> int:
         for flag, value in (("--agents", args.agents), ("--log-format", args.log_format)):
             forwarded += [flag, value] if value is not None else []
         return run_front(settings.host, settings.port, args.workers, forwarded)
-    uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
-    return 0
+    app = create_app(settings)
+    if settings.redis_url is None:
+        uvicorn.run(app, **uvicorn_options(settings), log_level="info")
+        return 0
+    from voxgate.server.drain import DrainingServer, drain
+
+    server = DrainingServer(
+        uvicorn.Config(app, **uvicorn_options(settings), log_level="info"),
+        functools.partial(drain, app.state.gateway),
+    )
+    server.run()
+    return 0 if server.started else 3
 
 
 WS_MAX_SIZE = 16 * 1024 * 1024

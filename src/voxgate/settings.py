@@ -408,6 +408,45 @@ class Settings(BaseSettings):
         "is refused (`session_full`).",
     )
 
+    redis_url: str | None = Field(
+        None,
+        description="Cluster mode (docs/cluster.md): the Redis every node shares "
+        "(`redis://host:6379/0`), for where each session lives, commands between nodes and "
+        "limits across them; none: one node, no Redis.",
+    )
+    node_url: str | None = Field(
+        None,
+        description="Cluster mode: the base URL clients reach this node at (`http://10.0.0.5:8000`"
+        "), named to clients of a session held here; default `http://{host}:{port}`.",
+    )
+    node_id: str | None = Field(
+        None, description="Cluster mode: this node's id (default: host, port, process and time)."
+    )
+    cluster_prefix: str = Field(
+        "voxgate", min_length=1, description="Cluster mode: the prefix of every Redis key."
+    )
+    cluster_heartbeat_s: float = Field(
+        2.0, gt=0, description="Cluster mode: seconds between a node's heartbeats."
+    )
+    cluster_node_ttl_s: float = Field(
+        6.0,
+        gt=0,
+        description="Cluster mode: a node silent this long is dead; its sessions are released "
+        "and may be resumed on another node.",
+    )
+    cluster_command_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Cluster mode: how long a node waits for the node holding a session to "
+        "answer a forwarded command (mute, remove, end) before it answers 504.",
+    )
+    drain_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Cluster mode: on SIGTERM, how long the node's live sessions may go on (their "
+        "clients told `voxgate.session.draining`) before they are ended and the node exits.",
+    )
+
     webrtc_enabled: bool = Field(
         True,
         description="Serve WebRTC (`/api/webrtc/offer`, `/v1/realtime/calls`); off: they answer "
@@ -471,6 +510,8 @@ class Settings(BaseSettings):
                 )
             if not self.azure_openai_endpoint and not self.openai_api_key:
                 raise ValueError("engine 'openai' / direct mode need VOXGATE_OPENAI_API_KEY")
+        if self.redis_url and self.cluster_node_ttl_s <= self.cluster_heartbeat_s:
+            raise ValueError("cluster_node_ttl_s must be longer than cluster_heartbeat_s")
         cartesia = self.engine == "openai" and self.openai_voice_provider == "cartesia"
         if cartesia and not (self.cartesia_api_key and self.cartesia_voice_id):
             raise ValueError(

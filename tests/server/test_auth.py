@@ -22,6 +22,7 @@ from tests.server.wire import (
     serve,
     ws_answer,
 )
+from voxgate.server.auth import Grant, grant_from_wire, grant_to_wire
 
 pytestmark = pytest.mark.e2e
 
@@ -302,3 +303,13 @@ async def test_keyless_clients_cannot_join_a_session_opened_with_a_key_when_the_
             assert (await http.get("/docs")).status_code == 200
             config = (await http.get("/api/client-config")).json()
             assert config["auth"] == {"required": False}
+
+
+def test_a_grant_crosses_to_another_node_whole_but_its_ticket_configuration() -> None:
+    minter = Grant("api_key", key="k1", user_id="u1", role="user")
+    ticket = Grant(
+        "client_secret", session={"instructions": "x"}, session_id="s1", minted_by=minter
+    )
+    assert grant_from_wire(grant_to_wire(ticket)) == Grant(
+        "client_secret", session_id="s1", minted_by=minter
+    )

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class Served:
 
     port: int
     pid: int
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+    """The process (to signal it, or read how it exited)."""
 
     @property
     def http(self) -> str:
@@ -64,7 +66,7 @@ def serve(
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("voxgate serve did not start")
             time.sleep(0.2)
-        yield Served(port, proc.pid)
+        yield Served(port, proc.pid, proc)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -34,6 +34,7 @@ from voxgate.engines.voiced import VoicedEngine
 from voxgate.protocol import Event, ProtocolError
 from voxgate.server import (
     client_secrets,
+    controls,
     conversations,
     direct,
     metrics,
@@ -130,6 +131,9 @@ def create_app(
 
         gateway.start(new_engine, describe)
         gateway.spawn(gateway.loop_lag.run())
+        if gateway.cluster is not None:
+            gateway.cluster.handle = functools.partial(controls.on_command, gateway)
+            await gateway.cluster.start()
         await _warn_about_auth(gateway)
         log.info("voxgate %s ready: engine %s", __version__, settings.engine)
         yield
@@ -156,6 +160,7 @@ def create_app(
     )
     app.include_router(sessions.router)
     app.include_router(participants.router)
+    app.include_router(controls.router)
     app.include_router(openai_api.router)
     app.include_router(runs_router(run_caller))
     app.include_router(users_api.router)
@@ -165,19 +170,21 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(voice.router)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        """Liveness: the models are loaded and the server takes sessions.
+    @app.get("/healthz", response_model=None)
+    async def healthz() -> dict[str, Any] | JSONResponse:
+        """Liveness: the models are loaded and the server takes sessions (503: it drains).
 
         ``ready`` turns true once the model is prepared for every agent: until then a first
         turn waits on that (a load balancer or a benchmark may wait for it).
         """
-        return {
-            "status": "ok",
-            "version": __version__,
-            "sessions": len(gateway.registry),
-            "ready": gateway.ready,
-        }
+        health: dict[str, Any] = {"status": "ok", "version": __version__}
+        health["sessions"] = len(gateway.registry)
+        health["ready"] = gateway.ready
+        if gateway.cluster is not None:
+            health["node"] = {"id": gateway.cluster.node.id, "url": gateway.cluster.node.url}
+        if gateway.draining:
+            return JSONResponse({**health, "status": "draining"}, status_code=503)
+        return health
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(grant: DocsDep) -> JSONResponse:

@@ -18,12 +18,13 @@ anywhere else: ``await gateway.authenticate(conn)``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
@@ -39,7 +40,12 @@ INSECURE_KEY_PROTOCOL = "openai-insecure-api-key."
 
 
 class APIError(Exception):
-    """An HTTP error in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}``."""
+    """An HTTP error in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}``.
+
+    On a WebSocket it closes the connection with ``close_code``.
+    """
+
+    close_code = 1008
 
     def __init__(
         self,
@@ -58,10 +64,17 @@ class APIError(Exception):
         self.param = param
         self.headers = headers or {}
 
+    def body(self) -> dict[str, Any]:
+        """The ``error`` object."""
+        return {"message": str(self), "type": self.type, "code": self.code, "param": self.param}
+
     def response(self) -> JSONResponse:
         """The HTTP response that reports this."""
-        body = {"message": str(self), "type": self.type, "code": self.code, "param": self.param}
-        return JSONResponse({"error": body}, status_code=self.status, headers=self.headers)
+        return JSONResponse({"error": self.body()}, status_code=self.status, headers=self.headers)
+
+    def close_event(self) -> Event | None:
+        """An ``error`` event a WebSocket gets before it is closed (None: the close says it)."""
+        return None
 
     def close_reason(self) -> str:
         """The message as a WebSocket close reason (at most 123 bytes of UTF-8)."""
@@ -78,7 +91,7 @@ async def api_error_handler(conn: HTTPConnection, exc: Exception) -> JSONRespons
 
 
 async def refuse_websocket(websocket: WebSocket, exc: APIError) -> None:
-    """Close the socket with 1008 and the error's message as the reason.
+    """Close the socket with the error's code (1008) and its message as the reason.
 
     The socket is accepted first (selecting ``realtime`` if offered), so a browser, which never
     sees an HTTP refusal's status, reads why in the close frame.
@@ -89,7 +102,9 @@ async def refuse_websocket(websocket: WebSocket, exc: APIError) -> None:
         ]
         await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
     if websocket.client_state == WebSocketState.CONNECTED:
-        await websocket.close(code=1008, reason=exc.close_reason())
+        if (ev := exc.close_event()) is not None:
+            await websocket.send_json(ev)
+        await websocket.close(code=exc.close_code, reason=exc.close_reason())
 
 
 def key_id(key: str) -> str:
@@ -204,6 +219,24 @@ class Grant:
     def ticket(self) -> bool:
         """A ticket: bound to its session, never enough to mint keys or manage anything."""
         return self.kind == "client_secret"
+
+
+def grant_to_wire(grant: Grant) -> dict[str, Any]:
+    """A grant as JSON, for the node that holds the session (no ticket configuration in it)."""
+    data = dataclasses.asdict(grant)
+    data["session"] = None
+    if grant.minted_by is not None:
+        data["minted_by"] = grant_to_wire(grant.minted_by)
+    return data
+
+
+def grant_from_wire(data: dict[str, Any]) -> Grant:
+    """A grant ``grant_to_wire`` wrote."""
+    fields = {f.name for f in dataclasses.fields(Grant)}
+    values = {k: v for k, v in data.items() if k in fields}
+    minted_by = values.get("minted_by")
+    values["minted_by"] = grant_from_wire(minted_by) if isinstance(minted_by, dict) else None
+    return Grant(**values)
 
 
 def credential(conn: HTTPConnection) -> str | None:

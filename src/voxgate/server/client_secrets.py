@@ -7,7 +7,7 @@ web page mints a key for the session it joins). That session starts with the key
 configuration, which its holder may narrow but not widen (``server/scope.py``). voxgate calls
 such a key a ticket: it acts as whoever minted it (any credential but a ticket, of a role that
 may use live sessions), on its session only, and is the one credential a URL may carry
-(``?ticket=`` on a WebSocket).
+(``?ticket=`` on a WebSocket). In a cluster every node takes it (``cluster/tickets.py``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def create_client_secret(
     request: Request, gateway: GatewayDep, grant: MintDep
 ) -> dict[str, Any]:
     """Mint an ephemeral key for one session, carrying its configuration."""
-    gateway.limits.client_secrets.take(request, grant)
+    await gateway.limits.client_secrets.take(request, grant)
     limits = WireLimits.from_settings(gateway.settings)
     try:
         body = ClientSecretRequest.model_validate(loads(await request.body(), limits))
@@ -97,6 +97,8 @@ async def create_client_secret(
         role=grant.role,
         minted_by=grant,
     )
+    if gateway.tickets is not None:  # a cluster's other nodes take it too
+        await gateway.tickets.put(secret)
     return {
         "value": secret.value,
         "expires_at": secret.expires_at,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,7 @@ from starlette.requests import HTTPConnection
 from voxgate.server.auth import (
     CLIENT_SECRET_PREFIX,
     APIError,
+    ClientSecret,
     ClientSecrets,
     Grant,
     credential,
@@ -60,6 +62,8 @@ class Authenticator:
     def __init__(self, settings: Settings, client_secrets: ClientSecrets) -> None:
         self.settings = settings
         self.client_secrets = client_secrets
+        self.shared_tickets: Callable[[str], Awaitable[ClientSecret | None]] | None = None
+        """Looks up a ticket another node minted (cluster mode: ``cluster/tickets.py``)."""
         self.tokens = TokenVerifier.from_settings(settings)
         self.users: Users | None = None
         """The store's users, once the database is open (``Gateway.open_store``)."""
@@ -120,6 +124,8 @@ class Authenticator:
 
     async def _ticket(self, key: str) -> Grant:
         secret = self.client_secrets.lookup(key)
+        if secret is None and self.shared_tickets is not None:
+            secret = await self.shared_tickets(key)
         if secret is None:
             raise APIError(
                 401,

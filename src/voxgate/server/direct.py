@@ -52,7 +52,7 @@ async def mint_client_secret(
     grant: DirectDep,
 ) -> dict[str, Any]:
     """An upstream ephemeral key for this server's session configuration."""
-    gateway.limits.client_secrets.take(request, grant)
+    await gateway.limits.client_secrets.take(request, grant)
     await gateway.usage.admit(grant)  # the role's limits, as for any session
     gateway.session_limit.take(grant.caller)
     settings = gateway.settings
@@ -101,7 +101,7 @@ async def webrtc_offer(
         raise APIError(
             501, "direct WebRTC calls are not supported with Azure", code="not_supported"
         )
-    gateway.limits.offers.take(request, grant)
+    await gateway.limits.offers.take(request, grant)
     await gateway.usage.admit(grant)  # the role's limits, as for any session
     gateway.session_limit.take(grant.caller)
     session = {"model": settings.openai_model, **initial_session(settings, None)}

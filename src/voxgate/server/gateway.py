@@ -30,6 +30,11 @@ from voxgate.protocol import Event
 from voxgate.server.access import SessionRights, conversation_forbidden, owns
 from voxgate.server.agent_catalog import AgentCatalog
 from voxgate.server.auth import APIError, ClientSecrets, Grant
+from voxgate.server.cluster import OwnerLimit
+from voxgate.server.cluster.answers import NodeDraining
+from voxgate.server.cluster.node import ClusterNode
+from voxgate.server.cluster.rates import SharedRates
+from voxgate.server.cluster.tickets import SharedTickets
 from voxgate.server.credentials import Authenticator
 from voxgate.server.direct_listener import DirectCalls
 from voxgate.server.limits import RateLimits, SessionLimit
@@ -99,7 +104,23 @@ class Gateway:
         self.loop_lag = LoopLagWatchdog(
             warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
         )
-        self.usage = UsageLimits(settings, self.rights, lambda: self.database, self.spawn)
+        self.cluster = ClusterNode(settings) if settings.redis_url else None
+        """This node's place in a cluster (cluster mode: ``redis_url``), else None."""
+        self.draining = False
+        """Set when the node drains (``server/drain.py``): no new sessions."""
+        self.tickets: SharedTickets | None = None
+        """Tickets every node knows (cluster mode), else None."""
+        if self.cluster is not None:
+            self.limits.share(SharedRates(self.cluster.cluster).take)
+            self.tickets = SharedTickets(self.cluster.cluster)
+            self.auth.shared_tickets = self.tickets.get
+        self.usage = UsageLimits(
+            settings,
+            self.rights,
+            lambda: self.database,
+            self.spawn,
+            count=self.cluster.count if self.cluster is not None else None,
+        )
         self.conversations = Conversations(self.registry, self.spawn, keep_s=settings.record_keep_s)
         self.speech = ServerVoice(settings.voice)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -209,8 +230,10 @@ class Gateway:
 
         Joining needs the right to it (``SessionRights``) and the conversation of that id must
         be the caller's (or the caller an admin); a new session resumes a stored conversation
-        and records into it. Creating counts against the caller's session rate limit.
-        ``APIError``: 403 (not the caller's to join), 429 (too many).
+        and records into it. Creating counts against the caller's session rate limit; in a
+        cluster it is claimed first (``ClusterNode.claim``).
+        ``APIError``: 403 (not the caller's to join), 429 (too many), 409 (live on another
+        node: ``SessionElsewhere``), 503 (the node drains: ``NodeDraining``).
         ``private``: a session of the server's own under a new id (``new_id``) that no client
         joins (a one-off transcription): any key may open it, an ephemeral one too, and it is
         not recorded.
@@ -223,9 +246,14 @@ class Gateway:
             self.rights.check(grant, session_id, live)
         if live is not None:
             return live
+        cluster = None if private else self.cluster
+        if self.draining:
+            raise NodeDraining(await self.cluster.another_node() if self.cluster else None)
+        if cluster is not None:
+            await cluster.check_here(session_id)
         if not private:
             await self.usage.admit(grant)
-        self.limits.sessions.take(conn, grant)
+        await self.limits.sessions.take(conn, grant)
         if agent is not None and agent_name is None and self.agents.names:
             agent_name = self.agents.names[0]
         recorder = (
@@ -233,7 +261,14 @@ class Gateway:
             if private
             else self.recording(grant, session_id, transport=transport, agent=agent_name)
         )
+        if cluster is not None:
+            try:
+                await cluster.claim(session_id, owner=grant.caller, limit=self.usage.at_once(grant))
+            except OwnerLimit as exc:
+                raise self.usage.too_many_at_once(exc.count) from None
         session = self.registry.open(session_id, config=config, agent=agent, recorder=recorder)
+        if cluster is not None:
+            cluster.bind(session)
         self.rights.opened(session, grant)
         if not private:
             self.usage.track(session, grant)
@@ -303,7 +338,8 @@ class Gateway:
     async def close(self) -> None:
         """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs.
 
-        Then what the sessions recorded is stored, and the store closed.
+        Then what the sessions recorded is stored, the store closed, and the node leaves its
+        cluster.
         """
         await self.direct_calls.close()
         await self.peers.close()
@@ -317,6 +353,8 @@ class Gateway:
             await self._recorder.close()
         if self._database is not None:
             await self._database.close()
+        if self.cluster is not None:
+            await self.cluster.stop()
 
 
 async def get_gateway(conn: HTTPConnection) -> Gateway:

@@ -1,11 +1,11 @@
 """Rate and usage limits: how often a key or a client address may start something.
 
 ``SlidingWindow`` counts events per caller in the last ``window_s`` seconds, in memory, callers
-kept only as hashes. Its seam is two methods (``take``, ``retry_after``), so a Redis sorted set
-can take its place when the gateway runs on several nodes. ``RateLimits`` holds the gateway's:
-sessions, WebRTC offers and client secrets, each per caller (a user, whichever of their keys,
-tokens or tickets; else the key) and per client address;
-``SessionLimit`` is browser-direct mode's usage limit (sessions per key per hour).
+kept only as hashes. ``RateLimits`` holds the gateway's: sessions, WebRTC offers and client
+secrets, each per caller (a user, whichever of their keys, tokens or tickets; else the key) and
+per client address; in a cluster they are counted in Redis across every node (``share``:
+``cluster/rates.py``), in memory while Redis is unreachable. ``SessionLimit`` is browser-direct
+mode's usage limit (sessions per key per hour, per node).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import collections
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -22,6 +22,9 @@ from starlette.requests import HTTPConnection
 from voxgate.server.auth import APIError, Grant
 from voxgate.settings import Settings
 
+SharedTake = Callable[[str, str, int, float], Awaitable[float | None]]
+"""Counts an event in a window every node shares: (limit name, caller, limit, window_s) → the
+seconds to wait (0.0: allowed), None when it cannot be counted there (count it here)."""
 MAX_CALLERS = 100_000
 """Callers tracked per window; past it, idle ones are dropped first (memory stays bounded)."""
 
@@ -116,20 +119,29 @@ class Limit:
     per_key: SlidingWindow
     per_address: SlidingWindow
     exempt: frozenset[str]
+    shared: SharedTake | None = None
 
-    def take(self, conn: HTTPConnection, grant: Grant) -> None:
+    async def take(self, conn: HTTPConnection, grant: Grant) -> None:
         """Count one event for the connection's key and address, or raise a 429."""
         if grant.caller is not None:
-            wait = self.per_key.take(grant.caller)
+            wait = await self._take(self.per_key, "key", grant.caller)
             if wait:
                 w = self.per_key
                 raise too_many(self.what, w.limit, w.window_s, wait, "key")
         address = conn.client.host if conn.client else ""
         if address not in self.exempt:
-            wait = self.per_address.take("addr:" + address)
+            wait = await self._take(self.per_address, "address", "addr:" + address)
             if wait:
                 w = self.per_address
                 raise too_many(self.what, w.limit, w.window_s, wait, "client address")
+
+    async def _take(self, window: SlidingWindow, per: str, caller: str) -> float:
+        if self.shared is not None and window.limit:
+            name = f"{self.what.replace(' ', '_')}:{per}"
+            wait = await self.shared(name, caller, window.limit, window.window_s)
+            if wait is not None:
+                return wait
+        return window.take(caller)
 
 
 class RateLimits:
@@ -154,3 +166,8 @@ class RateLimits:
         self.sessions = limit("new sessions", settings.sessions_per_minute)
         self.offers = limit("WebRTC offers", settings.offers_per_minute)
         self.client_secrets = limit("client secrets", settings.client_secrets_per_minute)
+
+    def share(self, take: SharedTake) -> None:
+        """Count in windows every node of a cluster shares (``cluster/rates.py``)."""
+        for limit in (self.sessions, self.offers, self.client_secrets):
+            limit.shared = take

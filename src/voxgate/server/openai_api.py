@@ -4,7 +4,8 @@ Apps and SDKs written for OpenAI use voxgate unchanged. A connection or call is 
 session (no server agent: the client brings its own instructions and tools), configured by an
 ephemeral key's session if it came with one. ``/v1/realtime?call_id=`` is a call's sideband: it
 joins the live session (the call id is the session id), for a key with the right to it
-(``server/access.py``). Both belong to route group ``live``; ``/v1/realtime`` is feature
+(``server/access.py``); in a cluster, a call another node holds is a 409 naming that node
+(``server/cluster/answers.py``). Both belong to route group ``live``; ``/v1/realtime`` is feature
 ``live_voice``, ``/calls`` feature ``webrtc`` (``server/policy.py``). An ephemeral key's
 connection or call is its own session (the id it was minted for); any other gets a new,
 unguessable id. The protocol work is the transports'
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
 from voxgate.affinity import new_session_id, pinned
 from voxgate.protocol import ProtocolError, error_event
 from voxgate.server.auth import APIError
+from voxgate.server.controls import control
 from voxgate.server.gateway import GatewayDep
 from voxgate.server.scope import scope_check
 from voxgate.server.sessions import check_room
@@ -51,6 +53,8 @@ async def realtime_socket(
         if call_id is not None:
             found = gateway.registry.get(call_id)
             gateway.rights.check(grant, call_id, found)
+            if found is None and gateway.cluster is not None:
+                await gateway.cluster.check_here(call_id)
             if found is None:
                 raise APIError(404, f"no live call {call_id!r}", code="call_not_found")
             check_room(found)
@@ -111,7 +115,9 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
             "application/sdp, or multipart form fields 'sdp' and 'session'",
             code="unsupported_content_type",
         )
-    gateway.limits.offers.take(request, grant)
+    if gateway.cluster is not None and grant.session_id is not None:
+        await gateway.cluster.check_here(grant.session_id)
+    await gateway.limits.offers.take(request, grant)
     try:
         limits = WireLimits.from_settings(gateway.settings)
         sdp, config = await read_offer(request, limits)
@@ -153,14 +159,10 @@ async def create_call(request: Request, gateway: GatewayDep) -> Response:
 
 @router.post("/v1/realtime/calls/{call_id}/hangup")
 async def hangup(call_id: str, request: Request, gateway: GatewayDep) -> Response:
-    """End a call: its peers hang up and the session closes (for a key with the right to it)."""
+    """End a call: its peers hang up and the session closes (for a key with the right to it).
+
+    In a cluster any node takes it: the node holding the call runs it (``server/controls.py``).
+    """
     grant = await gateway.admit(request, "live")
-    gateway.rights.check(grant, call_id, gateway.registry.get(call_id))
-    found = gateway.peers.in_session(call_id)
-    if not found:
-        raise HTTPException(404, f"no call {call_id!r}")
-    for peer in found:
-        await peer.close(reason="hung up")
-    # the session's end (its summary) is not the caller's to wait for
-    gateway.spawn(gateway.registry.release(found[0].session, grace=False))
+    await control(gateway, grant, call_id, "hangup")
     return Response(status_code=200)

@@ -6,7 +6,8 @@ change how the mixer hears one; ``DELETE .../{participant_id}`` removes one (its
 ends: WebSocket close 4000, a WebRTC peer hangs up). Each change reaches every participant as a
 ``voxgate.participant.*`` event. The caller needs the right to the session
 (``SessionRights``: an API key, the session's ephemeral key, or anyone in the open default
-but for a session opened with a key).
+but for a session opened with a key). In a cluster, any node answers for a session another node
+holds: the command is run there (``server/controls.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from voxgate.server.auth import APIError, Grant
-from voxgate.server.gateway import Gateway, GatewayDep, LiveDep
-from voxgate.session import Participant, Session
+from voxgate.server.controls import control
+from voxgate.server.gateway import GatewayDep, LiveDep
 
 router = APIRouter(prefix="/api/sessions/{session_id}/participants", tags=["participants"])
 
@@ -35,39 +35,10 @@ class Gain(BaseModel):
     gain: float = Field(ge=0.0, le=4.0)
 
 
-def _session(gateway: Gateway, grant: Grant, session_id: str) -> Session:
-    live = gateway.registry.get(session_id)
-    gateway.rights.check(grant, session_id, live)
-    if live is None:
-        raise APIError(
-            404,
-            f"no live session {session_id!r}: it ended, or never started on this server",
-            code="session_not_found",
-        )
-    return live
-
-
-def _unknown(session: Session, participant_id: str) -> APIError:
-    present = ", ".join(session.members) or "none"
-    return APIError(
-        404,
-        f"no participant {participant_id!r} in session {session.id!r} (present: {present})",
-        code="participant_not_found",
-        param="participant_id",
-    )
-
-
-def _found(session: Session, who: Participant | None, participant_id: str) -> dict[str, Any]:
-    if who is None:
-        raise _unknown(session, participant_id)
-    return session.roster.describe(who)
-
-
 @router.get("")
 async def list_participants(session_id: str, gateway: GatewayDep, grant: LiveDep) -> dict[str, Any]:
     """The session's participants, in the order they joined."""
-    session = _session(gateway, grant, session_id)
-    return {"session_id": session.id, "participants": session.roster.describe_all()}
+    return await control(gateway, grant, session_id, "list")
 
 
 @router.post("/{participant_id}/mute")
@@ -75,8 +46,8 @@ async def mute_participant(
     session_id: str, participant_id: str, body: Mute, gateway: GatewayDep, grant: LiveDep
 ) -> dict[str, Any]:
     """Mute (or unmute) a participant's microphone: the agent stops (or starts) hearing it."""
-    session = _session(gateway, grant, session_id)
-    return _found(session, session.roster.mute(participant_id, body.muted), participant_id)
+    args = {"participant_id": participant_id, "muted": body.muted}
+    return await control(gateway, grant, session_id, "mute", args)
 
 
 @router.post("/{participant_id}/gain")
@@ -84,8 +55,8 @@ async def set_participant_gain(
     session_id: str, participant_id: str, body: Gain, gateway: GatewayDep, grant: LiveDep
 ) -> dict[str, Any]:
     """Set how loud the mixer takes a participant's microphone."""
-    session = _session(gateway, grant, session_id)
-    return _found(session, session.roster.set_gain(participant_id, body.gain), participant_id)
+    args = {"participant_id": participant_id, "gain": body.gain}
+    return await control(gateway, grant, session_id, "gain", args)
 
 
 @router.delete("/{participant_id}")
@@ -93,10 +64,4 @@ async def remove_participant(
     session_id: str, participant_id: str, gateway: GatewayDep, grant: LiveDep
 ) -> dict[str, Any]:
     """Remove a participant: it is told, and its connection ends."""
-    session = _session(gateway, grant, session_id)
-    who = session.members.get(participant_id)
-    if who is None:
-        raise _unknown(session, participant_id)
-    described = session.roster.describe(who)
-    await session.remove(participant_id)
-    return {**described, "removed": True}
+    return await control(gateway, grant, session_id, "remove", {"participant_id": participant_id})

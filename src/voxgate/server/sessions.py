@@ -9,7 +9,8 @@ need one that opens the session: its owner's key or token, an admin's, or the ti
 it (on the WebSocket as ``?ticket=`` or the ``openai-insecure-api-key.<ticket>`` subprotocol).
 Live voice (``/ws``) and WebRTC are features a deployment or a role may lack (404). An offer
 without ``session_id`` gets a new, unguessable one. A full session (``max_participants``) is
-refused: an ``error`` and close 1008, or a 409.
+refused: an ``error`` and close 1008, or a 409. In a cluster, a session another node holds is
+refused with that node's URL: close 4409, or a 409 (``server/cluster/answers.py``).
 """
 
 from __future__ import annotations
@@ -149,7 +150,9 @@ async def webrtc_offer(
     live = gateway.registry.get(session_id)
     gateway.rights.check(grant, session_id, live)
     check_room(live)
-    gateway.limits.offers.take(request, grant)
+    if live is None and gateway.cluster is not None:
+        await gateway.cluster.check_here(session_id)
+    await gateway.limits.offers.take(request, grant)
     session = await gateway.open_session(
         request,
         grant,

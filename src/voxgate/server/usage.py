@@ -5,8 +5,10 @@ A user of a role with limits (``usage_limits``) is checked when a session of the
 while it runs (``track``): its time is written to the store's ``usage`` table every
 ``TICK_S``, and once the day's or the month's minutes are spent the session's clients get
 ``voxgate.usage.limit_reached``, the agent says so, and the session ends. Joining another's
-session counts against its owner, not the one who joins. The counters are the store's (Postgres
-is shared by every node of a cluster).
+session counts against its owner, not the one who joins. The minutes are the store's (Postgres
+is shared by every node of a cluster); sessions at once are counted in this process, or in a
+cluster across every node (``count``: the cluster's count of an owner's sessions, which the
+claim of a new session also checks, atomically).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,15 +56,33 @@ class UsageLimits:
         rights: SessionRights,
         database: Callable[[], Database],
         spawn: Callable[[Any], asyncio.Task[Any]],
+        count: Callable[[str], Awaitable[int | None]] | None = None,
     ) -> None:
         self._limits = settings.usage_limits
         self._rights = rights
         self._database = database
         self._spawn = spawn
+        self._count = count
 
     def limit(self, grant: Grant) -> UsageLimit | None:
         """The limits of the grant's role (a ticket: its minter's), if any."""
         return self._limits.get(_acting(grant).role)  # type: ignore[call-overload]
+
+    def at_once(self, grant: Grant) -> int | None:
+        """How many sessions the caller may have live at once (None: no limit)."""
+        limit = self.limit(grant)
+        return limit.concurrent_sessions if limit is not None else None
+
+    async def live(self, grant: Grant) -> int:
+        """How many sessions the caller has live (in a cluster: on every node).
+
+        The cluster's count unreachable: this process's.
+        """
+        if self._count is not None and grant.caller is not None:
+            counted = await self._count(grant.caller)
+            if counted is not None:
+                return counted
+        return self._rights.live_of(grant)
 
     async def admit(self, grant: Grant) -> None:
         """A 429 if a new session would pass a limit of the caller's."""
@@ -70,15 +90,19 @@ class UsageLimits:
         if limit is None:
             return
         if limit.concurrent_sessions is not None:
-            live = self._rights.live_of(grant)
+            live = await self.live(grant)
             if live >= limit.concurrent_sessions:
-                raise _refused(
-                    f"{live} of your sessions are live, the most your role may have at once; "
-                    "end one first"
-                )
+                raise self.too_many_at_once(live)
         over = await self._over(grant, limit, 0.0)
         if over is not None:
             raise _refused(over)
+
+    @staticmethod
+    def too_many_at_once(live: int) -> APIError:
+        """The 429 for a caller who has ``live`` sessions, their most at once."""
+        return _refused(
+            f"{live} of your sessions are live, the most your role may have at once; end one first"
+        )
 
     def track(self, session: Session, grant: Grant) -> None:
         """Follow ``session``'s time against the caller's limits (nothing without any)."""

@@ -37,6 +37,10 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def sessions(self) -> list[Session]:
+        """The live sessions."""
+        return list(self._sessions.values())
+
     def get(self, session_id: str) -> Session | None:
         """The live session with this id, if any."""
         return self._sessions.get(session_id)
@@ -98,6 +102,12 @@ class SessionRegistry:
         if self._parked.get(session.id) is asyncio.current_task():
             del self._parked[session.id]
         await self.release(session, grace=False)
+
+    async def drain(self) -> None:
+        """No grace period from now on (the server is going away): idle sessions close now."""
+        self._grace_s = 0.0
+        parked = [s for s in self.sessions() if s.id in self._parked]
+        await asyncio.gather(*(self.release(s, grace=False) for s in parked))
 
     async def close(self) -> None:
         """Close every session (server shutdown)."""

@@ -85,6 +85,8 @@ class Session:
         self._closed = False
         self.ended = asyncio.Event()
         """Set once the session has closed (a sideband of a call leaves then)."""
+        self.closed = asyncio.Event()
+        """Set once closing is over: the engine stopped, what was said stored (or given up)."""
         self._observer = observer or SessionObserver()  # the base class ignores everything
         self._turns = TurnTracker(self, observer)
         self._observer.session_opened(self)
@@ -273,6 +275,12 @@ class Session:
             return
         self._closed = True
         self.ended.set()
+        try:
+            await self._close()
+        finally:
+            self.closed.set()
+
+    async def _close(self) -> None:
         self._turns.close()
         self._observer.session_closed(self)
         self.microphones.close()
