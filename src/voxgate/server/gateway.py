@@ -1,14 +1,12 @@
 """The gateway: what the app's routes share, as one typed object handed to them by dependency.
 
 It opens the store at start-up (``open_store``): every session it opens records into the
-conversation of its id, and a new one resumes what is stored there.
-
-``create_app`` makes one ``Gateway``; a route names what it needs with ``gateway: GatewayDep``
-and a grant: ``GrantDep`` (any valid credential, a ticket too), or a role-aware one that says
-the route group, whether a ticket will do and the feature it belongs to (``LiveDep``,
-``VoiceDep``, ``WebRtcDep``, ``MintDep``, ``DirectDep``, ``HistoryDep``, ``DocsDep``,
-``AdminDep``; ``allow(...)`` makes more). ``app.state.gateway`` is the app's only state, read by
-``get_gateway``.
+conversation of its id, and a new one resumes what is stored there. ``create_app`` makes one
+``Gateway``; a route names what it needs with ``gateway: GatewayDep`` and a grant: ``GrantDep``
+(any valid credential, a ticket too), or a role-aware one that says the route group, whether a
+ticket will do and the feature it belongs to (``LiveDep``, ``VoiceDep``, ``WebRtcDep``,
+``MintDep``, ``DirectDep``, ``HistoryDep``, ``DocsDep``, ``AdminDep``; ``allow(...)`` makes
+more). ``app.state.gateway`` is the app's only state, read by ``get_gateway``.
 """
 
 from __future__ import annotations
@@ -133,10 +131,7 @@ class Gateway:
         self._recorder: Recorder | None = None
 
     async def open_store(self) -> None:
-        """Open the store (``database_url``, else SQLite in ``data_dir``), migrated.
-
-        The users and their keys come from it, and sessions record into its conversations.
-        """
+        """Open the store (``database_url``, else SQLite in ``data_dir``): users, conversations."""
         url = database_url(self.settings.database_url, self.settings.data_dir)
         self._database = await Database.open(url)
         self.users = self.auth.users = Users(self._database)

@@ -101,10 +101,7 @@ class Session:
         return self._engine is not None
 
     async def start(self) -> None:
-        """Start the engine now; a ``ProtocolError`` if it refuses the session's configuration.
-
-        (It otherwise starts when the first participant joins.)
-        """
+        """Start the engine now, not at the first join; ``ProtocolError``: it refused the config."""
         opening = self._opening
         if opening is not None and not opening.done():
             if self._engine is None and not self._starting.locked():
@@ -267,10 +264,7 @@ class Session:
             self._engine_state.active_response_id = None
 
     async def close(self) -> None:
-        """Stop the engine; participants stay connected but hear nothing more.
-
-        With a recorder, the engine first summarizes the conversation (bounded in time).
-        """
+        """Stop the engine (with a recorder, after its summary); participants hear nothing more."""
         if self._closed:
             return
         self._closed = True
@@ -372,8 +366,7 @@ class Session:
     async def end(self, code: str, reason: str) -> None:
         """End the session now (a usage limit, an admin).
 
-        Every participant gets an ``error`` (``code``, ``reason``) and
-        ``voxgate.session.ended``, on which its transport closes.
+        Every participant gets an ``error`` (``code``, ``reason``), then ``ENDED``.
         """
         if self._closed:
             return
