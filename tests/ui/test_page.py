@@ -96,7 +96,9 @@ async def test_spoken_turn(open_page, transport):
     await spoken_turn_shown(page)
     await page.wait_for_selector("[data-testid='metrics'][data-turns='1']", timeout=30000)
     for key in ("stt", "llm", "tts", "v2v"):
-        value = await page.locator(f"[data-metric='{key}'] .metric-value").inner_text()
+        value = await page.locator(
+            f"[data-testid='metrics'] [data-metric='{key}'] .metric-value"
+        ).inner_text()
         assert re.fullmatch(r"[\d.]+ m?s", value), f"{key}: {value!r}"
     assert await page.locator("[data-testid='metrics-chart'] rect").count() >= 2
     types = await page.evaluate("window.voxgate.events.map(e => e.type)")

@@ -49,7 +49,7 @@ CANCELLED_TURN = [
 
 
 async def tile(page, key: str) -> tuple[str, str]:
-    node = page.locator(f"[data-metric='{key}']")
+    node = page.locator(f"[data-testid='metrics'] [data-metric='{key}']")
     return (
         await node.locator(".metric-value").inner_text(),
         await node.locator(".metric-note").inner_text(),
@@ -80,7 +80,9 @@ async def test_latency_is_grouped_by_turn_and_keeps_the_last_good_values(open_pa
     assert cells[:3] == ["320 ms", "739 ms", "9.0 s"]
     assert all(UNIT.fullmatch(c) for c in cells), cells
     for key in ("stt", "llm", "tts", "v2v"):
-        assert await page.locator(f"[data-metric='{key}']").get_attribute("title")
+        assert await page.locator(f"[data-testid='metrics'] [data-metric='{key}']").get_attribute(
+            "title"
+        )
     assert not page.console_errors, page.console_errors
 
 
