@@ -10,26 +10,21 @@ import sys
 import pytest
 
 
-def test_a_short_relay_run_prints_its_figures(tmp_path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "voxgate.cli",
-            "bench",
-            "relay",
-            "--sessions",
-            "3",
-            "--seconds",
-            "3",
-            "--data-dir",
-            str(tmp_path),
-        ],
+def relay(tmp_path, *extra: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """A 3-session, 3-second ``voxgate bench relay`` run (and ``extra`` options)."""
+    args = ["bench", "relay", "--sessions", "3", "--seconds", "3", "--data-dir", str(tmp_path)]
+    return subprocess.run(
+        [sys.executable, "-m", "voxgate.cli", *args, *extra],
         capture_output=True,
         text=True,
-        timeout=180,
-        check=True,
+        timeout=timeout,
+        check=False,
     )
+
+
+def test_a_short_relay_run_prints_its_figures(tmp_path) -> None:
+    out = relay(tmp_path, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["sessions"] == 3
     assert figures["direct"]["turns"] >= 3 and figures["turns"] >= 3
@@ -44,27 +39,7 @@ def test_a_short_relay_run_prints_its_figures(tmp_path) -> None:
     "VOXGATE_BENCH_PIPECAT=1 runs it",
 )
 def test_compare_pipecat_runs_the_same_callers_through_pipecat(tmp_path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "voxgate.cli",
-            "bench",
-            "relay",
-            "--sessions",
-            "3",
-            "--seconds",
-            "3",
-            "--data-dir",
-            str(tmp_path),
-            "--compare",
-            "pipecat",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    out = relay(tmp_path, "--compare", "pipecat", timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     pipecat = figures["pipecat"]
