@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 
 from voxgate.engines import Engine
 from voxgate.loop_lag import LoopLagWatchdog
-from voxgate.observability import Observers, SessionObserver
+from voxgate.observability import Observers
 from voxgate.observability.prometheus import Metrics
 from voxgate.observability.tracing import tracing
 from voxgate.protocol import Event
@@ -35,6 +35,7 @@ from voxgate.server.cluster.rates import SharedRates
 from voxgate.server.cluster.tickets import SharedTickets
 from voxgate.server.credentials import Authenticator
 from voxgate.server.direct_listener import DirectCalls
+from voxgate.server.event_stream import event_stream
 from voxgate.server.limits import RateLimits, SessionLimit
 from voxgate.server.policy import Policy
 from voxgate.server.speech import ServerVoice
@@ -80,9 +81,13 @@ class Gateway:
         self.agents = AgentCatalog(settings)
         self.metrics = Metrics()
         self.tracing = tracing(settings, tracer_provider)
-        observer: SessionObserver = self.metrics
-        if self.tracing is not None:
-            observer = Observers([self.metrics, self.tracing])
+        self.cluster = ClusterNode(settings) if settings.redis_url else None
+        """This node's place in a cluster (cluster mode: ``redis_url``), else None."""
+        node = self.cluster.node.id if self.cluster else f"{settings.host}:{settings.port}"
+        self.events = event_stream(settings, settings.node_id or node, self.metrics.registry)
+        """The analytics / audit stream (``events_url``), else None."""
+        observers = (self.metrics, self.tracing, self.events)
+        observer = Observers([o for o in observers if o is not None])
         self.registry = SessionRegistry(
             self.new_engine,
             observer=observer,
@@ -102,8 +107,6 @@ class Gateway:
         self.loop_lag = LoopLagWatchdog(
             warn_ms=settings.loop_lag_warn_ms, on_lag=self.metrics.loop_lagged
         )
-        self.cluster = ClusterNode(settings) if settings.redis_url else None
-        """This node's place in a cluster (cluster mode: ``redis_url``), else None."""
         self.draining = False
         """Set when the node drains (``server/drain.py``): no new sessions."""
         self.tickets: SharedTickets | None = None
@@ -136,7 +139,8 @@ class Gateway:
         self._database = await Database.open(url)
         self.users = self.auth.users = Users(self._database)
         self._history = History(self._database)
-        self._recorder = Recorder(self._history, summaries=self.settings.summaries)
+        tap = self.events.conversation if self.events is not None else None
+        self._recorder = Recorder(self._history, summaries=self.settings.summaries, tap=tap)
 
     @property
     def database(self) -> Database:
@@ -282,13 +286,8 @@ class Gateway:
 
         ``restore``: the session's engine first gets the stored conversation.
         """
-        ref = ConversationRef(
-            conversation_id,
-            user_id=grant.user_id,
-            agent=agent,
-            transport=transport,
-            admin=grant.role == "admin",
-        )
+        admin = grant.role == "admin"
+        ref = ConversationRef(conversation_id, grant.user_id, agent, transport, admin=admin)
 
         def make(session: Session) -> SessionRecorder:
             return self.recorder.conversation(ref, restore=restore)
@@ -333,8 +332,8 @@ class Gateway:
     async def close(self) -> None:
         """Server shutdown: leave direct calls, hang up peers, close sessions, stop runs.
 
-        Then what the sessions recorded is stored, the store closed, and the node leaves its
-        cluster.
+        Then what the sessions recorded is stored and exported, the store closed, and the node
+        leaves its cluster.
         """
         await self.direct_calls.close()
         await self.peers.close()
@@ -346,6 +345,8 @@ class Gateway:
             self.tracing.close()
         if self._recorder is not None:
             await self._recorder.close()
+        if self.events is not None:
+            await self.events.close()
         if self._database is not None:
             await self._database.close()
         if self.cluster is not None:

@@ -47,3 +47,18 @@ class ClusterSettings(BaseSettings):
         description="Cluster mode: on SIGTERM, how long the node's live sessions may go on (their "
         "clients told `voxgate.session.draining`) before they are ended and the node exits.",
     )
+    events_url: str | None = Field(
+        None,
+        description="The analytics / audit stream (docs/cluster.md): a Redis (`redis://host:6379/"
+        "0`, often the cluster's) whose stream gets every session's conversation and turn "
+        "events; none: no export.",
+    )
+    events_stream: str = Field(
+        "voxgate:events", min_length=1, description="The Redis stream the events are added to."
+    )
+    events_maxlen: int = Field(
+        1_000_000,
+        ge=1,
+        description="About how many entries the event stream keeps (`XADD MAXLEN ~`): the "
+        "oldest go first.",
+    )

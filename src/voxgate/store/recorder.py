@@ -16,6 +16,7 @@ import asyncio
 import collections
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
@@ -74,10 +75,13 @@ class Recorder:
         batch_size: int = BATCH_SIZE,
         retry_max_s: float = RETRY_MAX_S,
         summaries: bool = True,
+        tap: Callable[[Write], None] | None = None,
     ) -> None:
         self.conversations = conversations
         self.summaries = summaries
         """Whether sessions that end are summarized."""
+        self.tap = tap
+        """Also shown every write, stored or not (the event stream's ``conversation``)."""
         self._max_pending = max_pending
         self._interval_s = interval_s
         self._batch_size = batch_size
@@ -120,6 +124,8 @@ class Recorder:
 
     def record(self, write: Write) -> bool:
         """Queue one write (never waits); False if it was dropped (the queue is full)."""
+        if self.tap is not None:
+            self.tap(write)
         if self._closed or len(self._pending) >= self._max_pending:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
