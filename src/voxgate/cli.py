@@ -46,6 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
         from voxgate.server.workers import run_worker
 
         index, count, fd = (int(part) for part in args.worker.split("/"))
+        if settings.node_id is not None:  # each worker is a node of the cluster
+            settings = settings.model_copy(update={"node_id": f"{settings.node_id}-{index}"})
         run_worker(create_app(settings), uvicorn_options(settings), fd, index, count)
         return 0
     if args.workers > 1:

@@ -16,6 +16,7 @@ import collections
 import contextlib
 import copy
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -181,7 +182,8 @@ class OpenAIEngine:
                 if attempt >= self._settings.openai_reconnect_attempts:
                     self._give_up(exc)
                     return
-                delay = min(0.2 * 2**attempt, 5.0)
+                # jittered: the sessions a dropped upstream cut off do not all call back at once
+                delay = min(0.2 * 2**attempt, 5.0) * random.uniform(0.5, 1.5)
                 attempt += 1
                 log.warning("upstream connect failed (%r); retry %d in %.1fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
