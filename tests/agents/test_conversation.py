@@ -33,9 +33,21 @@ async def turn(client, speech, text):
     await listen_out(client)
     mark = len(client.received.events)
     await client.stream(silence(400) + speech(text) + silence(1200))
-    await client.wait_for(spoken_reply_done, after=mark, timeout=60)
+    earlier = {  # a response of the turn before, still going, is cut by this one: not its reply
+        ev["response"]["id"] for _, ev in client.received.events if ev["type"] == "response.created"
+    }
+    await client.wait_for(
+        lambda ev: spoken_reply_done(ev) and ev["response"]["id"] not in earlier,
+        after=mark,
+        timeout=60,
+    )
     await asyncio.sleep(0.3)  # the response's last events
     events = [ev for _, ev in client.received.events[mark:]]
+    done = [
+        (ev["response"]["status"], ev["response"].get("status_details"))
+        for ev in events
+        if ev["type"] == "response.done"
+    ]
     calls = [
         (ev["name"], json.loads(ev["arguments"]))
         for ev in events
@@ -48,7 +60,7 @@ async def turn(client, speech, text):
     for said in spoken:
         names = TOOLS + [f"transfer_to_{a}" for a in ("triage", "faq", "seat_booking")]
         assert scaffolding(said, names) is None, said
-    assert "".join(spoken).strip(), f"nothing was said to {text!r}"
+    assert "".join(spoken).strip(), f"nothing was said to {text!r}: {done}"
     return [name for name, _ in calls], calls, handoffs, " ".join(spoken)
 
 
