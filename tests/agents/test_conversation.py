@@ -28,19 +28,34 @@ async def listen_out(client):
     await asyncio.sleep(max(0.0, played_until - time.monotonic()) + 0.3)
 
 
+def _brief(ev: dict) -> str:
+    """An event in a few words, for a failure's message."""
+    said = ev.get("transcript") or ev.get("delta") if "transcript" in ev["type"] else None
+    status = (
+        ev["response"]["status"]
+        if ev["type"].startswith("response.") and "response" in ev
+        else None
+    )
+    return " ".join(str(x) for x in (ev["type"], said, status, ev.get("name")) if x)
+
+
 async def turn(client, speech, text):
     """Say ``text``; what came back: (calls, handoffs, spoken transcripts)."""
     await listen_out(client)
     mark = len(client.received.events)
-    await client.stream(silence(400) + speech(text) + silence(1200))
     earlier = {  # a response of the turn before, still going, is cut by this one: not its reply
         ev["response"]["id"] for _, ev in client.received.events if ev["type"] == "response.created"
     }
-    await client.wait_for(
-        lambda ev: spoken_reply_done(ev) and ev["response"]["id"] not in earlier,
-        after=mark,
-        timeout=60,
-    )
+    await client.stream(silence(400) + speech(text) + silence(1200))
+    try:
+        await client.wait_for(
+            lambda ev: spoken_reply_done(ev) and ev["response"]["id"] not in earlier,
+            after=mark,
+            timeout=60,
+        )
+    except TimeoutError:
+        heard = [_brief(ev) for _, ev in client.received.events[mark:]]
+        raise AssertionError(f"no reply to {text!r} in 60 s; the server sent {heard}") from None
     await asyncio.sleep(0.3)  # the response's last events
     events = [ev for _, ev in client.received.events[mark:]]
     done = [

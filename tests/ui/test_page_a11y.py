@@ -33,7 +33,14 @@ async def replay(page, events) -> None:
         await page.evaluate("(ev) => window.voxgate.app.receive(ev)", ev)
 
 
+FINITE_ANIMATIONS_DONE = """() => Promise.all(document.getAnimations()
+    .filter((a) => Number.isFinite(a.effect.getComputedTiming().iterations))
+    .map((a) => a.finished.catch(() => null)))"""
+"""What new bubbles and notes fade in with has ended (mid-fade, axe measures a faded colour)."""
+
+
 async def axe_violations(page) -> list[dict]:
+    await page.evaluate(FINITE_ANIMATIONS_DONE)
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate(
         "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
