@@ -39,6 +39,14 @@ def _brief(ev: dict) -> str:
     return " ".join(str(x) for x in (ev["type"], said, status, ev.get("name")) if x)
 
 
+def cut(ev: dict) -> bool:
+    """A reply cut by the caller's own next words: the end-of-turn model took a pause in the
+    sentence ("Thank you, | that's all.") for its end; the reply to the whole sentence follows."""
+    response = ev["response"]
+    reason = (response.get("status_details") or {}).get("reason")
+    return response["status"] == "cancelled" and reason == "turn_detected"
+
+
 async def turn(client, speech, text):
     """Say ``text``; what came back: (calls, handoffs, spoken transcripts)."""
     await listen_out(client)
@@ -49,7 +57,9 @@ async def turn(client, speech, text):
     await client.stream(silence(400) + speech(text) + silence(1200))
     try:
         await client.wait_for(
-            lambda ev: spoken_reply_done(ev) and ev["response"]["id"] not in earlier,
+            lambda ev: (
+                spoken_reply_done(ev) and ev["response"]["id"] not in earlier and not cut(ev)
+            ),
             after=mark,
             timeout=60,
         )
