@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 import redis.asyncio as aredis
 
 from tests.conftest import serve_app
-from tests.server.cluster.conftest import REDIS, RedisServer, redis_or_skip
+from tests.server.cluster.conftest import REDIS, RedisServer, prefix, redis_or_skip  # noqa: F401
 from tests.server.wire import loopback_settings
 from voxgate.client import VoiceClient
 from voxgate.server.app import create_app
@@ -22,14 +21,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def stream() -> AsyncIterator[str]:
-    """A stream name of the test's own, deleted afterwards."""
-    redis_or_skip()
-    name = f"voxgate-test-{uuid.uuid4().hex[:8]}:events"
-    yield name
-    client = aredis.from_url(REDIS)
-    await client.delete(name)
-    await client.aclose()
+def stream(prefix: str) -> str:  # noqa: F811
+    """A stream name of the test's own, deleted with its prefix's keys afterwards."""
+    return f"{prefix}:events"
 
 
 async def read(url: str, stream: str) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ class EventStream(SessionObserver):
         self.exported = 0
         self.dropped = 0
         if registry is not None:
-            self._count_in(registry)
+            registry.register(_Counts(self))
 
     # -- what is exported ------------------------------------------------------------------
 
@@ -236,9 +236,6 @@ class EventStream(SessionObserver):
             for entry in batch:
                 pipe.xadd(self.stream, entry, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
-
-    def _count_in(self, registry: CollectorRegistry) -> None:
-        registry.register(_Counts(self))
 
 
 class _Counts(Collector):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -80,8 +81,7 @@ class Recorder:
         self.conversations = conversations
         self.summaries = summaries
         """Whether sessions that end are summarized."""
-        self.tap = tap
-        """Also shown every write, stored or not (the event stream's ``conversation``)."""
+        self.tap = tap  # shown every write, stored or not (the event stream's ``conversation``)
         self._max_pending = max_pending
         self._interval_s = interval_s
         self._batch_size = batch_size
@@ -186,11 +186,9 @@ class Recorder:
                 continue
             if not self._urgent and len(self._pending) < self._batch_size:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._interval_s):
                         await self._wake.wait()  # a full batch or a flush goes at once
-                except TimeoutError:
-                    pass
             batch = list(itertools.islice(self._pending, self._batch_size))
             try:
                 try:
@@ -233,11 +231,8 @@ class Recorder:
 
     def _done(self, count: int, refused: list[Write]) -> None:
         for write in refused:
-            log.warning(
-                "not stored: conversation %s belongs to another user (%s)",
-                write.ref.id,
-                type(write).__name__,
-            )
+            kind = type(write).__name__
+            log.warning("not stored: %s belongs to another user (%s)", write.ref.id, kind)
         for _ in range(count):
             self._pending.popleft()
         self.written += count
