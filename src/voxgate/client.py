@@ -34,6 +34,20 @@ def spoken_reply_done(ev: Event) -> bool:
     )
 
 
+def cut_by_next_words(ev: Event) -> bool:
+    """Whether ``ev`` ends a response cut by the speaker's next words (``turn_detected``).
+
+    When a pause inside a sentence ("Thank you, | that's all.") was taken for the end of the
+    turn, the reply started is cut as the speaker goes on; the reply to the whole sentence
+    follows. A caller who waits for their answer waits past it.
+    """
+    if ev["type"] != "response.done":
+        return False
+    response = ev["response"]
+    reason = (response.get("status_details") or {}).get("reason")
+    return response["status"] == "cancelled" and reason == "turn_detected"
+
+
 @dataclass
 class Received:
     """Everything the server sent, with arrival times (``time.monotonic()``)."""

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.conftest import silence
-from voxgate.client import VoiceClient, spoken_reply_done
+from voxgate.client import VoiceClient, cut_by_next_words, spoken_reply_done
 from voxgate.components.llm.guard import scaffolding
 
 pytestmark = pytest.mark.e2e
@@ -39,14 +39,6 @@ def _brief(ev: dict) -> str:
     return " ".join(str(x) for x in (ev["type"], said, status, ev.get("name")) if x)
 
 
-def cut(ev: dict) -> bool:
-    """A reply cut by the caller's own next words: the end-of-turn model took a pause in the
-    sentence ("Thank you, | that's all.") for its end; the reply to the whole sentence follows."""
-    response = ev["response"]
-    reason = (response.get("status_details") or {}).get("reason")
-    return response["status"] == "cancelled" and reason == "turn_detected"
-
-
 async def turn(client, speech, text):
     """Say ``text``; what came back: (calls, handoffs, spoken transcripts)."""
     await listen_out(client)
@@ -58,7 +50,9 @@ async def turn(client, speech, text):
     try:
         await client.wait_for(
             lambda ev: (
-                spoken_reply_done(ev) and ev["response"]["id"] not in earlier and not cut(ev)
+                spoken_reply_done(ev)
+                and ev["response"]["id"] not in earlier
+                and not cut_by_next_words(ev)
             ),
             after=mark,
             timeout=60,

@@ -3,6 +3,7 @@ import shutil
 import pytest
 
 from voxgate.bench.conversation import CONVERSATION, Line, Turn, espeak, leaks
+from voxgate.client import cut_by_next_words, spoken_reply_done
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,17 @@ def test_a_turn_is_judged_by_its_tools_its_agent_and_its_path():
 def test_espeak_speaks_pcm16_at_24_khz():
     pcm = espeak("Hello there.")
     assert len(pcm) % 2 == 0 and 0.3 < len(pcm) / 2 / 24000 < 3
+
+
+def test_a_reply_cut_by_the_callers_next_words_is_not_the_answer():
+    def done(status, reason=None, output=()):
+        details = {"type": status, "reason": reason} if reason else None
+        response = {"id": "r", "status": status, "status_details": details, "output": output}
+        return {"type": "response.done", "response": response}
+
+    cut = done("cancelled", "turn_detected")
+    assert spoken_reply_done(cut) and cut_by_next_words(cut)
+    assert not cut_by_next_words(done("cancelled", "client_cancelled"))
+    answered = done("completed", output=[{"type": "message"}])
+    assert spoken_reply_done(answered) and not cut_by_next_words(answered)
+    assert not cut_by_next_words({"type": "response.created", "response": {}})

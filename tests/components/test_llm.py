@@ -257,6 +257,39 @@ async def test_a_tool_is_not_called_with_arguments_the_user_did_not_give(models)
     assert json.loads(call.arguments) == {"confirmation_number": "ABC123", "new_seat": "14C"}
 
 
+async def test_arguments_are_copied_value_by_value_without_a_grammar(models, monkeypatch):
+    import voxgate.components.llm.decider as decider_module
+
+    def no_grammar(*args, **kwargs):
+        raise AssertionError("a copied value needs no grammar")
+
+    monkeypatch.setattr(decider_module.LlamaGrammar, "from_string", no_grammar)
+    given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
+    (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
+    assert json.loads(call.arguments) == {"confirmation_number": "LMN456", "new_seat": "7B"}
+    weather = [*HELLO, {"role": "user", "content": "Is it raining in New York?"}]
+    (call,) = await reply(models, weather, tools=demo_tools("triage_agent"))
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "New York"})
+
+
+async def test_a_value_that_is_not_the_users_words_goes_back_to_the_grammar(models, monkeypatch):
+    import voxgate.components.llm.decider as decider_module
+    from voxgate.components.llm import arguments
+
+    grammars = []
+    from_string = decider_module.LlamaGrammar.from_string
+    monkeypatch.setattr(
+        decider_module.LlamaGrammar,
+        "from_string",
+        lambda *args, **kwargs: grammars.append(args) or from_string(*args, **kwargs),
+    )
+    monkeypatch.setattr(arguments, "as_span", lambda value, spans: None)
+    given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
+    (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
+    assert json.loads(call.arguments) == {"confirmation_number": "LMN456", "new_seat": "7B"}
+    assert len(grammars) == 1
+
+
 async def test_a_question_goes_to_the_lookup_whole(models):
     messages = [*HELLO, {"role": "user", "content": "Can I bring my dog on the plane?"}]
     pieces = await reply(models, messages, tools=demo_tools("faq_agent"))

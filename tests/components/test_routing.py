@@ -277,3 +277,20 @@ def test_a_value_of_common_words_fills_no_slot():
         "confirmation_number"
     ]
     assert arguments.ungrounded(WEATHER, '{"city": "the weather"}') == ["city"]
+
+
+def test_a_value_is_a_span_whatever_its_case_and_edge_punctuation():
+    spans = arguments.spans("Move ABC123 to seat 14C, please.")
+    assert arguments.as_span("abc123", spans) == "ABC123"
+    assert arguments.as_span("14C.", spans) == "14C"
+    assert arguments.as_span("seat 14C", spans) == "seat 14C"
+    assert arguments.as_span("XYZ789", spans) is None
+    assert arguments.as_span("", spans) is None
+
+
+def test_a_string_choice_is_a_string_out_of_a_list():
+    schema = arguments.arguments_schema(WEATHER, "weather in Paris")
+    assert arguments.string_choice(schema["properties"]["city"])
+    assert arguments.string_choice({"type": "string", "enum": ["c", "f"]})
+    assert not arguments.string_choice({"type": "string", "pattern": "^[A-Z]{3}$"})
+    assert not arguments.string_choice({"type": "integer", "enum": [1, 2]})

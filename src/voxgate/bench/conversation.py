@@ -30,7 +30,7 @@ import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.bench.server import serve
-from voxgate.client import VoiceClient, spoken_reply_done
+from voxgate.client import VoiceClient, cut_by_next_words, spoken_reply_done
 from voxgate.protocol import Event
 
 
@@ -158,7 +158,9 @@ async def _say(client: VoiceClient, parts: list[bytes], pause_ms: float) -> Turn
     sending = asyncio.create_task(client.stream(clip))
     start = time.monotonic()
     speech_end = start + speech_end_ms / 1000
-    await client.wait_for(spoken_reply_done, after=mark, timeout=90)
+    await client.wait_for(
+        lambda ev: spoken_reply_done(ev) and not cut_by_next_words(ev), after=mark, timeout=90
+    )
     await sending
     turn = Turn(said="")
     for arrived, ev in client.received.events[mark:]:
@@ -206,8 +208,9 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
             turns.append(turn)
             verdicts.append(verdict)
             wait = f"{turn.wait_ms:5.0f} ms" if turn.wait_ms is not None else "   -- ms"
+            split = "  (ended mid-sentence, then went on)" if turn.cut_off else ""
             print(
-                f"turn {number:2}  wait {wait}  [{verdict}]\n"
+                f"turn {number:2}  wait {wait}  [{verdict}]{split}\n"
                 f"  user:  {line.text}\n  heard: {turn.heard}\n"
                 f"  calls: {', '.join(turn.calls) or '-'}  handoffs: "
                 f"{', '.join(turn.handoffs) or '-'}\n  agent: {turn.spoken or '-'}",
@@ -220,6 +223,7 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
         "scaffolding_leaks": verdicts.count("leak"),
         "wrong_routes": verdicts.count("wrong route"),
         "no_answer": verdicts.count("no answer"),
+        "ended_mid_sentence": sum(t.cut_off for t in turns),
         "wait_p50_ms": _percentile(waits, 50),
         "wait_p95_ms": _percentile(waits, 95),
         "wait_mean_ms": round(statistics.fmean(waits), 1) if waits else None,

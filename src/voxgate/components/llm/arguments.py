@@ -122,6 +122,29 @@ def _spoken_name(key: str, prop: dict[str, Any]) -> str:
     return key.replace("_", " ")
 
 
+def string_choice(prop: dict[str, Any]) -> bool:
+    """Whether a property of ``arguments_schema`` is a string out of a list (``enum``).
+
+    The request's spans are such a list, and so is a tool's own ``enum``.
+    """
+    return (
+        prop.get("type") == "string"
+        and isinstance(prop.get("enum"), list)
+        and all(isinstance(v, str) for v in prop["enum"])
+        and not {"const", "pattern", "format"} & set(prop)
+    )
+
+
+def as_span(value: str, spans: Sequence[str]) -> str | None:
+    """The one of ``spans`` that ``value`` is, punctuation and case aside; None if none."""
+    key = _span_key(value)
+    return next((span for span in spans if _span_key(span) == key), None) if key else None
+
+
+def _span_key(text: str) -> str:
+    return " ".join(w.strip(_EDGE_PUNCTUATION) for w in text.lower().split())
+
+
 def _constrained(prop: dict[str, Any]) -> bool:
     return bool({"enum", "const", "pattern", "format"} & set(prop))
 

@@ -35,6 +35,8 @@ MIN_TOOL_SCORE = 0.855
 (0.77-0.85 for questions no tool serves, "Why is the sky blue?" against the weather tool;
 0.865-0.975 for the airline's own requests), so a best tool below this is not a fit but the
 least bad one, and the model answers in words instead."""
+MAX_VALUE_TOKENS = 24
+"""Longest copied value, in tokens (a span holds at most twelve words)."""
 
 
 def _has_examples(tool: Tool) -> bool:
@@ -124,8 +126,11 @@ class Decider:
         return self._scorer.score(contexts, request)
 
     def _arguments(self, tool: Tool, request: str, usage: Usage | None) -> str:
+        schema = arguments.arguments_schema(tool, request)
+        if (copied := self._copied(tool, schema, request, usage)) is not None:
+            return copied
         try:
-            gbnf = json_schema_to_gbnf(json.dumps(arguments.arguments_schema(tool, request)))
+            gbnf = json_schema_to_gbnf(json.dumps(schema))
         except Exception:  # a schema llama.cpp's converter can't handle: any JSON object
             gbnf = json_schema_to_gbnf('{"type": "object"}')
         grammar = LlamaGrammar.from_string(gbnf, verbose=False)
@@ -143,3 +148,36 @@ class Decider:
             return json.dumps(json.loads(text))
         except ValueError:  # cut off by max_tokens: the call still goes out, arguments empty
             return "{}"
+
+    def _copied(
+        self, tool: Tool, schema: dict[str, Any], request: str, usage: Usage | None
+    ) -> str | None:
+        """Arguments that are all copied from the request, one value at a time; else None.
+
+        The JSON around the values goes in as prompt (evaluated in one batch) and the model
+        writes only each value, unconstrained; a value that is not a run of the request's
+        words sends the whole call back to the grammar. A grammar over a request's spans
+        costs about twice a free token: copying "ABC123" and "14C" took 365 ms under it and
+        ~100 ms this way.
+        """
+        properties = schema.get("properties") or {}
+        if not properties or not all(arguments.string_choice(p) for p in properties.values()):
+            return None
+        prompt, text, values, written = arguments.arguments_prompt(tool, request), "{", {}, 0
+        completion: Any = None
+        for key, prop in properties.items():
+            text += f'{json.dumps(key)}: "'
+            completion = self._llama.create_completion(
+                prompt + text, max_tokens=MAX_VALUE_TOKENS, stop=['"'], temperature=0.0
+            )
+            choice = completion["choices"][0]
+            written += completion["usage"]["completion_tokens"]
+            value = arguments.as_span(choice["text"], prop["enum"])
+            if value is None or choice["finish_reason"] != "stop":
+                return None
+            values[key] = value
+            text += json.dumps(value)[1:] + ", "
+        if usage is not None and completion is not None:
+            usage.input_tokens = completion["usage"]["prompt_tokens"]
+            usage.output_tokens = written
+        return json.dumps(values)
