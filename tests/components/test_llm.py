@@ -290,6 +290,28 @@ async def test_a_value_that_is_not_the_users_words_goes_back_to_the_grammar(mode
     assert len(grammars) == 1
 
 
+def test_a_dropped_turn_stops_its_arguments_at_the_next_step(models, monkeypatch):
+    import threading
+
+    decider = models.llm._decider
+    completions = []
+    create = decider._llama.create_completion
+    monkeypatch.setattr(
+        decider._llama,
+        "create_completion",
+        lambda *args, **kwargs: completions.append(kwargs) or create(*args, **kwargs),
+    )
+    given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
+    tools = demo_tools("seat_booking_agent")
+    decider.decide(given, tools, "auto", None)
+    assert len(completions) == 2  # one per value
+    completions.clear()
+    halt = threading.Event()
+    halt.set()
+    decider.decide(given, tools, "auto", None, halt)
+    assert completions == []
+
+
 async def test_a_question_goes_to_the_lookup_whole(models):
     messages = [*HELLO, {"role": "user", "content": "Can I bring my dog on the plane?"}]
     pieces = await reply(models, messages, tools=demo_tools("faq_agent"))

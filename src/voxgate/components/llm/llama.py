@@ -236,12 +236,14 @@ class LlamaLLM:
         async with self._lock:
             said: str | None = None
             if tools and tool_choice != "none":
+                halt = threading.Event()
                 deciding = asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._decider.decide, messages, tools, tool_choice, usage
+                    self._thread, self._decider.decide, messages, tools, tool_choice, usage, halt
                 )
                 try:
                     decision = await asyncio.shield(deciding)
                 finally:
+                    halt.set()  # cancelled (the turn was dropped): stop at the next step
                     # cancelled or not, llama.cpp is free only once the thread has left it
                     await asyncio.shield(deciding)
                 if isinstance(decision, ToolCall):
