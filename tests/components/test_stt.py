@@ -1,8 +1,9 @@
 import jiwer
+import numpy as np
 import pytest
 
 from voxgate.audio import resample
-from voxgate.components.stt.whisper import drop_repetition
+from voxgate.components.stt.whisper import drop_repetition, shorten_pauses
 
 
 @pytest.mark.parametrize(
@@ -53,3 +54,24 @@ def test_a_prompt_goes_before_the_transcript_as_previous_text(models, speech):
     assert stt._prompt_tokens("") == stt._prompt
     pcm = resample(speech("Turn off the lights in the kitchen."), 24000, stt.sample_rate)
     assert "kitchen" in stt.transcribe(pcm, prompt="Lights, kitchen, living room.").lower()
+
+
+def test_a_long_pause_inside_an_utterance_is_cut_to_300_ms():
+    rng = np.random.default_rng(0)
+    speech = rng.uniform(-0.3, 0.3, 16000).astype(np.float32)
+    hush = rng.uniform(-0.001, 0.001, 32000).astype(np.float32)  # a quiet room, not zeros
+    shortened = shorten_pauses(np.concatenate([speech, hush, speech]))
+    assert shortened.size == 2 * speech.size + 4800
+    assert np.array_equal(shortened[:16000], speech) and np.array_equal(shortened[-16000:], speech)
+    short = np.concatenate([speech, hush[:3200], speech])  # 200 ms: a pause worth keeping
+    assert np.array_equal(shorten_pauses(short), short)
+
+
+def test_what_follows_a_long_pause_is_transcribed(models, speech):
+    pause = b"\0\0" * int(models.stt.sample_rate * 1.5)
+    first = resample(speech("My confirmation number is"), 24000, models.stt.sample_rate)
+    then = resample(speech("A B C one two three."), 24000, models.stt.sample_rate)
+    transcript = models.stt.transcribe(first + pause + then).lower()
+    assert "confirmation" in transcript and ("abc" in transcript or "a b c" in transcript), (
+        transcript
+    )
