@@ -51,3 +51,13 @@ def test_first_phrase_does_not_end_on_a_function_word():
     out += splitter.feed(" Everest. ")
     assert out == ["The tallest mountain", "in the world is Mount Everest."]
     assert PhraseSplitter().feed("It is in the\nworld ") == ["It is"]
+
+
+def test_text_that_comes_whole_starts_with_as_short_a_phrase_as_streamed_text():
+    whole = "Sorry, a confirmation number has six letters or digits, like ABC123. What is yours?"
+    splitter = PhraseSplitter()
+    out = splitter.feed(whole) + splitter.flush()
+    assert out[0] == "Sorry, a confirmation number"
+    assert " ".join(out) == whole
+    weather = PhraseSplitter().feed("Tokyo: partly cloudy, 27 degrees Celsius, demo weather. ")
+    assert weather[0] == "Tokyo: partly cloudy,"

@@ -99,5 +99,6 @@ def test_a_transcript_that_ends_a_sentence_may_be_finished(transcript):
 def test_a_turn_judged_unfinished_is_judged_again_as_the_silence_lasts():
     policy = SemanticPolicy.of("auto")
     assert policy.judge_again(0, 0)  # at the pause
-    assert not policy.judge_again(1, 100) and policy.judge_again(1, 300)
+    assert not policy.judge_again(1, 100) and policy.judge_again(1, 150)
+    assert not policy.judge_again(2, 200) and policy.judge_again(2, 300)
     assert not policy.judge_again(len(policy.judge_at_ms), policy.max_wait_ms)

@@ -10,6 +10,7 @@ _SENTENCE_FINAL = re.compile(r"[.!?…]+[\"')\]]*$")
 _WORD = re.compile(r"\S+")
 _FIRST_CLAUSE_MIN_WORDS = 3
 _FIRST_MAX_WORDS = 4  # the first audio waits for the whole first phrase: keep it short
+_FIRST_MAX_PUNCTUATED = 6  # a first clause or sentence longer than this is cut by words
 _MAX_WORDS = 30
 _MIN_WORDS = 2
 # a phrase cut by its word limit does not end on one of these: "The tallest mountain | in the…"
@@ -27,7 +28,8 @@ class PhraseSplitter:
     """Feed text pieces, get whole phrases back.
 
     Phrases end at sentence boundaries; the first phrase of a reply may also end at a clause
-    boundary or after a few words, so the first audio is ready sooner. A phrase cut by a word
+    boundary or after a few words, so the first audio is ready sooner, also when the text
+    came whole (a tool's sentence: its first sentence was voiced whole, ~280 ms). A phrase cut by a word
     limit backs off trailing function words. A run-on is cut at a word boundary.
     """
 
@@ -49,14 +51,22 @@ class PhraseSplitter:
         return [rest] if _speakable(rest) else []
 
     def _cut(self) -> str | None:
-        end = None
-        if (match := _SENTENCE_END.search(self._pending)) or (
-            self._first
-            and (match := _CLAUSE_END.search(self._pending))
-            and len(self._pending[: match.end()].split()) >= _FIRST_CLAUSE_MIN_WORDS
+        punctuated = []
+        if match := _SENTENCE_END.search(self._pending):
+            punctuated.append(match.end())
+        if self._first:
+            clauses = (
+                m.end()
+                for m in _CLAUSE_END.finditer(self._pending)
+                if len(self._pending[: m.end()].split()) >= _FIRST_CLAUSE_MIN_WORDS
+            )
+            if (clause := next(clauses, None)) is not None:
+                punctuated.append(clause)
+        end = min(punctuated, default=None)
+        # text that came whole (a tool's sentence) is cut as soon as streamed text would be
+        if end is None or (
+            self._first and len(self._pending[:end].split()) > _FIRST_MAX_PUNCTUATED
         ):
-            end = match.end()
-        if end is None:
             limit = _FIRST_MAX_WORDS if self._first else _MAX_WORDS
             # whole words only: the last one may still be growing
             words = [w for w in _WORD.finditer(self._pending) if w.end() < len(self._pending)]
