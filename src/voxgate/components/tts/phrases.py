@@ -29,8 +29,8 @@ class PhraseSplitter:
 
     Phrases end at sentence boundaries; the first phrase of a reply may also end at a clause
     boundary or after a few words, so the first audio is ready sooner, also when the text
-    came whole (a tool's sentence: its first sentence was voiced whole, ~280 ms). A phrase cut by a word
-    limit backs off trailing function words. A run-on is cut at a word boundary.
+    came whole (a tool's sentence: its first sentence was voiced whole, ~280 ms). A phrase cut
+    by a word limit backs off trailing function words. A run-on is cut at a word boundary.
     """
 
     def __init__(self) -> None:
