@@ -160,3 +160,29 @@ async def test_frames_go_over_the_sdks_websocket_itself() -> None:
             await asyncio.sleep(0.02)
         await connection.close()
     assert json.loads(got[0]) == {"type": "input_audio_buffer.append", "audio": "AQI="}
+
+
+async def test_the_upstream_websocket_is_not_compressed_when_the_server_offers_it() -> None:
+    offered: list[str | None] = []
+
+    async def upstream(ws) -> None:
+        offered.append(ws.request.headers.get("Sec-WebSocket-Extensions"))
+        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        await ws.wait_closed()
+
+    # websockets' server takes permessage-deflate whenever a client asks for it
+    async with websockets.serve(upstream, "127.0.0.1", 0, compression="deflate") as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            engine="openai",
+            openai_api_key="sk-x",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+        )
+        connection = await open_upstream(settings)
+        assert (await connection.recv())["type"] == "session.created"
+        assert isinstance(connection, SDKUpstream) and connection.websocket is not None
+        assert connection.websocket.response is not None
+        assert "Sec-WebSocket-Extensions" not in connection.websocket.response.headers
+        await connection.close()
+    assert offered == [None]

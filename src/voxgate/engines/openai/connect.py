@@ -16,6 +16,7 @@ from typing import Protocol
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from openai.types.websocket_connection_options import WebsocketConnectionOptions
 from websockets.asyncio.client import ClientConnection as WebSocket
 from websockets.exceptions import ConnectionClosed
 
@@ -177,8 +178,17 @@ async def open_upstream(settings: Settings, *, call_id: str | None = None) -> Up
     """
     client = realtime_client(settings)
     if call_id is not None:
-        return SDKUpstream(await client.realtime.connect(call_id=call_id).enter())
+        return SDKUpstream(
+            await client.realtime.connect(call_id=call_id, websocket_connection_options=_WS).enter()
+        )
     model = settings.openai_model
     if settings.azure_openai_endpoint:
         model = settings.azure_openai_deployment or model
-    return SDKUpstream(await client.realtime.connect(model=model).enter())
+    return SDKUpstream(
+        await client.realtime.connect(model=model, websocket_connection_options=_WS).enter()
+    )
+
+
+_WS: WebsocketConnectionOptions = {"compression": None}
+"""No permessage-deflate: audio barely compresses, and each connection would hold ~300 KB of
+zlib state and spend CPU on every append (older SDKs offered it by default)."""
