@@ -290,26 +290,43 @@ async def test_a_value_that_is_not_the_users_words_goes_back_to_the_grammar(mode
     assert len(grammars) == 1
 
 
-def test_a_dropped_turn_stops_its_arguments_at_the_next_step(models, monkeypatch):
+def test_a_dropped_turn_stops_its_routing_step_at_the_next_chunk(models):
     import threading
 
-    decider = models.llm._decider
-    completions = []
-    create = decider._llama.create_completion
-    monkeypatch.setattr(
-        decider._llama,
-        "create_completion",
-        lambda *args, **kwargs: completions.append(kwargs) or create(*args, **kwargs),
-    )
+    llm = models.llm
     given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
     tools = demo_tools("seat_booking_agent")
-    decider.decide(given, tools, "auto", None)
-    assert len(completions) == 2  # one per value
-    completions.clear()
+    going = threading.Event()
+    call = llm._thread.submit(llm._halting, going, llm._decider.decide, given, tools, "auto", None)
+    assert isinstance(call.result(), ToolCall)
     halt = threading.Event()
     halt.set()
-    decider.decide(given, tools, "auto", None, halt)
-    assert completions == []
+    before = llm._llama.n_tokens
+    stopped = llm._thread.submit(
+        llm._halting, halt, llm._decider.decide, given, tools, "auto", None
+    )
+    assert stopped.result() is None
+    assert llm._llama.n_tokens <= before  # nothing more was evaluated
+    again = llm._thread.submit(llm._halting, going, llm._decider.decide, given, tools, "auto", None)
+    assert again.result() == call.result()  # and the context is as good as before
+
+
+async def test_a_prompt_runs_on_fewer_threads_while_speech_work_does(models, monkeypatch):
+    from voxgate.components.llm import llama_context
+
+    used = []
+    set_threads = llama_context.llama_cpp.llama_set_n_threads
+    monkeypatch.setattr(
+        llama_context.llama_cpp,
+        "llama_set_n_threads",
+        lambda ctx, n, n_batch: used.append(n) or set_threads(ctx, n, n_batch),
+    )
+    llm = models.llm
+    monkeypatch.setattr(llm._llama, "threads", (3, 1))  # alone, beside speech work
+    with llm._foreground.hold():
+        llm._thread.submit(llm._llama.eval, llm._llama.tokenize(b" one two three")).result()
+    llm._thread.submit(llm._llama.eval, llm._llama.tokenize(b" four five six")).result()
+    assert used == [1, 3]
 
 
 async def test_a_question_goes_to_the_lookup_whole(models):

@@ -39,6 +39,11 @@ class Foreground:
                 if self._holders == 0:
                     self._idle.set()
 
+    @property
+    def busy(self) -> bool:
+        """Whether speech work runs now."""
+        return not self._idle.is_set()
+
     def yield_to(self, timeout: float = MAX_PAUSE_S) -> None:
         """Background work calls this between steps: returns once the foreground is idle."""
         self._idle.wait(timeout)

