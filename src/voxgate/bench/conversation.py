@@ -155,23 +155,37 @@ async def _say(client: VoiceClient, parts: list[bytes], pause_ms: float) -> Turn
     speech_end_ms = _speech_end_ms(clip)
     clip += _silence(TAIL_MS)
     mark, audio_mark = len(client.received.events), len(client.received.audio)
-    sending = asyncio.create_task(client.stream(clip))
+    microphone = asyncio.create_task(_microphone(client, clip))
     start = time.monotonic()
     speech_end = start + speech_end_ms / 1000
-    await client.wait_for(
-        lambda ev: spoken_reply_done(ev) and not cut_by_next_words(ev), after=mark, timeout=90
-    )
-    await sending
-    turn = Turn(said="")
-    for arrived, ev in client.received.events[mark:]:
-        _follow(turn, ev, arrived, speech_end)
-    reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
-    if reply:
-        turn.wait_ms = (reply[0][0] - speech_end) * 1000
-        # a caller listens to the end before speaking again
-        playing_until = reply[0][0] + sum(n for _, n in reply) / 2 / SAMPLE_RATE
-        await asyncio.sleep(max(0.0, playing_until - time.monotonic()) + 0.5)
+    try:
+        await client.wait_for(
+            lambda ev: spoken_reply_done(ev) and not cut_by_next_words(ev), after=mark, timeout=90
+        )
+        turn = Turn(said="")
+        for arrived, ev in client.received.events[mark:]:
+            _follow(turn, ev, arrived, speech_end)
+        reply = [(t, n) for t, n in client.received.audio[audio_mark:] if t > speech_end]
+        if reply:
+            turn.wait_ms = (reply[0][0] - speech_end) * 1000
+            # a caller listens to the end before speaking again
+            playing_until = reply[0][0] + sum(n for _, n in reply) / 2 / SAMPLE_RATE
+            await asyncio.sleep(max(0.0, playing_until - time.monotonic()) + 0.5)
+    finally:
+        microphone.cancel()
+        await asyncio.gather(microphone, return_exceptions=True)
     return turn
+
+
+async def _microphone(client: VoiceClient, clip: bytes) -> None:
+    """``clip``, then silence until cancelled: a microphone does not stop when the caller does.
+
+    The server's turn detection runs on the audio it gets: a turn it holds open for a caller
+    who may go on ends only as the silence goes on.
+    """
+    await client.stream(clip)
+    while True:
+        await client.stream(_silence(200))
 
 
 def _follow(turn: Turn, ev: Event, arrived: float, speech_end: float) -> None:
