@@ -60,11 +60,19 @@ def test_a_long_pause_inside_an_utterance_is_cut_to_300_ms():
     rng = np.random.default_rng(0)
     speech = rng.uniform(-0.3, 0.3, 16000).astype(np.float32)
     hush = rng.uniform(-0.001, 0.001, 32000).astype(np.float32)  # a quiet room, not zeros
-    shortened = shorten_pauses(np.concatenate([speech, hush, speech]))
-    assert shortened.size == 2 * speech.size + 4800
-    assert np.array_equal(shortened[:16000], speech) and np.array_equal(shortened[-16000:], speech)
-    short = np.concatenate([speech, hush[:3200], speech])  # 200 ms: a pause worth keeping
+    shortened = shorten_pauses(np.concatenate([hush, speech, hush, speech]))
+    assert shortened.size == 4800 + 2 * speech.size + 4800
+    assert np.array_equal(shortened[4800:20800], speech)
+    assert np.array_equal(shortened[-16000:], speech)
+    short = np.concatenate([hush[:4800], speech, hush[:3200], speech])  # 200 ms: kept
     assert np.array_equal(shorten_pauses(short), short)
+
+
+def test_speech_that_starts_at_once_gets_300_ms_of_quiet_before_it():
+    speech = np.random.default_rng(1).uniform(-0.3, 0.3, 16000).astype(np.float32)
+    padded = shorten_pauses(speech)
+    assert padded.size == 4800 + speech.size
+    assert not padded[:4800].any() and np.array_equal(padded[4800:], speech)
 
 
 def test_what_follows_a_long_pause_is_transcribed(models, speech):
