@@ -154,11 +154,10 @@ class Decider:
     ) -> str | None:
         """Arguments that are all copied from the request, one value at a time; else None.
 
-        The JSON around the values goes in as prompt (evaluated in one batch) and the model
-        writes only each value, unconstrained; a value that is not a run of the request's
-        words sends the whole call back to the grammar. A grammar over a request's spans
-        costs about twice a free token: copying "ABC123" and "14C" took 365 ms under it and
-        ~100 ms this way.
+        The JSON around the values is prompt, not generated: the model writes only each
+        value, unconstrained; a value that is not a run of the request's words sends the
+        whole call back to the grammar. A grammar over a request's spans makes a token cost
+        about twice as much: copying "ABC123" and "14C" took 365 ms under it, ~100 ms this way.
         """
         properties = schema.get("properties") or {}
         if not properties or not all(arguments.string_choice(p) for p in properties.values()):
