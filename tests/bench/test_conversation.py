@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from voxgate.bench.conversation import CONVERSATION, Line, Turn, espeak, leaks
+from voxgate.bench.conversation import CONVERSATION, Line, Turn, _follow, espeak, leaks
 from voxgate.client import cut_by_next_words, spoken_reply_done
 
 
@@ -65,3 +65,15 @@ def test_a_reply_cut_by_the_callers_next_words_is_not_the_answer():
     answered = done("completed", output=[{"type": "message"}])
     assert spoken_reply_done(answered) and not cut_by_next_words(answered)
     assert not cut_by_next_words({"type": "response.created", "response": {}})
+
+
+def test_a_turn_tells_where_the_server_says_its_wait_went():
+    turn = Turn(said="Is there wifi on board?")
+    routed = {"vad_delay_ms": 150.0, "stt_ms": 111.2, "llm_first_token_ms": 24.0}
+    spoken = {"llm_first_token_ms": 2.0, "tts_first_audio_ms": 86.4, "voice_to_voice_ms": 261}
+    cut = {"tts_first_audio_ms": 999.0}
+    for status, figures in [("completed", routed), ("cancelled", cut), ("completed", spoken)]:
+        ev = {"type": "voxgate.metrics", "status": status, "metrics": figures}
+        _follow(turn, ev, 0.0, 0.0)
+    assert turn.breakdown() == "vad 150 · stt 111 · llm 24 · tts 86 · server v2v 261"
+    assert Turn(said="x").breakdown() == ""

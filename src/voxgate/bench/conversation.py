@@ -123,6 +123,13 @@ class Turn:
     wait_ms: float | None = None
     commits: int = 0
     cut_off: bool = False
+    figures: dict[str, float] = field(default_factory=dict)
+    """The server's figures for the turn (``voxgate.metrics``), each as first reported."""
+
+    def breakdown(self) -> str:
+        """Where the server says the wait went: "vad 150 · stt 111 · llm 24 · tts 86" (ms)."""
+        shown = [(short, self.figures.get(name)) for short, name in _BREAKDOWN]
+        return " · ".join(f"{short} {value:.0f}" for short, value in shown if value is not None)
 
     @property
     def tools(self) -> list[str]:
@@ -202,6 +209,20 @@ def _follow(turn: Turn, ev: Event, arrived: float, speech_end: float) -> None:
         turn.path = (turn.path or [str(ev.get("from"))]) + [str(ev.get("to"))]
     elif type_ == "response.output_audio_transcript.done" and ev["transcript"].strip():
         turn.spoken = " ".join([turn.spoken, ev["transcript"].strip()]).strip()
+    elif type_ == "voxgate.metrics" and ev.get("status") != "cancelled":
+        for name, value in (ev.get("metrics") or {}).items():
+            if isinstance(value, int | float):
+                turn.figures.setdefault(name, float(value))
+
+
+_BREAKDOWN = (
+    ("vad", "vad_delay_ms"),
+    ("end of turn", "end_of_turn_ms"),
+    ("stt", "stt_ms"),
+    ("llm", "llm_first_token_ms"),
+    ("tts", "tts_first_audio_ms"),
+    ("server v2v", "voice_to_voice_ms"),
+)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -224,7 +245,7 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
             wait = f"{turn.wait_ms:5.0f} ms" if turn.wait_ms is not None else "   -- ms"
             split = "  (ended mid-sentence, then went on)" if turn.cut_off else ""
             print(
-                f"turn {number:2}  wait {wait}  [{verdict}]{split}\n"
+                f"turn {number:2}  wait {wait}  [{verdict}]{split}  ({turn.breakdown()})\n"
                 f"  user:  {line.text}\n  heard: {turn.heard}\n"
                 f"  calls: {', '.join(turn.calls) or '-'}  handoffs: "
                 f"{', '.join(turn.handoffs) or '-'}\n  agent: {turn.spoken or '-'}",
