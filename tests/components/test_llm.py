@@ -272,17 +272,21 @@ async def test_arguments_are_copied_value_by_value_without_a_grammar(models, mon
     assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "New York"})
 
 
+def calls_to(monkeypatch, owner, name):
+    """The positional arguments of each call to ``owner.name``, which still does its work."""
+    calls = []
+    real = getattr(owner, name)
+    monkeypatch.setattr(
+        owner, name, lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
+    )
+    return calls
+
+
 async def test_a_value_that_is_not_the_users_words_goes_back_to_the_grammar(models, monkeypatch):
     import voxgate.components.llm.decider as decider_module
     from voxgate.components.llm import arguments
 
-    grammars = []
-    from_string = decider_module.LlamaGrammar.from_string
-    monkeypatch.setattr(
-        decider_module.LlamaGrammar,
-        "from_string",
-        lambda *args, **kwargs: grammars.append(args) or from_string(*args, **kwargs),
-    )
+    grammars = calls_to(monkeypatch, decider_module.LlamaGrammar, "from_string")
     monkeypatch.setattr(arguments, "as_span", lambda value, spans: None)
     given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
     (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
@@ -314,19 +318,13 @@ def test_a_dropped_turn_stops_its_routing_step_at_the_next_chunk(models):
 async def test_a_prompt_runs_on_fewer_threads_while_speech_work_does(models, monkeypatch):
     from voxgate.components.llm import llama_context
 
-    used = []
-    set_threads = llama_context.llama_cpp.llama_set_n_threads
-    monkeypatch.setattr(
-        llama_context.llama_cpp,
-        "llama_set_n_threads",
-        lambda ctx, n, n_batch: used.append(n) or set_threads(ctx, n, n_batch),
-    )
+    calls = calls_to(monkeypatch, llama_context.llama_cpp, "llama_set_n_threads")
     llm = models.llm
     monkeypatch.setattr(llm._llama, "threads", (3, 1))  # alone, beside speech work
     with llm._foreground.hold():
         llm._thread.submit(llm._llama.eval, llm._llama.tokenize(b" one two three")).result()
     llm._thread.submit(llm._llama.eval, llm._llama.tokenize(b" four five six")).result()
-    assert used == [1, 3]
+    assert [args[1] for args in calls] == [1, 3]
 
 
 async def test_a_question_goes_to_the_lookup_whole(models):

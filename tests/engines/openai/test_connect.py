@@ -135,6 +135,16 @@ def test_an_append_is_encoded_as_the_json_the_sdk_would_send() -> None:
     assert json.loads(encode(other)) == other
 
 
+def _settings(port: int) -> Settings:
+    """Engine ``openai`` pointed at an upstream on ``port``."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        engine="openai",
+        openai_api_key="sk-x",
+        openai_base_url=f"http://127.0.0.1:{port}/v1",
+    )
+
+
 async def test_frames_go_over_the_sdks_websocket_itself() -> None:
     got: list[str] = []
 
@@ -144,13 +154,7 @@ async def test_frames_go_over_the_sdks_websocket_itself() -> None:
 
     async with websockets.serve(upstream, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            engine="openai",
-            openai_api_key="sk-x",
-            openai_base_url=f"http://127.0.0.1:{port}/v1",
-        )
-        connection = await open_upstream(settings)
+        connection = await open_upstream(_settings(port))
         assert isinstance(connection, SDKUpstream) and connection.websocket is not None
         assert (await connection.recv())["type"] == "session.created"
         await connection.send({"type": "input_audio_buffer.append", "audio": b"\x01\x02"})
@@ -173,13 +177,7 @@ async def test_the_upstream_websocket_is_not_compressed_when_the_server_offers_i
     # websockets' server takes permessage-deflate whenever a client asks for it
     async with websockets.serve(upstream, "127.0.0.1", 0, compression="deflate") as server:
         port = server.sockets[0].getsockname()[1]
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            engine="openai",
-            openai_api_key="sk-x",
-            openai_base_url=f"http://127.0.0.1:{port}/v1",
-        )
-        connection = await open_upstream(settings)
+        connection = await open_upstream(_settings(port))
         assert (await connection.recv())["type"] == "session.created"
         assert isinstance(connection, SDKUpstream) and connection.websocket is not None
         assert connection.websocket.response is not None
