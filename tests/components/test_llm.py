@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -232,6 +233,15 @@ def demo_tools(name):
     return agent.session_config()["tools"]
 
 
+def unpatterned(tools):
+    """``tools`` with no ``pattern`` on their parameters: each value is the model's choice."""
+    tools = copy.deepcopy(tools)
+    for tool in tools:
+        for prop in (tool.get("parameters") or {}).get("properties", {}).values():
+            prop.pop("pattern", None)
+    return tools
+
+
 async def test_a_request_handed_back_goes_on_to_the_agent_it_belongs_to(models):
     request = {"role": "user", "content": "I would like a window seat instead."}
     back = [*HELLO, request, called("transfer_to_triage_agent")]
@@ -265,7 +275,7 @@ async def test_arguments_are_copied_value_by_value_without_a_grammar(models, mon
 
     monkeypatch.setattr(decider_module.LlamaGrammar, "from_string", no_grammar)
     given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
-    (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
+    (call,) = await reply(models, given, tools=unpatterned(demo_tools("seat_booking_agent")))
     assert json.loads(call.arguments) == {"confirmation_number": "LMN456", "new_seat": "7B"}
     weather = [*HELLO, {"role": "user", "content": "Is it raining in New York?"}]
     (call,) = await reply(models, weather, tools=demo_tools("triage_agent"))
@@ -289,9 +299,21 @@ async def test_a_value_that_is_not_the_users_words_goes_back_to_the_grammar(mode
     grammars = calls_to(monkeypatch, decider_module.LlamaGrammar, "from_string")
     monkeypatch.setattr(arguments, "as_span", lambda value, spans: None)
     given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
-    (call,) = await reply(models, given, tools=demo_tools("seat_booking_agent"))
+    (call,) = await reply(models, given, tools=unpatterned(demo_tools("seat_booking_agent")))
     assert json.loads(call.arguments) == {"confirmation_number": "LMN456", "new_seat": "7B"}
     assert len(grammars) == 1
+
+
+async def test_a_code_heard_in_pieces_is_taken_whole_without_the_model(models, monkeypatch):
+    heard = "My confirmation number is ABC 123 and I want to see 14c."
+    tools = demo_tools("seat_booking_agent")
+    completions = calls_to(monkeypatch, models.llm._llama, "create_completion")
+    (call,) = await reply(models, [*HELLO, {"role": "user", "content": heard}], tools=tools)
+    assert call.name == "update_seat"
+    assert json.loads(call.arguments) == {"confirmation_number": "ABC123", "new_seat": "14C"}
+    assert completions == []  # one value fits each pattern: nothing to choose
+    (asked,) = await reply(models, [*HELLO, {"role": "user", "content": "Seat 14C."}], tools=tools)
+    assert asked == "Sure, I can help with that. What is your confirmation number?"
 
 
 def test_a_dropped_turn_stops_its_routing_step_at_the_next_chunk(models):
@@ -299,7 +321,7 @@ def test_a_dropped_turn_stops_its_routing_step_at_the_next_chunk(models):
 
     llm = models.llm
     given = [*HELLO, {"role": "user", "content": "Confirmation number LMN456, new seat 7B please."}]
-    tools = demo_tools("seat_booking_agent")
+    tools = unpatterned(demo_tools("seat_booking_agent"))  # values the model writes
     going = threading.Event()
     call = llm._thread.submit(llm._halting, going, llm._decider.decide, given, tools, "auto", None)
     assert isinstance(call.result(), ToolCall)

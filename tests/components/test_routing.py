@@ -294,3 +294,49 @@ def test_a_string_choice_is_a_string_out_of_a_list():
     assert arguments.string_choice({"type": "string", "enum": ["c", "f"]})
     assert not arguments.string_choice({"type": "string", "pattern": "^[A-Z]{3}$"})
     assert not arguments.string_choice({"type": "integer", "enum": [1, 2]})
+
+
+CODE = "^[A-Z0-9]{6}$"
+ROW_SEAT = "^([1-9]|[1-3][0-9]|40)([A-F])$"
+BOOKING = {
+    "type": "function",
+    "name": "update_seat",
+    "description": "Change the seat for a booking.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "confirmation_number": {"type": "string", "pattern": CODE},
+            "new_seat": {"type": "string", "pattern": ROW_SEAT},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "seat"),
+    [
+        ("My confirmation number is ABC 123 and I want to see 14c.", ["ABC123"], ["14C"]),
+        ("My confirmation number is A B C one two three.", ["ABC123"], []),
+        ("Code QWE456, seat 3 C please.", ["QWE456"], ["3C"]),
+        ("my booking is abc-123", ["ABC123"], []),
+        ("I would like to change my seat please.", [], []),
+        ("I'm flying to Berlin.", [], []),  # "FLYING" would fit the code: never upper-cased
+    ],
+)
+def test_a_patterned_value_is_what_the_request_says_in_that_form(request_, code, seat):
+    vocabulary = {"confirmation", "number", "seat", "new", "booking"}
+    assert arguments.pattern_values(CODE, request_, vocabulary) == code
+    assert arguments.pattern_values(ROW_SEAT, request_, vocabulary) == seat
+
+
+def test_a_patterned_property_is_a_choice_of_the_values_that_fit():
+    request_ = "My confirmation number is ABC 123 and I want to see 14c."
+    properties = arguments.arguments_schema(BOOKING, request_)["properties"]
+    assert properties["confirmation_number"] == {"type": "string", "enum": ["ABC123"]}
+    assert arguments.string_choice(properties["new_seat"])
+    # nothing fits: the pattern stays for the grammar, and the value is asked for
+    properties = arguments.arguments_schema(BOOKING, "Seat 14C please.")["properties"]
+    assert properties["confirmation_number"]["pattern"] == CODE
+    assert arguments.missing_arguments(BOOKING, "Seat 14C please.") == ["confirmation_number"]
+    assert arguments.missing_arguments(BOOKING, "Booking ABC 123, seat 14C.") == []
+    assert arguments.pattern_values("([", "ABC123") == []  # a pattern Python cannot read

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Annotated
+
+from pydantic import Field
 
 from voxgate.agents.agent import Agent, handoff
 from voxgate.agents.tool import ToolError, ToolResult, tool
@@ -130,6 +133,9 @@ def faq_lookup_tool(question: str) -> str:
 
 _CONFIRMATION = re.compile(r"^[A-Z0-9]{6}$")
 _SEAT = re.compile(r"^([1-9]|[1-3][0-9]|40)([A-F])$")
+# The schema shows a model the canonical form; the tool also takes "abc-123" or "14c".
+Confirmation = Annotated[str, Field(json_schema_extra={"pattern": _CONFIRMATION.pattern})]
+Seat = Annotated[str, Field(json_schema_extra={"pattern": _SEAT.pattern})]
 
 
 @tool(
@@ -142,7 +148,7 @@ _SEAT = re.compile(r"^([1-9]|[1-3][0-9]|40)([A-F])$")
         "My booking is KLM321, put me in 18D.",
     ]
 )
-def update_seat(confirmation_number: str, new_seat: str) -> ToolResult:
+def update_seat(confirmation_number: Confirmation, new_seat: Seat) -> ToolResult:
     """Change the seat for a booking."""
     confirmation = re.sub(r"[\s-]", "", confirmation_number).upper()
     seat = re.sub(r"\s", "", new_seat).upper()

@@ -42,8 +42,12 @@ def arguments_schema(tool: Tool, request: str) -> dict[str, Any]:
     properties = schema.get("properties") or {}
     schema["required"] = list(properties)
     words = spans(request)
+    vocabulary = _tool_words(tool)
     for prop in properties.values():
-        if prop.get("type") == "string" and not _constrained(prop):
+        if _patterned(prop) and (values := pattern_values(prop["pattern"], request, vocabulary)):
+            prop["enum"] = values  # each matches the pattern
+            del prop["pattern"]
+        elif prop.get("type") == "string" and not _constrained(prop):
             if words:
                 prop["enum"] = words
             else:
@@ -78,8 +82,45 @@ def missing_arguments(tool: Tool, request: str) -> list[str]:
     return [
         key
         for key, prop in properties.items()
-        if prop.get("type") == "string" and not _constrained(prop) and not given
+        if (prop.get("type") == "string" and not _constrained(prop) and not given)
+        or (_patterned(prop) and not pattern_values(prop["pattern"], request, vocabulary))
     ]
+
+
+def pattern_values(pattern: str, request: str, vocabulary: set[str] | None = None) -> list[str]:
+    """The values ``request`` gives that match a string property's ``pattern``.
+
+    Each run of the request's words is tried as said, and a run of a code's pieces (digits,
+    digit words, capital letters) also joined: speech recognition writes "ABC123" as
+    "ABC 123" or "A B C one two three". Letters are upper-cased only beside a digit ("14c").
+    A run of only common and tool words (``vocabulary``: "number", "seat") is none.
+    """
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return []
+    found: list[str] = []
+    for span in spans(request, max_words=MAX_CODE_PIECES):
+        if not [w for w in _words(span) if w not in (vocabulary or set())]:
+            continue
+        forms = [span]
+        pieces = re.split(r"[\s-]+", span)
+        if len(pieces) > 1 and (" " not in span or all(_code_piece(p) for p in pieces)):
+            forms.append("".join(_DIGITS.get(p.lower(), p) for p in pieces))  # or "abc-123"
+        for form in forms:
+            cased = [form, form.upper()] if re.search(r"\d", form) else [form]
+            match = next((f for f in cased if compiled.search(f)), None)
+            if match is not None and match not in found:
+                found.append(match)
+    return found
+
+
+def _code_piece(piece: str) -> bool:
+    return (
+        piece.lower() in _DIGITS
+        or any(c.isdigit() for c in piece)
+        or (piece.isalpha() and piece.isupper() and len(piece) <= 3)
+    )
 
 
 def ungrounded(tool: Tool, arguments: str) -> list[str]:
@@ -147,6 +188,18 @@ def _span_key(text: str) -> str:
 
 def _constrained(prop: dict[str, Any]) -> bool:
     return bool({"enum", "const", "pattern", "format"} & set(prop))
+
+
+def _patterned(prop: dict[str, Any]) -> bool:
+    """A string property whose only constraint is a ``pattern`` (its values are copied too)."""
+    constraints = {"enum", "const", "pattern", "format"} & set(prop)
+    return prop.get("type") == "string" and constraints == {"pattern"}
+
+
+_DIGIT_WORDS = "zero oh one two three four five six seven eight nine"
+_DIGITS = dict(zip(_DIGIT_WORDS.split(), "00123456789", strict=True))  # noqa: SIM905
+MAX_CODE_PIECES = 8
+"""Most pieces a spoken code is heard in ("A B C one two three" is six)."""
 
 
 _COMMON_WORDS = """a an the i i'm i'd i'll me my mine we our you your it its it's is are was

@@ -166,6 +166,10 @@ class Decider:
         completion: Any = None
         for key, prop in properties.items():
             text += f'{json.dumps(key)}: "'
+            if len(prop["enum"]) == 1:  # the request gives one value that fits: no choice
+                values[key] = prop["enum"][0]
+                text += json.dumps(values[key])[1:] + ", "
+                continue
             completion = self._llama.create_completion(
                 prompt + text, max_tokens=MAX_VALUE_TOKENS, stop=['"'], temperature=0.0
             )
