@@ -197,7 +197,7 @@ def _patterned(prop: dict[str, Any]) -> bool:
 
 
 _DIGIT_WORDS = "zero oh one two three four five six seven eight nine"
-_DIGITS = dict(zip(_DIGIT_WORDS.split(), "00123456789", strict=True))  # noqa: SIM905
+_DIGITS = dict(zip(_DIGIT_WORDS.split(), "00123456789", strict=True))
 MAX_CODE_PIECES = 8
 """Most pieces a spoken code is heard in ("A B C one two three" is six)."""
 
