@@ -75,3 +75,15 @@ def test_a_word_that_may_start_scaffolding_waits_for_the_next():
     assert guard.feed("I ") == ""  # "I" may be "I called"
     assert guard.feed("can ") == "I can "
     assert guard.finish() == ""
+
+
+def test_a_reply_stops_at_the_end_of_its_last_allowed_sentence():
+    guard = Guard(max_sentences=2)
+    pieces = ["Yes, it costs 2.5 dollars.", " Meals", " are free!", " I", " also", " think"]
+    said = stream(guard, pieces)
+    assert said == "Yes, it costs 2.5 dollars. Meals are free!"  # a decimal point ends nothing
+    assert guard.stopped and guard.caught is None
+    assert guard.feed(" more.") == ""
+    one = Guard(max_sentences=1)
+    assert stream(one, ["Sure. The", " food"]) == "Sure."  # cut inside a piece
+    assert stream(Guard(max_sentences=2), ["One.", " Two"]) == "One. Two"  # not reached

@@ -64,12 +64,16 @@ class Guard:
     """Streams a reply's text on, stopping at scaffolding.
 
     ``feed(piece)`` returns the text that may be said now; once ``stopped``, nothing more.
-    ``finish()`` returns what was held back, or the fallback when nothing was said.
+    ``finish()`` returns what was held back, or the fallback when nothing was said. With
+    ``max_sentences`` the reply also stops at the end of that many sentences.
     """
 
-    def __init__(self, names: Iterable[str] = (), *, fallback: str = "") -> None:
+    def __init__(
+        self, names: Iterable[str] = (), *, fallback: str = "", max_sentences: int | None = None
+    ) -> None:
         self._names = [n for n in names if n]
         self._fallback = fallback
+        self._max_sentences = max_sentences
         self._said = ""
         self._held = ""
         self.stopped = False
@@ -106,6 +110,8 @@ class Guard:
     def _release(self, ready: str, held: str) -> str:
         found = scaffolding(self._said + ready, self._names)
         if found is None:
+            if (end := self._sentences_end(self._said + ready)) is not None:
+                ready, held, self.stopped = ready[: max(end - len(self._said), 0)], "", True
             self._said += ready
             self._held = held
             return ready
@@ -116,6 +122,16 @@ class Guard:
         self._said += before
         self._held = ""
         return before
+
+    def _sentences_end(self, text: str) -> int | None:
+        """Where the last allowed sentence of ``text`` ends, if it has ended."""
+        if self._max_sentences is None:
+            return None
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        return ends[self._max_sentences - 1] if len(ends) >= self._max_sentences else None
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
 def _hold_phrase_start(text: str) -> tuple[str, str]:

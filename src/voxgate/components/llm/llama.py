@@ -41,6 +41,9 @@ _END = object()
 _PREPARED_KEPT = 16
 FALLBACK = "Sorry, could you say that another way?"
 """Said when the model's reply was nothing but scaffolding."""
+TALK_SENTENCES = 2
+"""Sentences of its own SmolLM2 says in one reply: a spoken reply is short, and past its second
+sentence a 135M model wanders (seen: a made-up airline's history, asked about the food)."""
 TALK_TURNS = 2
 """User turns SmolLM2 reads when it talks: this one and the exchange before it. A 135M model
 makes little of a longer history, and evaluating it (~300 tokens/s here) came before every
@@ -202,6 +205,7 @@ class LlamaLLM:
                 if text:
                     yield text
                 return
+            guard = Guard(names, fallback=facts or FALLBACK, max_sentences=TALK_SENTENCES)
             messages = routing.plain_history(messages, facts, turns=TALK_TURNS)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -227,14 +231,14 @@ class LlamaLLM:
                             produced += 1
                             loop.call_soon_threadsafe(queue.put_nowait, text)
                         self._foreground.yield_to()
-                    if usage is not None:
-                        usage.output_tokens = produced
-                        usage.input_tokens = max(self._llama.n_tokens - produced, 0)
                 except Halted:
                     pass  # the consumer has stopped
                 except Exception as exc:
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
                 finally:
+                    if usage is not None:  # also for a reply the consumer stopped
+                        usage.output_tokens = produced
+                        usage.input_tokens = max(self._llama.n_tokens - produced, 0)
                     self._llama.halt = None
                     loop.call_soon_threadsafe(queue.put_nowait, _END)
 
@@ -246,7 +250,8 @@ class LlamaLLM:
                     if text := guard.feed(item):
                         yield text
                     if guard.stopped:
-                        log.info("a reply stopped at scaffolding: %r", guard.caught)
+                        if guard.caught is not None:
+                            log.info("a reply stopped at scaffolding: %r", guard.caught)
                         break
                 if tail := guard.finish():
                     yield tail
