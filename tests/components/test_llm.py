@@ -1,5 +1,6 @@
 import copy
 import json
+import re
 
 import pytest
 
@@ -224,6 +225,13 @@ async def test_scaffolding_the_model_writes_is_never_said(models, monkeypatch):
     ]
     pieces = await reply(models, messages, tools=[WEATHER], tool_choice="none")
     assert "".join(pieces) == FALLBACK
+
+
+async def test_the_models_own_talk_ends_with_its_second_sentence(models):
+    messages = [{"role": "user", "content": "Tell me a long story about a dragon and a knight."}]
+    pieces = [p async for p in models.llm.stream(messages, max_tokens=96, temperature=0.0)]
+    said = "".join(pieces).strip()
+    assert len(re.findall(r"[.!?](?=\s|$)", said)) == 2 and said.endswith((".", "!", "?"))
 
 
 def demo_tools(name):

@@ -197,7 +197,9 @@ class LlamaLLM:
             if said is None and result is not None and (not own or result[0] in own):
                 said = spoken.sentence(result[1])
                 facts = spoken.facts(result[1]) if said is None else None
-            guard = Guard(names, fallback=facts or FALLBACK)
+            # words the tools chose are said whole; the model's own are kept short
+            talk = TALK_SENTENCES if said is None else None
+            guard = Guard(names, fallback=facts or FALLBACK, max_sentences=talk)
             if said is not None:
                 text = guard.feed(said) + guard.finish()
                 if usage is not None:
@@ -205,7 +207,6 @@ class LlamaLLM:
                 if text:
                     yield text
                 return
-            guard = Guard(names, fallback=facts or FALLBACK, max_sentences=TALK_SENTENCES)
             messages = routing.plain_history(messages, facts, turns=TALK_TURNS)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
