@@ -25,11 +25,11 @@ import wave
 from dataclasses import dataclass, field
 from io import BytesIO
 
-import jiwer
 import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.bench.server import serve
+from voxgate.bench.wer import plain_wer, wer
 from voxgate.client import VoiceClient, cut_by_next_words, spoken_reply_done
 from voxgate.protocol import Event
 
@@ -103,10 +103,6 @@ def _speech_end_ms(pcm: bytes, threshold: int = 500) -> float:
 def leaks(spoken: str) -> list[str]:
     """Pieces of scaffolding (tool names, call syntax, JSON, prompt text) in spoken words."""
     return [m.group(0) for m in _SCAFFOLDING.finditer(spoken)]
-
-
-def _normalize(text: str) -> str:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
 
 @dataclass
@@ -262,14 +258,8 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
         "wait_p50_ms": _percentile(waits, 50),
         "wait_p95_ms": _percentile(waits, 95),
         "wait_mean_ms": round(statistics.fmean(waits), 1) if waits else None,
-        "wer": round(
-            float(
-                jiwer.wer(
-                    [_normalize(t.said) for t in turns], [_normalize(t.heard) or "-" for t in turns]
-                )
-            ),
-            4,
-        ),
+        "wer": wer([t.said for t in turns], [t.heard for t in turns]),
+        "wer_plain": plain_wer([t.said for t in turns], [t.heard for t in turns]),
     }
 
 

@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jiwer
 import numpy as np
 
 from voxgate.audio import SAMPLE_RATE, resample
 from voxgate.bench.server import serve
+from voxgate.bench.wer import plain_wer, wer
 from voxgate.client import VoiceClient, spoken_reply_done
 from voxgate.protocol import Event
 
@@ -66,10 +66,6 @@ def _playback_gaps_ms(audio: list[tuple[float, int]]) -> float:
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def _normalize(text: str) -> str:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
 
 @dataclass
@@ -215,8 +211,8 @@ def _figures(turns: list[_Turn]) -> dict[str, float]:
     if gaps := [t.gaps_ms for t in turns if t.gaps_ms is not None]:
         figures["playback_gaps_p50_ms"] = round(_percentile(gaps, 50), 1)
         figures["playback_gaps_max_ms"] = round(max(gaps), 1)
-    references = [_normalize(t.text) for t in turns]
-    figures["wer"] = round(float(jiwer.wer(references, [_normalize(t.heard) for t in turns])), 4)
+    figures["wer"] = wer([t.text for t in turns], [t.heard for t in turns])
+    figures["wer_plain"] = plain_wer([t.text for t in turns], [t.heard for t in turns])
     return figures
 
 
