@@ -87,3 +87,11 @@ def test_a_reply_stops_at_the_end_of_its_last_allowed_sentence():
     one = Guard(max_sentences=1)
     assert stream(one, ["Sure. The", " food"]) == "Sure."  # cut inside a piece
     assert stream(Guard(max_sentences=2), ["One.", " Two"]) == "One. Two"  # not reached
+
+
+def test_a_stopped_reply_ends_at_a_sentence_end_when_it_has_one():
+    # past the first sentence text goes a clause at a time: "You can try:" waits for the list
+    pieces = ["I'm not sure.", " You", " can", " try:", " *", " Go"]
+    assert stream(Guard(fallback="Sorry?"), pieces) == "I'm not sure."
+    pieces = ["Sure.", " The", " weather,", " as", " JSON:", " {"]
+    assert stream(Guard(fallback="Sorry?"), pieces) == "Sure. The weather,"

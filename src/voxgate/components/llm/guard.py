@@ -4,7 +4,8 @@ A small model imitates what its prompt holds, and a prompt with tools holds tool
 syntax, JSON and instructions. ``Guard`` reads the reply as it streams, word by word, and stops
 it at the first piece of scaffolding; what was said before stays, and a reply that had nothing
 else to say gets its fallback instead. Words that may start a scaffolding phrase ("I" of "I
-called") are held back until the next word tells.
+called") are held back until the next word tells, and past the first sentence text goes on a
+clause at a time.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Guard:
             return ""  # a word still being written
         ready, rest = self._held[:cut], self._held[cut:]
         ready, kept = _hold_phrase_start(ready)
-        return self._release(ready, kept + rest)
+        ready, clause = self._whole_clauses(ready)
+        return self._release(ready, clause + kept + rest)
 
     def finish(self) -> str:
         """The end of the reply: what was held, or the fallback if nothing was said."""
@@ -118,10 +120,25 @@ class Guard:
         self.stopped, self.caught = True, found
         index = (self._said + ready).lower().find(found.lower())
         before = (self._said + ready)[len(self._said) : max(index, len(self._said))]
-        before = _whole_clauses(before) if index >= len(self._said) else ""
+        before = _whole_part(before, self._said) if index >= len(self._said) else ""
         self._said += before
         self._held = ""
         return before
+
+    def _whole_clauses(self, ready: str) -> tuple[str, str]:
+        """``ready`` split where, past the first sentence, its last whole clause ends.
+
+        The first sentence goes word by word (its first words are voiced at once); later text
+        goes a clause at a time, ahead of playback anyway, so a clause a list or JSON follows
+        ("You can try: *") is stopped whole. A colon ends no clause.
+        """
+        text = self._said + ready
+        first = _SENTENCE_END.search(text)
+        if first is None:
+            return ready, ""
+        ends = [m.end() for m in _CLAUSE_END.finditer(text, first.start())]
+        cut = max(ends[-1] - len(self._said), 0)
+        return ready[:cut], ready[cut:]
 
     def _sentences_end(self, text: str) -> int | None:
         """Where the last allowed sentence of ``text`` ends, if it has ended."""
@@ -132,6 +149,7 @@ class Guard:
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_CLAUSE_END = re.compile(r"[.!?,;](?=\s|$)")
 
 
 def _hold_phrase_start(text: str) -> tuple[str, str]:
@@ -145,7 +163,16 @@ def _hold_phrase_start(text: str) -> tuple[str, str]:
     return text, ""
 
 
-def _whole_clauses(text: str) -> str:
-    """``text`` up to its last clause end, so a stopped reply does not end mid-phrase."""
-    ends = [m.end() for m in re.finditer(r"[.!?,;:](?=\s|$)", text)]
+def _whole_part(text: str, said: str) -> str:
+    """What of ``text`` a stopped reply still says, after ``said``: up to its last sentence end.
+
+    With no sentence end in it, a first sentence is said up to a clause end (not a colon: "You
+    can try:" announces what was stopped), and a reply that already ended a sentence says no
+    more.
+    """
+    if ends := [m.end() for m in _SENTENCE_END.finditer(text)]:
+        return text[: ends[-1]]
+    if said.rstrip().endswith((".", "!", "?")):
+        return ""
+    ends = [m.end() for m in re.finditer(r"[,;](?=\s|$)", text)]
     return text[: ends[-1]] if ends else ""
