@@ -102,3 +102,17 @@ def test_a_turn_judged_unfinished_is_judged_again_as_the_silence_lasts():
     assert not policy.judge_again(1, 100) and policy.judge_again(1, 150)
     assert not policy.judge_again(2, 200) and policy.judge_again(2, 300)
     assert not policy.judge_again(len(policy.judge_at_ms), policy.max_wait_ms)
+
+
+def test_a_sentence_the_model_doubts_ends_after_the_sentence_wait():
+    policy = SemanticPolicy.of("medium")
+    wait = policy.sentence_wait_ms
+    assert 700 < wait < policy.max_wait_ms  # outlasts a thinking pause, not the whole window
+    assert policy.sentence_ended("What's the weather like in Tokyo today?", wait)
+    assert policy.sentence_ended("Thank you.", wait)
+    assert not policy.sentence_ended("What's the weather like in Tokyo today?", wait - 1)
+    assert not policy.sentence_ended("I would like to change my seat to.", wait)  # dangles
+    assert not policy.sentence_ended("I want to change my seat", wait)  # no full stop
+    assert not policy.sentence_ended("", wait) and not policy.sentence_ended(None, wait)
+    low, high = SemanticPolicy.of("low"), SemanticPolicy.of("high")
+    assert low.sentence_wait_ms > wait > high.sentence_wait_ms

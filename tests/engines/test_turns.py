@@ -13,6 +13,7 @@ import websockets
 from tests.conftest import assert_valid_ga, session_url, silence
 from voxgate.audio import SAMPLE_RATE
 from voxgate.client import VoiceClient
+from voxgate.engines.local.turn_detection import SemanticPolicy
 from voxgate.protocol import Event, validate_server_event
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +77,20 @@ async def test_semantic_vad_ends_a_finished_question_no_later_than_server_vad(se
             # in the input's own time: how much audio had arrived when the turn ended
             ended_after[kind] = stopped["audio_end_ms"] - speech_end_ms(clip)
     assert ended_after["semantic_vad"] <= ended_after["server_vad"], ended_after
+
+
+async def test_semantic_vad_ends_a_sentence_the_model_doubts_before_its_longest_wait(
+    server_url, speech, models, monkeypatch
+):
+    monkeypatch.setattr(type(models), "end_of_turn", lambda self, audio: 0.05)  # never sure
+    clip = silence(300) + speech("What is the capital of France?")
+    async with VoiceClient(session_url(server_url)) as client:
+        await turn_detection(client, {"type": "semantic_vad"})
+        await client.stream(clip + silence(2500))
+        _, stopped = await client.wait_for("input_audio_buffer.speech_stopped")
+    ended_after = stopped["audio_end_ms"] - speech_end_ms(clip)
+    policy = SemanticPolicy.of("auto")
+    assert policy.sentence_wait_ms <= ended_after < policy.max_wait_ms, ended_after
 
 
 async def speak_during_a_reply(client: VoiceClient, pcm: bytes) -> int:

@@ -113,10 +113,8 @@ class LocalEngine(ConversationEngine):
                     )
                 )
         elif vad.speaking:
-            spoken_until = (
-                self._input.end_ms if vad.silence_start_ms is None else vad.silence_start_ms
-            )
-            if self._held is not None and spoken_until - vad.speech_start_ms >= CONFIRM_MS:
+            spoken = self._input.spoken_until_ms - vad.speech_start_ms
+            if self._held is not None and spoken >= CONFIRM_MS:
                 self._interrupt()
             self._end_if_finished()
 
@@ -227,9 +225,9 @@ class LocalEngine(ConversationEngine):
     def _end_if_finished(self) -> None:
         """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``.
 
-        Its transcript has a say first: words that stop on a dangling one ("... my seat to")
-        are unfinished whatever the model heard. It is waited for no longer than server VAD's
-        silence window. A turn judged unfinished is judged again as the silence goes on.
+        Unless its words dangle ("... my seat to"; the transcript is waited for no longer than
+        server VAD's window). One judged unfinished is judged again as the silence goes on,
+        and ends after ``sentence_wait_ms`` if its transcript ends a sentence.
         """
         turn, vad, policy = self._turn, self._input.vad, self._semantic()
         td = self.config.turn_detection
@@ -237,7 +235,9 @@ class LocalEngine(ConversationEngine):
             return
         silent_ms = self._input.end_ms - vad.silence_start_ms
         if not turn.finished:
-            if turn.judge is None and policy.judge_again(turn.judgements, silent_ms):
+            if policy.sentence_ended(turn.words(), silent_ms):  # the model doubts a sentence
+                self._on_turn_event(TurnEvent.SPEECH_STOPPED)
+            elif turn.judge is None and policy.judge_again(turn.judgements, silent_ms):
                 self._judge_soon(turn, policy)
             return
         if silent_ms < policy.min_wait_ms:

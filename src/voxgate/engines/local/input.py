@@ -49,6 +49,13 @@ class InputAudio:
         return self.ms(self.end_samples)
 
     @property
+    def spoken_until_ms(self) -> float:
+        """Where speech was last heard: where the silence began, or now."""
+        vad = self.vad
+        silent_from = None if vad is None else vad.silence_start_ms
+        return self.end_ms if silent_from is None else silent_from
+
+    @property
     def buffered_ms(self) -> float:
         """How much audio the buffer holds."""
         return self.ms(len(self.buffer) // 2)

@@ -92,6 +92,14 @@ class SemanticPolicy:
     """
     max_wait_ms: int
     """Silence that ends the turn whatever the model says."""
+    sentence_wait_ms: int
+    """Silence that ends a turn whose transcript ends a sentence, however unsure the model is.
+
+    Smart Turn doubts some finished questions in a voice unlike its training ("What's the
+    weather like in Tokyo today?" in espeak's: under 0.5 at every judgement, so the caller
+    waited the whole 2 s); Whisper's own full stop or question mark on words that do not
+    dangle is a second opinion. It outlasts a thinking pause (0.7 s).
+    """
     judge_at_ms: tuple[int, ...] = (0, 150, 300, 800)
     """When the model is asked, by silence so far: its verdict firms up as the silence lasts.
 
@@ -108,15 +116,21 @@ class SemanticPolicy:
         """Whether a pause with this end-of-turn probability ends the turn now."""
         return probability >= self.threshold
 
+    def sentence_ended(self, transcript: str | None, silent_ms: float) -> bool:
+        """Whether ``transcript`` ends a sentence and the silence has lasted long enough."""
+        if silent_ms < self.sentence_wait_ms or not transcript:
+            return False
+        return transcript.rstrip().endswith((".", "?", "!")) and not sounds_unfinished(transcript)
+
     def judge_again(self, judgements: int, silent_ms: float) -> bool:
         """Whether a turn judged unfinished ``judgements`` times is asked about once more."""
         return judgements < len(self.judge_at_ms) and silent_ms >= self.judge_at_ms[judgements]
 
 
 _POLICIES = {
-    "low": SemanticPolicy(threshold=0.7, min_wait_ms=200, max_wait_ms=3000),
-    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=100, max_wait_ms=2000),
-    "high": SemanticPolicy(threshold=0.3, min_wait_ms=50, max_wait_ms=1000),
+    "low": SemanticPolicy(threshold=0.7, min_wait_ms=200, max_wait_ms=3000, sentence_wait_ms=1500),
+    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=100, max_wait_ms=2000, sentence_wait_ms=800),
+    "high": SemanticPolicy(threshold=0.3, min_wait_ms=50, max_wait_ms=1000, sentence_wait_ms=500),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
 
