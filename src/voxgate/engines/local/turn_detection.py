@@ -127,10 +127,10 @@ class SemanticPolicy:
         return judgements < len(self.judge_at_ms) and silent_ms >= self.judge_at_ms[judgements]
 
 
-_POLICIES = {
-    "low": SemanticPolicy(threshold=0.7, min_wait_ms=200, max_wait_ms=3000, sentence_wait_ms=1500),
-    "medium": SemanticPolicy(threshold=0.5, min_wait_ms=100, max_wait_ms=2000, sentence_wait_ms=800),
-    "high": SemanticPolicy(threshold=0.3, min_wait_ms=50, max_wait_ms=1000, sentence_wait_ms=500),
+_POLICIES = {  # eagerness: threshold, min_wait_ms, max_wait_ms, sentence_wait_ms
+    "low": SemanticPolicy(0.7, 200, 3000, 1500),
+    "medium": SemanticPolicy(0.5, 100, 2000, 800),
+    "high": SemanticPolicy(0.3, 50, 1000, 500),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
 
