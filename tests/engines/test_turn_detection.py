@@ -107,12 +107,13 @@ def test_a_turn_judged_unfinished_is_judged_again_as_the_silence_lasts():
 def test_a_sentence_the_model_doubts_ends_after_the_sentence_wait():
     policy = SemanticPolicy.of("medium")
     wait = policy.sentence_wait_ms
-    assert 700 < wait < policy.max_wait_ms  # outlasts a thinking pause, not the whole window
+    assert 900 < wait < policy.max_wait_ms  # outlasts a thinking pause, not the whole window
     assert policy.sentence_ended("What's the weather like in Tokyo today?", wait)
     assert policy.sentence_ended("Thank you.", wait)
     assert not policy.sentence_ended("What's the weather like in Tokyo today?", wait - 1)
     assert not policy.sentence_ended("I would like to change my seat to.", wait)  # dangles
     assert not policy.sentence_ended("I want to change my seat", wait)  # no full stop
+    assert not policy.sentence_ended("What is the weather like in?", wait)  # half a question
     assert not policy.sentence_ended("", wait) and not policy.sentence_ended(None, wait)
     low, high = SemanticPolicy.of("low"), SemanticPolicy.of("high")
     assert low.sentence_wait_ms > wait > high.sentence_wait_ms

@@ -98,7 +98,8 @@ class SemanticPolicy:
     Smart Turn doubts some finished questions in a voice unlike its training ("What's the
     weather like in Tokyo today?" in espeak's: under 0.5 at every judgement, so the caller
     waited the whole 2 s); Whisper's own full stop or question mark on words that do not
-    dangle is a second opinion. It outlasts a thinking pause (0.7 s).
+    dangle is a second opinion. It outlasts a thinking pause: the VAD hears a 0.7 s pause as
+    ~0.85 s of silence (a word's fading end and the next one's onset count as silence too).
     """
     judge_at_ms: tuple[int, ...] = (0, 150, 300, 800)
     """When the model is asked, by silence so far: its verdict firms up as the silence lasts.
@@ -117,10 +118,19 @@ class SemanticPolicy:
         return probability >= self.threshold
 
     def sentence_ended(self, transcript: str | None, silent_ms: float) -> bool:
-        """Whether ``transcript`` ends a sentence and the silence has lasted long enough."""
+        """Whether ``transcript`` ends a sentence and the silence has lasted long enough.
+
+        Stricter than ``sounds_unfinished``: a question mark does not excuse a last word that
+        may dangle ("What is the weather like in?" is Whisper's punctuation on half a question).
+        """
         if silent_ms < self.sentence_wait_ms or not transcript:
             return False
-        return transcript.rstrip().endswith((".", "?", "!")) and not sounds_unfinished(transcript)
+        last = _LAST_WORD.search(transcript.lower())
+        return (
+            transcript.rstrip().endswith((".", "?", "!"))
+            and last is not None
+            and last.group(1) not in _NEVER_LAST | _LAST_UNLESS_ASKED
+        )
 
     def judge_again(self, judgements: int, silent_ms: float) -> bool:
         """Whether a turn judged unfinished ``judgements`` times is asked about once more."""
@@ -129,8 +139,8 @@ class SemanticPolicy:
 
 _POLICIES = {  # eagerness: threshold, min_wait_ms, max_wait_ms, sentence_wait_ms
     "low": SemanticPolicy(0.7, 200, 3000, 1500),
-    "medium": SemanticPolicy(0.5, 100, 2000, 800),
-    "high": SemanticPolicy(0.3, 50, 1000, 500),
+    "medium": SemanticPolicy(0.5, 100, 2000, 1000),
+    "high": SemanticPolicy(0.3, 50, 1000, 600),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
 
