@@ -98,8 +98,8 @@ class SemanticPolicy:
     Smart Turn doubts some finished questions in a voice unlike its training ("What's the
     weather like in Tokyo today?" in espeak's: under 0.5 at every judgement, so the caller
     waited the whole 2 s); Whisper's own full stop or question mark on words that do not
-    dangle is a second opinion. It outlasts a thinking pause: the VAD hears a 0.7 s pause as
-    ~0.85 s of silence (a word's fading end and the next one's onset count as silence too).
+    dangle is a second opinion. It outlasts a thinking pause as the VAD hears it: the bench's
+    0.7 s pause came to 0.8 s or more of silence (a word's fading end counts as silence).
     """
     judge_at_ms: tuple[int, ...] = (0, 150, 300, 800)
     """When the model is asked, by silence so far: its verdict firms up as the silence lasts.
