@@ -334,3 +334,27 @@ async def test_an_image_is_kept_as_a_reference_and_resumed_as_words(database: Da
     ]
     await second.close()
     await recorder.close()
+
+
+async def test_a_form_already_recorded_or_an_emptier_one_is_not_written_again(
+    database: Database,
+) -> None:
+    recorder = Recorder(Conversations(database), interval_s=0.01)
+    session = recorder.conversation(ConversationRef("s1"))
+    reply = {
+        "id": "item_a",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_audio", "transcript": "Hello."}],
+    }
+    session.observe(event("conversation.item.done", item=reply))
+    written = recorder.recorded
+    session.observe(event("conversation.item.done", item=reply))  # the same again
+    session.observe(event("conversation.item.done", item={**reply, "content": []}))  # emptier
+    assert recorder.recorded == written
+    longer = {**reply, "content": [{"type": "output_audio", "transcript": "Hello there."}]}
+    session.observe(event("conversation.item.done", item=longer))
+    assert recorder.recorded == written + 1
+    await session.close()
+    stored = await Conversations(database).get("s1")
+    assert stored is not None and [i.text for i in stored.items] == ["Hello there."]

@@ -253,7 +253,7 @@ class ConversationRecorder:
         self._recorder = recorder
         self.ref = ref
         self._restore = restore
-        self._last: dict[str, NewItem] = {}  # what was last queued per item_id
+        self._last: dict[str, tuple[int, bool]] = {}  # per item_id: last digest, had text
         self._lines: dict[str, str | None] = {}  # the conversation's lines, in order, by item
         self._restored: set[str] = set()
         self._user_turns = 0
@@ -364,12 +364,12 @@ class ConversationRecorder:
 
     def _put(self, new: NewItem) -> None:
         if new.item_id is not None:
-            last = self._last.get(new.item_id)
-            if last is not None and not new.text and last.text:
+            last, digest = self._last.get(new.item_id), new.digest()
+            if last is not None and not new.text and last[1]:
                 return  # an empty form never replaces a text already recorded
-            if last == new:
+            if last is not None and last[0] == digest:
                 return
-            self._last[new.item_id] = new
+            self._last[new.item_id] = (digest, bool(new.text))
         if new.type == "message" and new.role == "user" and new.text:
             self._user_turns += 1
         self._line(new.item_id or f"#{len(self._lines)}", new.type, new.role, new.text)

@@ -6,6 +6,7 @@ what the recorder queues; ``ConversationInfo``, ``StoredItem`` and ``Page`` are 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,11 @@ class NewItem:
     role: str | None = None
     item_id: str | None = None
     data: dict[str, Any] | None = None
+
+    def digest(self) -> int:
+        """What tells two forms of an item apart: a recorder keeps this, not the item."""
+        data = json.dumps(self.data, sort_keys=True, default=str) if self.data else ""
+        return hash((self.type, self.text, self.role, data))
 
 
 @dataclass(frozen=True)
