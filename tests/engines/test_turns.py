@@ -140,7 +140,8 @@ async def test_a_short_real_interruption_cancels_the_reply_and_truncates_it(serv
         _, heard = await client.wait_for(
             "conversation.item.input_audio_transcription.completed", after=mark
         )
-        assert "stop" in heard["transcript"].lower()
+        # tiny.en hears a word differently as the clip moves by a few ms ("start please")
+        assert "please" in heard["transcript"].lower()
         assert_valid_ga(client.received.events)
 
 
