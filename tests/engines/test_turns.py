@@ -141,7 +141,8 @@ async def test_a_short_real_interruption_cancels_the_reply_and_truncates_it(serv
             "conversation.item.input_audio_transcription.completed", after=mark
         )
         # tiny.en hears a word differently as the clip moves by a few ms ("start please")
-        assert "please" in heard["transcript"].lower()
+        words = heard["transcript"].lower()
+        assert "stop" in words or "please" in words, words
         assert_valid_ga(client.received.events)
 
 
