@@ -172,7 +172,7 @@ def string_choice(prop: dict[str, Any]) -> bool:
         prop.get("type") == "string"
         and isinstance(prop.get("enum"), list)
         and all(isinstance(v, str) for v in prop["enum"])
-        and not {"const", "pattern", "format"} & set(prop)
+        and not (_CONSTRAINTS - {"enum"}) & set(prop)
     )
 
 
@@ -186,14 +186,16 @@ def _span_key(text: str) -> str:
     return " ".join(w.strip(_EDGE_PUNCTUATION) for w in text.lower().split())
 
 
+_CONSTRAINTS = frozenset({"enum", "const", "pattern", "format"})
+
+
 def _constrained(prop: dict[str, Any]) -> bool:
-    return bool({"enum", "const", "pattern", "format"} & set(prop))
+    return bool(_CONSTRAINTS & set(prop))
 
 
 def _patterned(prop: dict[str, Any]) -> bool:
     """A string property whose only constraint is a ``pattern`` (its values are copied too)."""
-    constraints = {"enum", "const", "pattern", "format"} & set(prop)
-    return prop.get("type") == "string" and constraints == {"pattern"}
+    return prop.get("type") == "string" and _CONSTRAINTS & set(prop) == {"pattern"}
 
 
 _DIGIT_WORDS = "zero oh one two three four five six seven eight nine"

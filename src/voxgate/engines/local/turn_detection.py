@@ -125,11 +125,8 @@ class SemanticPolicy:
         """
         if silent_ms < self.sentence_wait_ms or not transcript:
             return False
-        last = _LAST_WORD.search(transcript.lower())
-        return (
-            transcript.rstrip().endswith((".", "?", "!"))
-            and last is not None
-            and last.group(1) not in _NEVER_LAST | _LAST_UNLESS_ASKED
+        return transcript.rstrip().endswith((".", "?", "!")) and not sounds_unfinished(
+            transcript, asked_excuses=False
         )
 
     def judge_again(self, judgements: int, silent_ms: float) -> bool:
@@ -160,13 +157,14 @@ _LAST_UNLESS_ASKED = frozenset(  # "Where are you from?", "What is it?"
 _LAST_WORD = re.compile(r"([a-z']+)([^a-z']*)$")
 
 
-def sounds_unfinished(transcript: str) -> bool:
+def sounds_unfinished(transcript: str, *, asked_excuses: bool = True) -> bool:
     """Whether a transcript stops on a word a sentence cannot end with ("... my seat to").
 
-    A question may end on a preposition ("Where are you from?"), never on "my" or "the".
+    A question may end on a preposition ("Where are you from?"), never on "my" or "the";
+    without ``asked_excuses`` a question mark excuses nothing.
     """
     last = _LAST_WORD.search(transcript.lower())
     if last is None:
         return False
-    word, asked = last.group(1), "?" in last.group(2)
+    word, asked = last.group(1), asked_excuses and "?" in last.group(2)
     return word in _NEVER_LAST or (word in _LAST_UNLESS_ASKED and not asked)
