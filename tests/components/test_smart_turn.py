@@ -49,5 +49,6 @@ def test_the_model_hears_a_finished_question_from_a_cut_off_one(speech):
         return model.probability(resample(speech(text), 24000, SAMPLE_RATE))
 
     finished = probability("What is the capital of France?")
-    cut_off = probability("I would like to change my seat to")
+    # Piper ends "... my seat to" on a falling note: heard as finished (0.90) on one machine
+    cut_off = probability("I am flying to Berlin and I need")
     assert finished > 0.5 > cut_off

@@ -25,6 +25,15 @@ def test_silence_transcribes_to_nothing(models):
     assert models.stt.transcribe(b"") == ""
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_noise_transcribes_to_nothing(models, seed):
+    """A breath or a hiss: Whisper writes words for it ("I'm out of my head."), with low scores."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 0.05 + 0.05 * seed, int(models.stt.sample_rate * 0.8))
+    pcm = (np.clip(noise, -1, 1) * 32767).astype(np.int16).tobytes()
+    assert models.stt.transcribe(pcm) == ""
+
+
 def test_drop_repetition():
     assert drop_repetition("Hello. Hello. Hello.") == "Hello."
     assert drop_repetition("Is it far? Is it far? Is") == "Is it far?"

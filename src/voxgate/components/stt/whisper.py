@@ -24,6 +24,17 @@ _TAIL_PADDING_S = 1.0
 _MIN_WINDOW_S = 1.0
 _TOKENS_PER_SECOND = 8  # generous bound on speech rate; stops runaway repetition
 _NO_SPEECH_THRESHOLD = 0.6
+_BEAM_SIZE = 2
+"""Hypotheses decoded side by side. Over 42 sentences in six espeak voices WER fell from 0.194
+(greedy) to 0.160 (en-us+m3: 0.118 to 0.072; Piper's voice 0.039 to 0.036) for ~25 ms more a
+turn; three gave 0.161, five 0.150 for ~55 ms."""
+_SURE_SCORE = -0.8
+"""A transcript's mean token log-probability from which it is taken as speech unasked.
+
+Noise comes out as words too ("I'm gonna go to the end of the video." from a breath), scored
+-1.5 to -3.9; speech mostly above -0.5. Asking Whisper's no-speech probability costs ~10 ms
+more, so it is asked only of a doubtful or short transcript."""
+_FEW_WORDS = 3
 _MAX_PROMPT_TOKENS = 120  # Whisper's previous text takes up to 223; each costs decoding time
 _PROMPTS_KEPT = 64
 _FRAME = 320  # 20 ms at 16 kHz
@@ -86,16 +97,25 @@ class WhisperSTT:
         result = self._model.model.generate(
             encoded,
             [start],
-            beam_size=1,
+            beam_size=_BEAM_SIZE,
             max_length=len(start) + int(window * _TOKENS_PER_SECOND) + 8,
             suppress_blank=True,
             suppress_tokens=[-1],
-            return_no_speech_prob=True,
+            return_scores=True,
             no_repeat_ngram_size=0,
         )[0]
-        if result.no_speech_prob > _NO_SPEECH_THRESHOLD:
+        text = drop_repetition(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
+        doubtful = result.scores[0] < _SURE_SCORE or len(text.split()) <= _FEW_WORDS
+        if doubtful and self._no_speech_probability(encoded, start) > _NO_SPEECH_THRESHOLD:
             return ""
-        return drop_repetition(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
+        return text
+
+    def _no_speech_probability(self, encoded: ctranslate2.StorageView, start: list[int]) -> float:
+        """How likely the window holds no speech: Whisper's own judgement, one decoder step."""
+        result = self._model.model.generate(
+            encoded, [start], beam_size=1, max_length=len(start) + 1, return_no_speech_prob=True
+        )[0]
+        return float(result.no_speech_prob)
 
 
 def shorten_pauses(audio: np.ndarray) -> np.ndarray:
@@ -113,17 +133,30 @@ def shorten_pauses(audio: np.ndarray) -> np.ndarray:
         return audio
     rms = np.sqrt(np.mean(np.square(audio[: frames * _FRAME].reshape(frames, _FRAME)), axis=1))
     quiet = rms < _QUIET * float(np.percentile(rms, 95))
-    run = 0
     keep = np.ones(frames, dtype=bool)
-    for index, still in enumerate(quiet):
-        run = run + 1 if still else 0
-        keep[index] = run <= _MAX_PAUSE_FRAMES
+    for start, end in _runs(quiet):
+        if end - start <= _MAX_PAUSE_FRAMES:
+            continue
+        if start == 0:  # before speech: the quiet nearest it, where a soft onset begins
+            keep[: end - _MAX_PAUSE_FRAMES] = False
+        elif end == frames:  # after it: where the last word fades
+            keep[start + _MAX_PAUSE_FRAMES :] = False
+        else:  # between words: both edges
+            half = _MAX_PAUSE_FRAMES // 2
+            keep[start + half : end - (_MAX_PAUSE_FRAMES - half)] = False
     lead = int(np.argmin(quiet)) if not quiet.all() else frames
     missing = max(0, _MAX_PAUSE_FRAMES - lead) * _FRAME
     if keep.all() and not missing:
         return audio
     kept = audio[: frames * _FRAME].reshape(frames, _FRAME)[keep].reshape(-1)
     return np.concatenate([np.zeros(missing, dtype=audio.dtype), kept, audio[frames * _FRAME :]])
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, end) index ranges where ``flags`` holds True."""
+    padded = np.concatenate(([False], flags, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
