@@ -99,7 +99,9 @@ class SemanticPolicy:
     weather like in Tokyo today?" in espeak's: under 0.5 at every judgement, so the caller
     waited the whole 2 s); Whisper's own full stop or question mark on words that do not
     dangle is a second opinion. It outlasts a thinking pause as the VAD hears it: the bench's
-    0.7 s pause came to 0.8 s or more of silence (a word's fading end counts as silence).
+    0.7 s pause came to 1.0-1.2 s of silence in four espeak voices (Silero hears a word fade
+    early and the next begin late), and at 1 s "I would like to change my seat to | fourteen C"
+    was cut where Whisper wrote "... my C2." for its first half.
     """
     judge_at_ms: tuple[int, ...] = (0, 150, 300, 800)
     """When the model is asked, by silence so far: its verdict firms up as the silence lasts.
@@ -135,8 +137,8 @@ class SemanticPolicy:
 
 
 _POLICIES = {  # eagerness: threshold, min_wait_ms, max_wait_ms, sentence_wait_ms
-    "low": SemanticPolicy(0.7, 200, 3000, 1500),
-    "medium": SemanticPolicy(0.5, 100, 2000, 1000),
+    "low": SemanticPolicy(0.7, 200, 3000, 1600),
+    "medium": SemanticPolicy(0.5, 100, 2000, 1300),
     "high": SemanticPolicy(0.3, 50, 1000, 600),
 }
 _POLICIES["auto"] = _POLICIES["medium"]
