@@ -117,3 +117,14 @@ def test_a_sentence_the_model_doubts_ends_after_the_sentence_wait():
     assert not policy.sentence_ended("", wait) and not policy.sentence_ended(None, wait)
     low, high = SemanticPolicy.of("low"), SemanticPolicy.of("high")
     assert low.sentence_wait_ms > wait > high.sentence_wait_ms
+
+
+def test_a_finished_turn_that_ends_on_a_word_only_a_question_ends_with_waits_longer():
+    """Whisper writes "What is the weather like in?" for half a question the model calls done."""
+    policy = SemanticPolicy.of("medium")
+    early = policy.min_wait_ms
+    assert policy.finished_ends("What is the capital of France?", early)
+    assert not policy.finished_ends("What is the weather like in?", early)
+    assert not policy.finished_ends("Where are you from?", policy.sentence_wait_ms - 1)
+    assert policy.finished_ends("Where are you from?", policy.sentence_wait_ms)
+    assert not policy.finished_ends(None, policy.max_wait_ms)  # the words are not known yet

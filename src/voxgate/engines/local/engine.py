@@ -226,7 +226,8 @@ class LocalEngine(ConversationEngine):
         """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``.
 
         Unless its words dangle ("... my seat to"; the transcript is waited for no longer than
-        server VAD's window). One judged unfinished is judged again as the silence goes on,
+        server VAD's window; "... from?" waits ``finished_ends``). One judged unfinished is
+        judged again as the silence goes on,
         and ends after ``sentence_wait_ms`` if its transcript ends a sentence.
         """
         turn, vad, policy = self._turn, self._input.vad, self._semantic()
@@ -240,12 +241,10 @@ class LocalEngine(ConversationEngine):
             elif turn.judge is None and policy.judge_again(turn.judgements, silent_ms):
                 self._judge_soon(turn, policy)
             return
-        if silent_ms < policy.min_wait_ms:
-            return
         words = turn.words()
         if words is not None and sounds_unfinished(words):
             turn.finished = False
-        elif words is not None or silent_ms >= td.silence_duration_ms:
+        elif policy.finished_ends(words, silent_ms) or silent_ms >= td.silence_duration_ms:
             self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
 
     async def _prepare_reply(self, turn: Turn) -> None:

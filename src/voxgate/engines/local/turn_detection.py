@@ -131,6 +131,19 @@ class SemanticPolicy:
             transcript, asked_excuses=False
         )
 
+    def finished_ends(self, transcript: str | None, silent_ms: float) -> bool:
+        """Whether a turn the model judged finished, with this transcript, ends now.
+
+        After ``min_wait_ms`` once its words are known; one that ends on a word only a
+        question may end with waits as a doubted sentence does: "Where are you from?" is
+        asked so, and so is Whisper's punctuation on half a question ("What is the weather
+        like in?", judged finished at a thinking pause).
+        """
+        if transcript is None:
+            return False
+        dangles = sounds_unfinished(transcript, asked_excuses=False)
+        return silent_ms >= (self.sentence_wait_ms if dangles else self.min_wait_ms)
+
     def judge_again(self, judgements: int, silent_ms: float) -> bool:
         """Whether a turn judged unfinished ``judgements`` times is asked about once more."""
         return judgements < len(self.judge_at_ms) and silent_ms >= self.judge_at_ms[judgements]
