@@ -2,7 +2,7 @@
 
 ``WhisperModel.transcribe`` pads every utterance to a 30 s window and runs a long decode loop;
 a voice turn is a few seconds, so this calls the encoder on the utterance's own length (plus a
-little silence, which keeps the decoder from looping) and decodes greedily once.
+little silence, which keeps the decoder from looping) and decodes once, two hypotheses wide.
 
 A prompt (the session's ``audio.input.transcription.prompt``) goes before the transcript as
 Whisper's "previous text": domain words it holds ("wifi", "carry-on") are heard as such, where
