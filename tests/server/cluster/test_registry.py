@@ -12,7 +12,6 @@ import redis.asyncio as redis
 from tests.server.cluster.conftest import REDIS, RedisServer
 from voxgate.server.cluster import Cluster, Command, OwnerLimit
 
-
 TTL_S = 1.5
 
 
