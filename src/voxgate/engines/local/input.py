@@ -65,6 +65,12 @@ class InputAudio:
         return self.end_ms if silent_from is None else silent_from
 
     @property
+    def _lead_ms(self) -> float:
+        """Audio kept before the VAD's start of speech: the prefix padding and its delay."""
+        assert self.vad is not None
+        return self.vad.prefix_padding_ms + ONSET_MS
+
+    @property
     def buffered_ms(self) -> float:
         """How much audio the buffer holds."""
         return self.ms(len(self.buffer) // 2)
@@ -94,8 +100,7 @@ class InputAudio:
             if self.vad is None:
                 return
         if not self.vad.speaking:
-            lead_ms = self.vad.prefix_padding_ms + ONSET_MS
-            keep = int(lead_ms * self.rate / 1000) * 2 + len(self._pending)
+            keep = int(self._lead_ms * self.rate / 1000) * 2 + len(self._pending)
             if len(self.buffer) > keep:
                 del self.buffer[: len(self.buffer) - keep]
 
@@ -103,8 +108,7 @@ class InputAudio:
         """Drop what came before the speech's start less the prefix padding (and ``ONSET_MS``)."""
         assert self.vad is not None
         buffer_start_ms = self.ms(self.end_samples - len(self.buffer) // 2)
-        lead_ms = self.vad.prefix_padding_ms + ONSET_MS
-        start_ms = max(self.vad.speech_start_ms - lead_ms, buffer_start_ms)
+        start_ms = max(self.vad.speech_start_ms - self._lead_ms, buffer_start_ms)
         del self.buffer[: int((start_ms - buffer_start_ms) * self.rate / 1000) * 2]
 
     def take(self) -> bytes:
