@@ -1,5 +1,7 @@
 import asyncio
 
+import pytest
+
 from voxgate.session.writer import MAX_PENDING_ERRORS, EventWriter
 
 
@@ -87,3 +89,41 @@ async def test_a_send_slower_than_the_timeout_ends_the_writer():
     assert writer.pending == 0
     writer.offer({"type": "response.done"})  # a closed writer takes nothing more
     assert writer.pending == 0
+
+
+async def test_queued_events_a_merge_accepts_go_as_one_delivery_in_order():
+    delivered = []
+
+    async def deliver(ev):
+        delivered.append(ev["n"])
+
+    def merge(first, then):
+        if first["type"] == then["type"] == "delta":
+            return {**first, "n": first["n"] + then["n"]}
+        return None
+
+    writer = EventWriter(deliver, max_pending=100, merge=merge)
+    for n in ["a", "b", "c"]:
+        writer.offer({"type": "delta", "n": n})
+    writer.offer({"type": "done", "n": "d"})
+    writer.offer({"type": "delta", "n": "e"})
+    task = asyncio.create_task(writer.run())
+    while "e" not in delivered:
+        await asyncio.sleep(0.01)
+    assert delivered == ["abc", "d", "e"]
+    writer.close()
+    await asyncio.wait_for(task, 1)
+
+
+async def test_a_writer_cancelled_from_outside_is_cancelled_not_given_up():
+    async def stuck(ev):
+        await asyncio.Event().wait()
+
+    writer = EventWriter(stuck, max_pending=4, send_timeout_s=10)
+    task = asyncio.create_task(writer.run())
+    writer.offer({"type": "response.done"})
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert writer.failure is None

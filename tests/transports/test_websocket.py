@@ -191,3 +191,21 @@ async def test_agent_query_parameter_chooses_the_starting_agent(server_url):
         _, error = await client.wait_for("error")
         assert error["error"]["code"] == "unknown_agent"
         assert "triage_agent" in error["error"]["message"]
+
+
+def test_queued_reply_audio_of_one_content_part_merges_into_one_frame_up_to_a_cap():
+    from voxgate.transports.websocket import MERGED_AUDIO_BYTES, merge_audio
+
+    part = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0}
+    a = {"type": "response.output_audio.delta", **part, "delta": b"\x01\x00" * 480}
+    b = {"type": "response.output_audio.delta", **part, "delta": b"\x02\x00" * 480}
+    merged = merge_audio(a, b)
+    assert merged is not None and bytes(merged["delta"]) == a["delta"] + b["delta"]
+    assert a["delta"] == b"\x01\x00" * 480  # the queued events are left as they were
+    again = merge_audio(merged, b)
+    assert again is not None and len(again["delta"]) == 3 * 960
+    other_item = {**b, "item_id": "item_2"}
+    assert merge_audio(a, other_item) is None
+    assert merge_audio(a, {"type": "response.output_audio.done", **part}) is None
+    big = {**b, "delta": bytes(MERGED_AUDIO_BYTES)}
+    assert merge_audio(a, big) is None

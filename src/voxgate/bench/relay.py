@@ -8,7 +8,8 @@ the simulator, no agents) over ``/ws``. A turn's latency is the time from the ca
 frame to the first reply audio it hears (the simulator's 200 ms end-of-turn wait included, on
 both paths). Printed: progress, then one JSON line with ``sessions``, ``p50_ms``, ``p99_ms``
 (and the baseline's), ``dropped_frames`` (reply audio that never arrived, in 20 ms frames),
-``cpu_us_per_frame`` (the server's CPU time per relayed input frame), ``rss_mb_per_session``
+``cpu_us_per_frame`` (the server's CPU time per relayed input frame; ``cpu_sys_us_per_frame``
+of it in the kernel), ``rss_mb_per_session``
 (the server's RSS with the sessions open, over its RSS before, per session). ``--soak M`` keeps
 the load on for M minutes and reports the server's RSS growth per session per minute.
 ``--compare pipecat`` runs the same callers through Pipecat too (``bench/pipecat_server.py``, in
@@ -129,6 +130,7 @@ class Figures:
     dropped_frames: int
     behind_ms: float
     cpu_s: float = 0.0
+    sys_s: float = 0.0  # of cpu_s, in the kernel
     frames: int = 0
     cpu_pct: list[float] = field(default_factory=list)
     rss_before_mb: float = 0.0
@@ -161,12 +163,18 @@ def _tree(pid: int) -> list[int]:
 
 def _cpu_s(pid: int) -> float:
     """CPU time of ``pid`` and its children, s."""
-    total = 0
+    return sum(_cpu_split_s(pid))
+
+
+def _cpu_split_s(pid: int) -> tuple[float, float]:
+    """User and system CPU time of ``pid`` and its children, s."""
+    user = system = 0
     for p in _tree(pid):
         with contextlib.suppress(OSError):
             fields = _stat(p)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            user, system = user + int(fields[11]), system + int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def _rss_mb(pid: int) -> float:
@@ -194,7 +202,8 @@ async def _load(
         n, [], 0, 0.0, rss_before_mb=rss_before, rss_open_mb=_rss_mb(pid) if pid else 0
     )
     log(f"  {n} sessions open" + (f", server RSS {figures.rss_open_mb:.0f} MB" if pid else ""))
-    cpu0 = _cpu_s(pid) if pid else 0.0
+    user0, sys0 = _cpu_split_s(pid) if pid else (0.0, 0.0)
+    cpu0 = user0 + sys0
     last_tick = max(c.start_tick for c in callers) + frames_each
     t0 = time.perf_counter()
     sample_t, sample_cpu = t0, cpu0
@@ -226,7 +235,8 @@ async def _load(
                 log(f"  minute {minute}: RSS {mb:.0f} MB")
     await asyncio.sleep(REPLY_MS / 1000 + 1.0)  # the last replies
     if pid:
-        figures.cpu_s = _cpu_s(pid) - cpu0
+        user, system = _cpu_split_s(pid)
+        figures.cpu_s, figures.sys_s = user + system - cpu0, system - sys0
     for caller in callers:
         figures.latencies_ms += caller.latencies_ms
         figures.dropped_frames += (
@@ -275,6 +285,7 @@ def _summary(figures: Figures) -> dict[str, Any]:
         **(
             {
                 "cpu_us_per_frame": round(figures.cpu_s * 1e6 / max(1, figures.frames), 1),
+                "cpu_sys_us_per_frame": round(figures.sys_s * 1e6 / max(1, figures.frames), 1),
                 "cpu_avg_pct": round(statistics.fmean(cpu), 1) if cpu else None,
                 "cpu_peak_pct": round(max(cpu), 1) if cpu else None,
                 "rss_mb": round(figures.rss_open_mb, 1),

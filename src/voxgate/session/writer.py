@@ -33,6 +33,13 @@ class EventWriter:
     too. A client ``max_queued`` events behind, or one whose delivery takes longer than
     ``send_timeout_s``, is given up on: ``run`` returns with ``failure`` saying why, the queue
     is released, and the transport closes the connection with that reason.
+
+    ``merge(a, b)``, if given, may make one delivery of two queued events (``b`` right after
+    ``a``): a transport's binary audio frames, say.
+
+    The send timeout is kept by a watchdog that looks every quarter of it (a delivery is given
+    up on after 1 to 1.25 times the timeout), not a timer per event: ``asyncio.timeout`` costs
+    ~3.6 us an event, and a relayed reply is 25 events a second per client.
     """
 
     def __init__(
@@ -42,8 +49,10 @@ class EventWriter:
         max_pending: int,
         max_queued: int | None = None,
         send_timeout_s: float | None = None,
+        merge: Callable[[Event, Event], Event | None] | None = None,
     ) -> None:
         self._deliver = deliver
+        self._merge = merge
         self._max_pending = max_pending
         self._max_queued = max_queued if max_queued is not None else 16 * max_pending
         self._send_timeout_s = send_timeout_s
@@ -53,6 +62,9 @@ class EventWriter:
         self._delivered = asyncio.Event()
         self._delivered.set()
         self._closed = False
+        self._sending_since: float | None = None  # when the delivery under way began
+        self._timed_out = False
+        self._watchdog: asyncio.TimerHandle | None = None
         self.dropped = 0
         self.participant_id = new_id("participant")
         """The client's id in logs (``observability.logs``)."""
@@ -85,21 +97,51 @@ class EventWriter:
 
     async def run(self) -> None:
         """Deliver until ``close()`` or the client is given up on; a failed delivery raises."""
-        while not self._closed:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue and not self._closed:
-                ev = self._queue.popleft()
-                self._errors -= ev["type"] == "error"
-                try:
-                    async with asyncio.timeout(self._send_timeout_s):
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        if self._send_timeout_s is not None:
+            self._watchdog = loop.call_later(self._send_timeout_s / 4, self._watch, task)
+        try:
+            while not self._closed:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue and not self._closed:
+                    ev = self._queue.popleft()
+                    self._errors -= ev["type"] == "error"
+                    while self._merge is not None and self._queue:
+                        if (merged := self._merge(ev, self._queue[0])) is None:
+                            break
+                        ev = merged
+                        self._queue.popleft()
+                    self._sending_since = loop.time()
+                    try:
                         await self._deliver(ev)
-                except TimeoutError:
-                    self._give_up(
-                        f"client too slow: an event took over {self._send_timeout_s:g} s to send"
-                    )
-            if not self._queue:
-                self._delivered.set()
+                    except asyncio.CancelledError:
+                        if not self._timed_out or task.uncancel() > 0:
+                            raise
+                        self._give_up(
+                            f"client too slow: an event took over {self._send_timeout_s:g} s "
+                            "to send"
+                        )
+                    finally:
+                        self._sending_since = None
+                if not self._queue:
+                    self._delivered.set()
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+    def _watch(self, task: asyncio.Task[None]) -> None:
+        """Cancel a delivery that has taken longer than the send timeout; else look again."""
+        assert self._send_timeout_s is not None
+        loop = asyncio.get_running_loop()
+        since = self._sending_since
+        if since is not None and loop.time() - since >= self._send_timeout_s:
+            self._timed_out = True
+            task.cancel()
+        elif not self._closed:
+            self._watchdog = loop.call_later(self._send_timeout_s / 4, self._watch, task)
 
     async def delivered(self) -> None:
         """Wait until every event offered so far has been delivered (or the writer closed)."""

@@ -36,13 +36,18 @@ TOO_SLOW = 1008
 """The close code for a client given up on (policy violation: it did not read its events)."""
 
 
-def client_writer(deliver: Callable[[Event], Awaitable[None]], settings: Settings) -> EventWriter:
-    """One client's writer with the server's bounds."""
+def client_writer(
+    deliver: Callable[[Event], Awaitable[None]],
+    settings: Settings,
+    merge: Callable[[Event, Event], Event | None] | None = None,
+) -> EventWriter:
+    """One client's writer with the server's bounds (``merge``: ``EventWriter``'s)."""
     return EventWriter(
         deliver,
         max_pending=settings.client_queue_size,
         max_queued=settings.client_queue_limit,
         send_timeout_s=settings.client_send_timeout_s,
+        merge=merge,
     )
 
 
@@ -66,12 +71,14 @@ async def join_socket(
     session: Session,
     deliver: Callable[[Event], Awaitable[None]],
     settings: Settings,
+    merge: Callable[[Event, Event], Event | None] | None = None,
     **join: Any,
 ) -> tuple[Participant, Close] | None:
     """A WebSocket client joins ``session`` (``join``: ``Session.join``'s options).
 
-    Its events go to ``deliver`` through a bounded writer; a removal drains them and closes with
-    ``REMOVED_CLOSE_CODE``. None when the session is full: the client got the ``error`` and 1008.
+    Its events go to ``deliver`` through a bounded writer (``merge``: ``EventWriter``'s); a
+    removal drains them and closes with ``REMOVED_CLOSE_CODE``. None when the session is full:
+    the client got the ``error`` and 1008.
     """
 
     async def close(code: int, reason: str) -> None:
@@ -81,7 +88,7 @@ async def join_socket(
         await drain(writer)
         await close(REMOVED_CLOSE_CODE, reason)
 
-    writer = client_writer(deliver, settings)
+    writer = client_writer(deliver, settings, merge)
     try:
         return session.join(writer, disconnect=disconnect, **join), close
     except ProtocolError as exc:  # the session is full

@@ -49,7 +49,7 @@ async def serve_client(
         await close_if_ended(websocket, ev)
 
     joined = await join_socket(
-        websocket, session, deliver, settings, role=role, transport="websocket"
+        websocket, session, deliver, settings, merge_audio, role=role, transport="websocket"
     )
     if joined is None:
         return
@@ -60,6 +60,33 @@ async def serve_client(
         await serve_connection(reading, writer, close)
     finally:
         session.leave(writer)
+
+
+MERGED_AUDIO_BYTES = 48_000
+"""The most reply audio one binary frame carries when deltas queue up (1 s)."""
+
+
+def merge_audio(first: Event, then: Event) -> Event | None:
+    """Two queued audio deltas of the same content part as one binary frame, else None.
+
+    A hosted model sends a reply's audio faster than real time; what queued up while a frame
+    was being sent goes out as one (a relayed reply: ~2 frames instead of 25).
+    """
+    if (
+        then["type"] != "response.output_audio.delta"
+        or first["type"] != "response.output_audio.delta"
+        or len(first["delta"]) + len(then["delta"]) > MERGED_AUDIO_BYTES
+        or any(first.get(key) != then.get(key) for key in _PART)
+    ):
+        return None
+    delta = first["delta"]
+    if isinstance(delta, bytes):  # copied once; later deltas are appended in place
+        delta = bytearray(delta)
+    delta += then["delta"]
+    return {**first, "delta": delta}
+
+
+_PART = ("response_id", "item_id", "output_index", "content_index")
 
 
 async def _read(
