@@ -8,15 +8,14 @@ the simulator, no agents) over ``/ws``. A turn's latency is the time from the ca
 frame to the first reply audio it hears (the simulator's 200 ms end-of-turn wait included, on
 both paths). Printed: progress, then one JSON line with ``sessions``, ``p50_ms``, ``p99_ms``
 (and the baseline's), ``dropped_frames`` (reply audio that never arrived, in 20 ms frames),
-``cpu_us_per_frame`` (the server's CPU time per relayed input frame; ``cpu_sys_us_per_frame``
-of it in the kernel), ``rss_mb_per_session``
-(the server's RSS with the sessions open, over its RSS before, per session). ``--soak M`` keeps
-the load on for M minutes and reports the server's RSS growth per session per minute.
-``--compare pipecat`` runs the same callers through Pipecat too (``bench/pipecat_server.py``, in
-a venv of its own: ``bench/compare.py``), over the same binary PCM16 wire as voxgate's ``/ws``,
-and adds its figures under ``pipecat`` with ``cpu_ratio``, ``rss_ratio`` (Pipecat's over
-voxgate's) and ``p99_over_voxgate_ms``. Every run's callers start at the same moments. Figures
-only; nothing is asserted on them.
+``cpu_us_per_frame`` (the server's CPU time per relayed input frame; ``cpu_sys_us_per_frame`` of
+it in the kernel), ``rss_mb_per_session`` (the server's RSS with the sessions open, over its RSS
+before, per session). ``--soak M`` keeps the load on for M minutes and reports the server's RSS
+growth per session per minute. ``--compare pipecat`` runs the same callers through Pipecat too
+(``bench/pipecat_server.py``, in a venv of its own: ``bench/compare.py``), over the same binary
+PCM16 wire as voxgate's ``/ws``, and adds its figures under ``pipecat`` with ``cpu_ratio``,
+``rss_ratio`` (Pipecat's over voxgate's) and ``p99_over_voxgate_ms``. Every run's callers start
+at the same moments. Figures only; nothing is asserted on them.
 """
 
 from __future__ import annotations
@@ -161,11 +160,6 @@ def _tree(pid: int) -> list[int]:
     return [pid, *children]
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU time of ``pid`` and its children, s."""
-    return sum(_cpu_split_s(pid))
-
-
 def _cpu_split_s(pid: int) -> tuple[float, float]:
     """User and system CPU time of ``pid`` and its children, s."""
     user = system = 0
@@ -203,10 +197,9 @@ async def _load(
     )
     log(f"  {n} sessions open" + (f", server RSS {figures.rss_open_mb:.0f} MB" if pid else ""))
     user0, sys0 = _cpu_split_s(pid) if pid else (0.0, 0.0)
-    cpu0 = user0 + sys0
     last_tick = max(c.start_tick for c in callers) + frames_each
     t0 = time.perf_counter()
-    sample_t, sample_cpu = t0, cpu0
+    sample_t, sample_cpu = t0, user0 + sys0
     for tick in range(last_tick):
         due = t0 + tick * FRAME_MS / 1000
         delay = due - time.perf_counter()
@@ -225,7 +218,7 @@ async def _load(
                     caller.tone_end, caller.turns = time.perf_counter(), caller.turns + 1
         now = time.perf_counter()
         if pid and now - sample_t >= 1.0:
-            cpu = _cpu_s(pid)
+            cpu = sum(_cpu_split_s(pid))
             figures.cpu_pct.append(100 * (cpu - sample_cpu) / (now - sample_t))
             sample_t, sample_cpu = now, cpu
             elapsed_min = (now - t0) / 60
@@ -236,7 +229,7 @@ async def _load(
     await asyncio.sleep(REPLY_MS / 1000 + 1.0)  # the last replies
     if pid:
         user, system = _cpu_split_s(pid)
-        figures.cpu_s, figures.sys_s = user + system - cpu0, system - sys0
+        figures.cpu_s, figures.sys_s = user + system - user0 - sys0, system - sys0
     for caller in callers:
         figures.latencies_ms += caller.latencies_ms
         figures.dropped_frames += (

@@ -236,12 +236,7 @@ class Session:
         await self.microphones.append(participant.id if participant is not None else "", pcm)
 
     async def _append_to_engine(self, pcm: bytes) -> None:
-        ev = {"type": "input_audio_buffer.append", "audio": pcm}
-        engine = self._engine
-        if engine is None or self._closed:  # (each frame of each session: one call less)
-            await self._to_engine(ev)
-        else:
-            await engine.send(ev)
+        await self._to_engine({"type": "input_audio_buffer.append", "audio": pcm})
 
     async def say(self, text: str, participant: Participant | None = None) -> None:
         """A typed user turn: stop the agent, add the message, ask for a reply."""
