@@ -6,12 +6,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import pytest
 import websockets
 
 from tests.engines.openai.engine_upstream import EngineUpstream
 from voxgate.agents.testing import ScriptedEngine, say
 from voxgate.engines.openai import OpenAIEngine
-from voxgate.engines.openai.connect import SDKUpstream, decode, encode, open_upstream
+from voxgate.engines.openai.connect import (
+    SDKUpstream,
+    UpstreamClosed,
+    decode,
+    encode,
+    open_upstream,
+)
 from voxgate.protocol import Event, to_wire
 from voxgate.settings import Settings
 
@@ -184,3 +191,18 @@ async def test_the_upstream_websocket_is_not_compressed_when_the_server_offers_i
         assert "Sec-WebSocket-Extensions" not in connection.websocket.response.headers
         await connection.close()
     assert offered == [None]
+
+
+async def test_an_append_to_an_upstream_that_hung_up_raises_upstream_closed() -> None:
+    async def upstream(ws) -> None:
+        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        await ws.close()
+
+    async with websockets.serve(upstream, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        connection = await open_upstream(_settings(port))
+        assert isinstance(connection, SDKUpstream) and connection.websocket is not None
+        assert (await connection.recv())["type"] == "session.created"
+        await connection.websocket.wait_closed()
+        with pytest.raises(UpstreamClosed):
+            await connection.send({"type": "input_audio_buffer.append", "audio": b"\x01\x02"})

@@ -91,13 +91,20 @@ class SDKUpstream:
         self._connection = connection
         socket = getattr(connection, "_connection", None)
         self.websocket: WebSocket | None = socket if isinstance(socket, WebSocket) else None
+        # websockets 16 and later: what ``send`` itself checks before writing a frame
+        self._writes_direct = hasattr(self.websocket, "send_in_progress")
 
     async def send(self, ev: Event) -> None:
         """One client event, as JSON (its audio base64)."""
         try:
             if (ws := self.websocket) is None:
                 await self._connection.send_raw(encode(ev))
-            elif ws.protocol.state is State.OPEN and ws.send_in_progress is None and not ws.paused:
+            elif (
+                self._writes_direct
+                and ws.protocol.state is State.OPEN
+                and ws.send_in_progress is None
+                and not ws.paused
+            ):
                 # what ``send`` does on an open connection that keeps up, without its context
                 # manager's checks for a closing one: ~1.3 us of the ~5 a frame costs
                 ws.protocol.send_text(encode(ev).encode())
