@@ -86,7 +86,8 @@ async def spoken_turn_shown(page: Page) -> None:
     agent = page.locator("[data-testid='conversation'] .bubble.agent:not(.streaming)")
     await agent.first.wait_for(timeout=60000)
     assert (await agent.first.locator(".bubble-text").inner_text()).strip()
-    await page.wait_debug("agentAudioChunks > 10")  # the agent's voice reached the page
+    # the agent's voice reached the page (~0.5 s of it: frames that queued up arrive as one)
+    await page.wait_debug("agentAudioChunks > 10 || window.voxgate.audioBytesReceived > 24000")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
