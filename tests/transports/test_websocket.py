@@ -202,8 +202,10 @@ def test_queued_reply_audio_of_one_content_part_merges_into_one_frame_up_to_a_ca
     merged = merge_audio(a, b)
     assert merged is not None and bytes(merged["delta"]) == a["delta"] + b["delta"]
     assert a["delta"] == b"\x01\x00" * 480  # the queued events are left as they were
-    again = merge_audio(merged, b)
+    shared = {**b, "delta": bytearray(b"\x03\x00" * 480)}  # an engine's, seen by others too
+    again = merge_audio(merge_audio(shared, b), b)
     assert again is not None and len(again["delta"]) == 3 * 960
+    assert shared["delta"] == bytearray(b"\x03\x00" * 480)
     other_item = {**b, "item_id": "item_2"}
     assert merge_audio(a, other_item) is None
     assert merge_audio(a, {"type": "response.output_audio.done", **part}) is None

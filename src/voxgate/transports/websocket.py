@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -79,11 +80,18 @@ def merge_audio(first: Event, then: Event) -> Event | None:
         or any(first.get(key) != then.get(key) for key in _PART)
     ):
         return None
-    delta = first["delta"]
-    if isinstance(delta, bytes):  # copied once; later deltas are appended in place
-        delta = bytearray(delta)
-    delta += then["delta"]
-    return {**first, "delta": delta}
+    if isinstance(first, _Merged):  # ours: later deltas are appended in place
+        first["delta"] += then["delta"]
+        return first
+    return _Merged(first, delta=bytearray(first["delta"]) + then["delta"])
+
+
+class _Merged(dict[str, Any]):
+    """A delta made of queued ones, its audio a bytearray of its own.
+
+    The queued events' audio is shared with the other participants and the recorder, and is
+    never changed.
+    """
 
 
 _PART = ("response_id", "item_id", "output_index", "content_index")
