@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import gc
 import sys
 from typing import Any
 
@@ -49,9 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         index, count, fd = (int(part) for part in args.worker.split("/"))
         if settings.node_id is not None:  # each worker is a node of the cluster
             settings = settings.model_copy(update={"node_id": f"{settings.node_id}-{index}"})
-        app = create_app(settings)
-        gc.freeze()
-        run_worker(app, uvicorn_options(settings), fd, index, count)
+        run_worker(create_app(settings), uvicorn_options(settings), fd, index, count)
         return 0
     if args.workers > 1:
         from voxgate.server.workers import run_front
@@ -61,9 +58,6 @@ def _serve(args: argparse.Namespace) -> int:
             forwarded += [flag, value] if value is not None else []
         return run_front(settings.host, settings.port, args.workers, forwarded)
     app = create_app(settings)
-    # what start-up made (~200,000 objects: the libraries' modules) lives as long as the
-    # process: the collector stops going over it (a full collection of it took ~90 ms)
-    gc.freeze()
     if settings.redis_url is None:
         uvicorn.run(app, **uvicorn_options(settings), log_level="info")
         return 0

@@ -35,17 +35,15 @@ class Microphones:
         self._ticking: asyncio.Task[None] | None = None
         self._armed_for: float | None = None
         self._waited_afresh = False
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def append(self, key: str, pcm: bytes) -> None:
         """Audio from the participant ``key``; what the mixer releases goes to the engine now."""
-        loop = self._loop = self._loop or asyncio.get_running_loop()  # (a lookup costs a getpid)
         if self._lock.locked():  # mixed audio is on its way: this comes after it
             async with self._lock:
-                for chunk in self.mixer.push(key, pcm, loop.time()):
+                for chunk in self.mixer.push(key, pcm, asyncio.get_running_loop().time()):
                     await self._send(chunk)
         else:
-            chunks = self.mixer.push(key, pcm, loop.time())
+            chunks = self.mixer.push(key, pcm, asyncio.get_running_loop().time())
             if len(chunks) == 1 and chunks[0] is pcm:
                 # passed through: nobody else is heard, so nothing mixed can come before it
                 await self._send(pcm)

@@ -107,13 +107,7 @@ class EventWriter:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._queue and not self._closed:
-                    ev = self._queue.popleft()
-                    self._errors -= ev["type"] == "error"
-                    while self._merge is not None and self._queue:
-                        if (merged := self._merge(ev, self._queue[0])) is None:
-                            break
-                        ev = merged
-                        self._queue.popleft()
+                    ev = self._take()
                     self._sending_since = loop.time()
                     try:
                         await self._deliver(ev)
@@ -131,6 +125,21 @@ class EventWriter:
         finally:
             if self._watchdog is not None:
                 self._watchdog.cancel()
+
+    def _take(self) -> Event:
+        """The next event, with those ``merge`` joins to it."""
+        ev = self._pop()
+        while self._merge is not None and self._queue:
+            if (merged := self._merge(ev, self._queue[0])) is None:
+                break
+            ev = merged
+            self._pop()
+        return ev
+
+    def _pop(self) -> Event:
+        ev = self._queue.popleft()
+        self._errors -= ev["type"] == "error"
+        return ev
 
     def _watch(self, task: asyncio.Task[None]) -> None:
         """Cancel a delivery that has taken longer than the send timeout; else look again."""

@@ -67,6 +67,18 @@ MERGED_AUDIO_BYTES = 48_000
 """The most reply audio one binary frame carries when deltas queue up (1 s)."""
 
 
+_PART = ("response_id", "item_id", "output_index", "content_index")
+"""What makes two deltas one content part's."""
+
+
+class _Merged(dict[str, Any]):
+    """A delta made of queued ones, its audio a bytearray of its own.
+
+    The queued events' audio is shared with the other participants and the recorder, and is
+    never changed.
+    """
+
+
 def merge_audio(first: Event, then: Event) -> Event | None:
     """Two queued audio deltas of the same content part as one binary frame, else None.
 
@@ -84,17 +96,6 @@ def merge_audio(first: Event, then: Event) -> Event | None:
         first["delta"] += then["delta"]
         return first
     return _Merged(first, delta=bytearray(first["delta"]) + then["delta"])
-
-
-class _Merged(dict[str, Any]):
-    """A delta made of queued ones, its audio a bytearray of its own.
-
-    The queued events' audio is shared with the other participants and the recorder, and is
-    never changed.
-    """
-
-
-_PART = ("response_id", "item_id", "output_index", "content_index")
 
 
 async def _read(
