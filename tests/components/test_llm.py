@@ -209,6 +209,23 @@ async def test_a_tool_sentence_is_said_as_it_is_without_the_model(models, monkey
     assert await reply(models, [*messages[:-1], error], tools=[WEATHER]) == ["Which city?"]
 
 
+async def test_asked_to_repeat_the_last_reply_is_said_again_word_for_word(models, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was asked")
+
+    monkeypatch.setattr(models.llm._llama, "create_chat_completion", no_model)
+    monkeypatch.setattr(models.llm._decider, "decide", no_model)
+    answer = "Small cats and dogs up to 8 kg may travel in the cabin."
+    messages = [
+        *HELLO,
+        {"role": "user", "content": "Can I bring my dog on the plane?"},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "Could you repeat that more slowly?"},
+    ]
+    assert await reply(models, messages, tools=[WEATHER]) == [answer]
+    assert await reply(models, messages) == [answer]
+
+
 async def test_scaffolding_the_model_writes_is_never_said(models, monkeypatch):
     def imitating(*args, **kwargs):
         for text in ["I", " called", " get", "_weather", '({"city":', ' "Rome"}).']:

@@ -61,3 +61,12 @@ def test_text_that_comes_whole_starts_with_as_short_a_phrase_as_streamed_text():
     assert " ".join(out) == whole
     weather = PhraseSplitter().feed("Tokyo: partly cloudy, 27 degrees Celsius, demo weather. ")
     assert weather[0] == "Tokyo: partly cloudy,"
+
+
+def test_speed_changes_how_long_speech_takes(models):
+    def seconds(speed: float) -> float:
+        pcm = b"".join(models.tts.synthesize("Your seat is fourteen C.", speed=speed))
+        return len(pcm) / 2 / models.tts.sample_rate
+
+    normal, slow, fast = seconds(1.0), seconds(0.5), seconds(1.5)
+    assert slow > 1.6 * normal and fast < 0.8 * normal

@@ -281,3 +281,20 @@ async def test_a_session_update_prepares_the_model_for_its_instructions_and_tool
     assert done["response"]["status"] == "completed"
     assert prepared and prepared[-1][0] == TRIAGE.instructions
     assert [tool["name"] for tool in prepared[-1][1]] == [tool["name"] for tool in TRIAGE.tools]
+
+
+async def test_asked_to_repeat_the_agent_says_its_last_reply_again_slower_if_asked(server_url):
+    async with VoiceClient(session_url(server_url)) as client:
+        await declare(client)
+        start, end, first = await ask(client, "Hello, who are you?")
+        said = first["response"]["output"][0]["content"][0]["transcript"]
+        assert said.strip()
+        heard = audio_between(client, start, end)
+        start, end, again = await ask(client, "Sorry, could you repeat that more slowly?")
+        assert again["response"]["output"][0]["content"][0]["transcript"] == said
+        # 0.8 of the speed: ~1.2 times as long (Piper varies each phrase's length a little)
+        assert audio_between(client, start, end) > 1.07 * heard
+        await declare(client, audio={"output": {"speed": 1.5}})
+        start, end, fast = await ask(client, "Say that again, please.")
+        assert fast["response"]["output"][0]["content"][0]["transcript"] == said
+        assert audio_between(client, start, end) < 0.88 * heard

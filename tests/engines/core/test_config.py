@@ -245,3 +245,14 @@ def test_inf_is_the_engines_own_cap_which_the_models_context_bounds():
     big.cap_output_tokens(128_000)
     big.update({"type": "realtime", "max_output_tokens": "inf"})
     assert big.max_output_tokens == 4096  # the spec's largest
+
+
+@pytest.mark.parametrize("speed", [0.1, 2, "fast", True])
+def test_a_speed_outside_the_specs_range_is_refused(speed):
+    cfg = config()
+    with pytest.raises(ProtocolError) as refused:
+        cfg.update({"type": "realtime", "audio": {"output": {"speed": speed}}})
+    assert refused.value.param == "session.audio.output.speed"
+    assert "0.25" in str(refused.value) and "1.5" in str(refused.value)
+    cfg.update({"type": "realtime", "audio": {"output": {"speed": 1.25}}})
+    assert cfg.to_session()["audio"]["output"]["speed"] == 1.25

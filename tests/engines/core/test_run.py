@@ -21,7 +21,7 @@ class Words:
             yield piece
 
 
-async def speak(phrase: str) -> bytes:
+async def speak(phrase: str, speed: float = 1.0) -> bytes:
     return bytes([len(phrase)]) * (PHRASE_MS * BYTES_PER_MS)  # each phrase its own bytes
 
 
@@ -92,3 +92,26 @@ async def test_a_text_reply_does_not_pause():
     assert not reply.pause()
     await until(lambda: reply.done)
     assert reply.status == "completed"
+
+
+async def test_a_reply_to_a_request_to_speak_more_slowly_is_spoken_slower():
+    speeds: list[float] = []
+
+    async def noting(phrase: str, speed: float = 1.0) -> bytes:
+        speeds.append(speed)
+        return await speak(phrase)
+
+    async def asked(request: str) -> list[Any]:
+        return [{"role": "user", "content": request}]
+
+    for request in ("Could you repeat that more slowly?", "Could you repeat that?"):
+        reply = ResponseRun(
+            llm=Words(),  # type: ignore[arg-type]
+            messages=lambda request=request: asked(request),
+            emit=lambda ev: None,
+            speak=noting,
+            speed=1.25,
+        )
+        reply.start()
+        await until(lambda reply=reply: reply.done)
+    assert speeds == [1.0] * 3 + [1.25] * 3

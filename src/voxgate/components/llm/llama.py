@@ -26,7 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from voxgate.components.llm import ChatMessage, Tool, ToolCall, ToolChoice, Usage, routing, spoken
+from voxgate.components.llm import (
+    ChatMessage,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    Usage,
+    repeat,
+    routing,
+    spoken,
+)
 from voxgate.components.llm.decider import Decider
 from voxgate.components.llm.guard import Guard
 from voxgate.components.llm.llama_context import Halted, LeanStateLlama, PromptCache, plain_weights
@@ -167,8 +176,8 @@ class LlamaLLM:
         missing arguments, or the model's reply read through a ``Guard``.
         """
         async with self._lock:
-            said: str | None = None
-            if tools and tool_choice != "none":
+            said = _repeated(messages, tool_choice)
+            if said is None and tools and tool_choice != "none":
                 halt = threading.Event()
                 deciding = asyncio.get_running_loop().run_in_executor(
                     self._thread,
@@ -297,6 +306,16 @@ class LlamaLLM:
 
 
 _NEXT_USER: ChatMessage = {"role": "user", "content": ""}
+
+
+def _repeated(messages: list[ChatMessage], tool_choice: ToolChoice) -> str | None:
+    """The last reply again, word for word, when the user asks for it (and no tool must run)."""
+    if tool_choice not in ("auto", "none"):
+        return None
+    request = routing.last_user_text(messages)
+    if request is None or not repeat.asks_to_repeat(request):
+        return None
+    return repeat.last_reply(messages)
 
 
 def _tool_names(messages: list[ChatMessage], tools: list[Tool]) -> list[str]:

@@ -22,8 +22,8 @@ class TextToSpeech(Protocol):
 
     sample_rate: int
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
-        """PCM16 mono chunks at ``sample_rate`` for ``text``."""
+    def synthesize(self, text: str, *, speed: float = 1.0) -> Iterator[bytes]:
+        """PCM16 mono chunks at ``sample_rate`` for ``text``; ``speed`` 0.5 takes twice as long."""
         ...
 
 

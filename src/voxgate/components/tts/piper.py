@@ -45,11 +45,18 @@ class PiperTTS:
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self.sample_rate: int = self._voice.config.sample_rate
-        self._config = SynthesisConfig(
-            length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale
-        )
+        self._length_scale = length_scale or self._voice.config.length_scale
+        self._noise_scale, self._noise_w_scale = noise_scale, noise_w_scale
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
-        """PCM16 chunks for ``text``, one per sentence Piper finds in it."""
-        for chunk in self._voice.synthesize(text, syn_config=self._config):
+    def synthesize(self, text: str, *, speed: float = 1.0) -> Iterator[bytes]:
+        """PCM16 chunks for ``text``, one per sentence Piper finds in it.
+
+        ``speed`` divides the voice's phoneme lengths (Piper's ``length_scale``).
+        """
+        config = SynthesisConfig(
+            length_scale=self._length_scale / speed,
+            noise_scale=self._noise_scale,
+            noise_w_scale=self._noise_w_scale,
+        )
+        for chunk in self._voice.synthesize(text, syn_config=config):
             yield chunk.audio_int16_bytes

@@ -17,6 +17,8 @@ MAX_VAD_MS = 10_000
 buffer is never trimmed."""
 TEMPERATURE = (0.0, 2.0)
 """Sampling temperature (a voxgate extension of the GA session: the spec has none)."""
+SPEED = (0.25, 1.5)
+"""The GA ``audio.output.speed``: how fast replies are spoken (1.0: the voice's own)."""
 MODALITIES = (["audio"], ["text"])
 
 
@@ -97,6 +99,11 @@ def voice(value: Any, voices: tuple[str, ...] | None, *, param: str) -> str:
 def temperature(value: Any, *, param: str) -> float:
     """Sampling temperature, 0.0 to 2.0."""
     return fraction(value, *TEMPERATURE, param=param)
+
+
+def speed(value: Any, *, param: str) -> float:
+    """Speech speed, 0.25 to 1.5."""
+    return fraction(value, *SPEED, param=param)
 
 
 def audio_format(fmt: Any, *, param: str) -> None:

@@ -119,6 +119,8 @@ class SessionConfig:
     output_modalities: list[str] = field(default_factory=lambda: ["audio"])
     max_output_tokens: int = 96
     temperature: float = 0.2
+    speed: float = 1.0
+    """``audio.output.speed``: how fast replies are spoken (a reply under way keeps its own)."""
     tools: list[Tool] = field(default_factory=list)
     tool_choice: ToolChoice = "auto"
     truncation: Truncation = field(default_factory=Truncation)
@@ -206,6 +208,8 @@ class SessionConfig:
             checks.audio_format(part.get("format"), param=f"session.audio.{key}.format")
         if (value := audio_out.get("voice")) is not None:
             self.voice = checks.voice(value, self.voices, param="session.audio.output.voice")
+        if (value := audio_out.get("speed")) is not None:
+            self.speed = checks.speed(value, param="session.audio.output.speed")
         if "turn_detection" in audio_in:
             self._update_turn_detection(audio_in["turn_detection"])
         if isinstance(transcription := audio_in.get("transcription"), dict):
@@ -257,7 +261,7 @@ class SessionConfig:
                     if self.turn_detection
                     else None,
                 },
-                "output": {"format": _PCM, "voice": self.voice, "speed": 1.0},
+                "output": {"format": _PCM, "voice": self.voice, "speed": self.speed},
             },
         }
 

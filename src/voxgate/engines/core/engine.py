@@ -266,6 +266,7 @@ class ConversationEngine:
             messages=messages or (lambda: self._messages(instructions)),
             emit=emit,
             speak=self._voice() if audio else None,
+            speed=self.config.speed,
             playback=playback or Playback(),
             max_tokens=max_tokens or self.config.max_output_tokens,
             temperature=self.config.temperature if temperature is None else temperature,

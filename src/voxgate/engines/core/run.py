@@ -18,7 +18,10 @@ from typing import Any
 
 from voxgate.audio import SAMPLE_RATE, duration_ms
 from voxgate.components.llm import ChatMessage, LanguageModel, Tool, ToolCall, ToolChoice, Usage
+from voxgate.components.llm.repeat import asks_slower
+from voxgate.components.llm.routing import last_user_text
 from voxgate.components.tts.phrases import PhraseSplitter
+from voxgate.engines.core.checks import SPEED
 from voxgate.engines.core.playback import Playback
 from voxgate.engines.core.response import ResponseWriter
 from voxgate.observability import METRICS
@@ -29,8 +32,11 @@ log = logging.getLogger(__name__)
 LEAD_MS = 1500.0
 """How far synthesis may run ahead of what the client has played."""
 
-Speak = Callable[[str], Awaitable[bytes]]
-"""A voice: one phrase in, its speech out (PCM16, 24 kHz)."""
+Speak = Callable[[str, float], Awaitable[bytes]]
+"""A voice: one phrase and a speed (1.0: the voice's own) in, its speech out (PCM16, 24 kHz)."""
+
+SLOWER = 0.8
+"""The share of its speed a reply takes when the user asks for it more slowly."""
 
 
 class ResponseFailed(Exception):
@@ -55,6 +61,8 @@ class ResponseRun:
     messages: Callable[[], Awaitable[list[ChatMessage]]]
     emit: Callable[[Event], None]
     speak: Speak | None = None
+    speed: float = 1.0
+    """The session's ``audio.output.speed``; slower for a reply to "... more slowly, please"."""
     playback: Playback = field(default_factory=Playback)
     max_tokens: int = 96
     temperature: float = 0.2
@@ -164,6 +172,8 @@ class ResponseRun:
 
     async def _generate(self) -> None:
         messages = await self.messages()
+        if (request := last_user_text(messages)) is not None and asks_slower(request):
+            self.speed = max(SPEED[0], self.speed * SLOWER)
         phrases: asyncio.Queue[str | ToolCall | None] = asyncio.Queue()
         thinker = asyncio.create_task(self._think(messages, phrases))
         try:
@@ -214,7 +224,7 @@ class ResponseRun:
         self.writer.open_message()
         await self.playback.pace(LEAD_MS)
         started = time.monotonic()
-        pcm = await self.speak(phrase)
+        pcm = await self.speak(phrase, self.speed)
         self.metrics.setdefault("tts_first_audio_ms", (time.monotonic() - started) * 1000)
         await self._playing.wait()
         self.writer.add_text(self.playback.begin_phrase(phrase))

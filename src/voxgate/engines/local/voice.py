@@ -22,14 +22,14 @@ class LocalVoice:
     def __init__(self, models: LocalModels) -> None:
         self._models = models
 
-    async def speak(self, phrase: str) -> bytes:
-        """The phrase's speech, PCM16 at 24 kHz."""
-        return await asyncio.to_thread(self._synthesize, phrase)
+    async def speak(self, phrase: str, speed: float = 1.0) -> bytes:
+        """The phrase's speech, PCM16 at 24 kHz; ``speed`` as the session's ``audio.output``."""
+        return await asyncio.to_thread(self._synthesize, phrase, speed)
 
-    def _synthesize(self, phrase: str) -> bytes:
+    def _synthesize(self, phrase: str, speed: float) -> bytes:
         tts = self._models.tts
         with self._models.foreground.hold():
-            pcm = b"".join(tts.synthesize(phrase))
+            pcm = b"".join(tts.synthesize(phrase, speed=speed))
         # a voice pads each phrase with quiet: keep a sentence's pause, not a fragment's
         tail_ms = SENTENCE_PAUSE_MS if ends_sentence(phrase) else FRAGMENT_PAUSE_MS
         pcm = trim_silence(pcm, lead_ms=LEAD_IN_MS, tail_ms=tail_ms, sample_rate=tts.sample_rate)
