@@ -3,7 +3,7 @@
 Callers ask it all the time on a phone line. A 135M model asked to repeat makes something up
 ("Yes, I can repeat that. It's a 125-dollar per person ticket for the entire plane." after
 an answer about pets in the cabin, ``bench conversation``), so the local model's reply to it
-is the last reply, word for word; ``slower`` tells the voice to take its time.
+is the last reply, word for word; ``asks_slower`` tells the voice to take its time.
 
 Only a request to repeat what was said: "repeat my booking" asks for something else.
 """
