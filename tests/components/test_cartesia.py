@@ -49,6 +49,22 @@ async def test_a_reply_is_one_context_of_continued_phrases(speech):
         await tts.aclose()
 
 
+async def test_a_reply_at_another_speed_asks_for_it_within_cartesias_range(speech):
+    async with FakeCartesia(speech) as fake:
+        tts = provider(fake)
+        for speed in (1.0, 1.25, 0.25):
+            reply = tts.context(speed=speed)
+            await spoken(reply, "Hello there.")
+            reply.end()
+        said = [r for r in fake.requests() if r["transcript"]]
+        assert [r.get("generation_config") for r in said] == [
+            None,
+            {"speed": 1.25},
+            {"speed": 0.6},  # the slowest Cartesia takes
+        ]
+        await tts.aclose()
+
+
 async def test_audio_streams_before_the_phrase_is_finished(speech):
     async with FakeCartesia(speech) as fake:
         tts = provider(fake)

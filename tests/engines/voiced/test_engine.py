@@ -44,8 +44,10 @@ class FakeTTS:
         self.fail = fail
         self.cancelled = 0
         self.closed = False
+        self.speeds: list[float] = []
 
-    def context(self) -> SpeechContext:
+    def context(self, *, speed: float = 1.0) -> SpeechContext:
+        self.speeds.append(speed)
         return _Context(self)
 
     async def aclose(self) -> None:
@@ -289,5 +291,26 @@ async def test_a_session_that_starts_in_text_is_voiced_once_it_asks_for_audio():
         assert done["response"]["output"][0]["content"][0]["transcript"] == "Spoken now."
         assert audio_bytes(seen) == 2 * WORD_BYTES
         assert_valid_ga((0.0, ev) for ev in seen)
+    finally:
+        await engine.close()
+
+
+async def test_a_reply_is_spoken_at_the_sessions_speed():
+    inner = ScriptedEngine([say("Hello there."), say("Hello again.")])
+    tts = FakeTTS()
+    engine = VoicedEngine(inner, tts, voice="joe")
+    events, seen = engine.events(), []
+    try:
+        await until(events, "session.created", seen)
+        await engine.send(user("Say hello."))
+        await engine.send({"type": "response.create"})
+        await until(events, "response.done", seen)
+        update = {"type": "realtime", "audio": {"output": {"speed": 1.25}}}
+        await engine.send({"type": "session.update", "session": update})
+        updated = await until(events, "session.updated", seen)
+        assert updated["session"]["audio"]["output"]["speed"] == 1.25
+        await engine.send({"type": "response.create"})
+        await until(events, "response.done", seen)
+        assert tts.speeds == [1.0, 1.25]
     finally:
         await engine.close()

@@ -49,8 +49,8 @@ class StreamingTextToSpeech(Protocol):
 
     sample_rate: int
 
-    def context(self) -> SpeechContext:
-        """A fresh context for the next reply."""
+    def context(self, *, speed: float = 1.0) -> SpeechContext:
+        """A fresh context for the next reply, spoken at ``speed`` (the voice's own pace: 1.0)."""
         ...
 
     async def aclose(self) -> None:
@@ -59,11 +59,12 @@ class StreamingTextToSpeech(Protocol):
 
 
 class _ThreadContext:
-    def __init__(self, tts: TextToSpeech) -> None:
+    def __init__(self, tts: TextToSpeech, speed: float) -> None:
         self._tts = tts
+        self._speed = speed
 
     async def speak(self, text: str) -> AsyncIterator[bytes]:
-        chunks = iter(self._tts.synthesize(text))
+        chunks = iter(self._tts.synthesize(text, speed=self._speed))
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
             yield chunk
 
@@ -81,9 +82,9 @@ class ThreadedTTS:
         self._tts = tts
         self.sample_rate = tts.sample_rate
 
-    def context(self) -> SpeechContext:
+    def context(self, *, speed: float = 1.0) -> SpeechContext:
         """A context whose phrases are synthesized one chunk at a time in a worker thread."""
-        return _ThreadContext(self._tts)
+        return _ThreadContext(self._tts, speed)
 
     async def aclose(self) -> None:
         """Nothing to release: the blocking TTS is shared."""

@@ -45,15 +45,18 @@ from voxgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SPEED = (0.6, 1.5)
+"""The speeds Cartesia's ``generation_config`` takes; a session's 0.25-1.5 is held within."""
 _LOST = {"type": "voxgate.lost"}  # the connection dropped under a context that was listening
 
 
 class _Context:
     """One reply on the shared connection."""
 
-    def __init__(self, tts: CartesiaTTS) -> None:
+    def __init__(self, tts: CartesiaTTS, speed: float) -> None:
         self.id = f"voxgate-{uuid.uuid4().hex}"
         self._tts = tts
+        self._speed = speed
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._started = False
         self._over = False  # cancelled or ended: nothing more is sent or heard
@@ -72,7 +75,7 @@ class _Context:
             self._started = False
         self._tts.listen(self)
         self._started = True
-        await self._tts.send(self._tts.request(self.id, text))
+        await self._tts.send(self._tts.request(self.id, text, speed=self._speed))
         await self._tts.send(self._tts.request(self.id, "", flush=True))
         odd = b""
         while True:
@@ -164,8 +167,8 @@ class CartesiaTTS:
 
     # -- StreamingTextToSpeech -------------------------------------------------------------
 
-    def context(self) -> SpeechContext:
-        """A new context (a reply); nothing is sent until its first phrase.
+    def context(self, *, speed: float = 1.0) -> SpeechContext:
+        """A new context (a reply) at ``speed``; nothing is sent until its first phrase.
 
         The connection opens now if it is not open: Cartesia advises setting the WebSocket up
         before the generation.
@@ -179,7 +182,7 @@ class CartesiaTTS:
             task = asyncio.create_task(warm())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return _Context(self)
+        return _Context(self, speed)
 
     async def aclose(self) -> None:
         """Close the connection and stop its reader."""
@@ -195,9 +198,15 @@ class CartesiaTTS:
     # -- for contexts ----------------------------------------------------------------------
 
     def request(
-        self, context_id: str, text: str, *, flush: bool = False, last: bool = False
+        self,
+        context_id: str,
+        text: str,
+        *,
+        flush: bool = False,
+        last: bool = False,
+        speed: float = 1.0,
     ) -> dict[str, Any]:
-        """A generation request on ``context_id``."""
+        """A generation request on ``context_id``; ``speed`` within Cartesia's 0.6 to 1.5."""
         msg: dict[str, Any] = {
             "model_id": self._model_id,
             "transcript": text,
@@ -211,6 +220,8 @@ class CartesiaTTS:
             "continue": not last,
             "max_buffer_delay_ms": 0,  # phrases come whole: generate at once, as Pipecat does
         }
+        if speed != 1.0:
+            msg["generation_config"] = {"speed": min(max(speed, SPEED[0]), SPEED[1])}
         if flush:
             msg["flush"] = True
         if self._language:

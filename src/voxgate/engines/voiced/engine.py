@@ -49,6 +49,7 @@ class VoicedEngine:
         self._tts = streaming(tts)
         self._voice = voice
         self._modalities = list(output_modalities or ["audio"])  # what the client asked for
+        self._speed = 1.0  # the session's audio.output.speed, as the inner engine holds it
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
         self._replies: dict[str, VoicedReply] = {}
         self._item_owner: dict[str, VoicedReply] = {}
@@ -126,6 +127,9 @@ class VoicedEngine:
             self._own_update = None  # the answer to ours: the inner engine answers in text
             return
         if type_ in ("session.created", "session.updated"):
+            output = (ev["session"].get("audio") or {}).get("output") or {}
+            if isinstance(speed := output.get("speed"), int | float):
+                self._speed = float(speed)
             self._put({**ev, "session": self._client_session(ev["session"])})
             return
         if type_ == "error" and ev["error"].get("event_id") in self._own:
@@ -168,7 +172,7 @@ class VoicedEngine:
                 self._forget(reply)
             if "audio" not in self._modalities:
                 return False
-            reply = VoicedReply(ev["response"]["id"], self._tts, self._put)
+            reply = VoicedReply(ev["response"]["id"], self._tts, self._put, speed=self._speed)
             self._replies[reply.id] = reply
             reply.feed(ev)
             return True

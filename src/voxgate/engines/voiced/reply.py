@@ -78,7 +78,12 @@ class VoicedReply:
     """One inner text response, spoken."""
 
     def __init__(
-        self, response_id: str, tts: StreamingTextToSpeech, emit: Callable[[Event], None]
+        self,
+        response_id: str,
+        tts: StreamingTextToSpeech,
+        emit: Callable[[Event], None],
+        *,
+        speed: float = 1.0,
     ) -> None:
         self.id = response_id
         self.item_ids: set[str] = set()
@@ -86,7 +91,7 @@ class VoicedReply:
         self.closed = False  # ended here: later inner events are dropped
         self.pending_fix: Heard | None = None  # sent once the inner engine is done
         self._tts = tts
-        self._speech: SpeechContext = tts.context()  # the reply's speech
+        self._speech: SpeechContext = tts.context(speed=speed)  # the reply's speech
         self._tts_failed = False
         self._emit = emit
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
