@@ -16,6 +16,9 @@ def test_the_graph_matches_the_contract():
     agents = {a.name: a for a in triage.graph()}
     assert set(agents) == {"triage_agent", "faq_agent", "seat_booking_agent"}
     assert triage.instructions.startswith("You are a helpful triaging agent for an airline.")
+    # the starting agent's words prompt the speech recognizer for the whole graph
+    assert "wifi" in triage.vocabulary and "carry-on" in triage.vocabulary
+    assert [a.vocabulary for a in agents.values() if a is not triage] == [None, None]
     t = tools_of(triage)
     assert list(t) == ["get_weather", "transfer_to_faq_agent", "transfer_to_seat_booking_agent"]
     assert t["get_weather"]["description"].startswith("Get the current weather for a city.")

@@ -131,7 +131,8 @@ async def test_mute_then_interrupt(open_page, transport):
     assert await page.testid("mute").get_attribute("aria-pressed") == "true"
     await page.testid("text-input").fill("Tell me a long story about a knight and a dragon.")
     await page.testid("send").click()
-    await page.wait_debug("agentAudioChunks > 5")
+    # queued reply audio comes merged over /ws: count it in bytes too (0.5 s)
+    await page.wait_debug("agentAudioChunks > 5 || window.voxgate.audioBytesReceived > 24000")
     await page.testid("interrupt").click()
     await page.wait_for_function(
         "window.voxgate.events.some(e => e.type === 'response.done'"
@@ -204,7 +205,7 @@ async def test_webrtc_flag_off_falls_back_to_websocket(open_page, webrtc_off_url
     await page.testid("mute").click()
     await page.testid("text-input").fill("Say hello to me.")
     await page.testid("send").click()
-    await page.wait_debug("agentAudioChunks > 3")
+    await page.wait_debug("agentAudioChunks > 3 || window.voxgate.audioBytesReceived > 14400")
     await page.screenshot_done()
     assert not page.console_errors, page.console_errors
 

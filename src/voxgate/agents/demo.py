@@ -174,6 +174,16 @@ def update_seat(confirmation_number: Confirmation, new_seat: Seat) -> ToolResult
     )
 
 
+VOCABULARY = "wifi, bags, baggage, carry-on, check-in, boarding, seats, meals, pets, cabin."
+"""The words callers of an airline use, prompting the speech recognizer for every agent.
+
+Over 35 caller sentences in four espeak voices, tiny.en heard 22-26 of their 37 such words
+unprompted ("Is there wifi on board?" as "Is that right on board?", "bags" as "marks"), and
+29-33 prompted; word error rate fell in three voices (0.157 to 0.106 at best) and rose by
+0.004 in one, for ~30 ms more a transcript. Spelled "Wi-Fi", the word came back so, and a
+request with "Wi-Fi" in it routes closer to small talk than one with "wifi"."""
+
+
 def build() -> Agent:
     """A fresh triage agent, linked to fresh FAQ and seat booking agents."""
     faq_agent = Agent(
@@ -202,6 +212,7 @@ def build() -> Agent:
         "to the seat booking agent.",
         tools=[get_weather],
         handoffs=[faq_agent, seat_booking_agent],
+        vocabulary=VOCABULARY,
     )
     faq_agent.handoffs.append(
         handoff(
