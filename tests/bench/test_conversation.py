@@ -47,6 +47,16 @@ def test_a_turn_is_judged_by_its_tools_its_agent_and_its_path():
     assert len(CONVERSATION) == 10
 
 
+def test_a_request_to_repeat_wants_the_last_answers_words_again():
+    again = Line("Could you repeat that more slowly?", None, repeats=True)
+    answer = "Small dogs may travel in the cabin."
+    repeated = Turn(said=again.text, spoken="Small dogs may travel in the cabin!")
+    assert repeated.verdict(again, None, answer) == "good"
+    made_up = Turn(said=again.text, spoken="Yes, I can repeat that. It's 125 dollars.")
+    assert made_up.verdict(again, None, answer) == "not repeated"
+    assert [line.repeats for line in CONVERSATION].count(True) == 1
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_espeak_speaks_pcm16_at_24_khz():
     pcm = espeak("Hello there.")

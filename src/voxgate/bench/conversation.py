@@ -5,9 +5,10 @@ One session talks to the agents the way a caller does: each utterance is spoken 
 caller waits for the agent to finish speaking before the next one. Each turn prints what the
 server heard, what the agent said, the tools it called and the handoffs, and how long the caller
 waited from the true end of speech to the first audio of the answer; the summary counts good
-turns (a spoken answer, the right tool or none, nothing of the scaffolding spoken), leaks and
-wrong routes. ``--pauses`` speaks sentences with a thinking pause in the middle and counts the
-turns the server ended before the caller finished.
+turns (a spoken answer, the right tool or none, nothing of the scaffolding spoken, the last
+answer's words again when the caller asks for them), leaks and wrong routes. ``--pauses``
+speaks sentences with a thinking pause in the middle and counts the turns the server ended
+before the caller finished.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ from voxgate.protocol import Event
 class Line:
     """One thing the caller says, and the tool that should answer it (None: words only).
 
-    ``agent``, if given, is the agent that should be in charge once the turn is answered.
+    ``agent``, if given, is the agent that should be in charge once the turn is answered;
+    ``repeats``: the answer should be the previous answer's words again.
     """
 
     text: str
     tool: str | None
     agent: str | None = None
+    repeats: bool = False
 
 
 CONVERSATION = [
@@ -54,7 +57,7 @@ CONVERSATION = [
     Line("What's the weather like in Tokyo today?", "get_weather"),
     Line("My name is Sarah and I'm flying to Berlin.", None),
     Line("Can I bring my dog on the plane?", "faq_lookup_tool"),
-    Line("Could you repeat that more slowly?", None),
+    Line("Could you repeat that more slowly?", None, repeats=True),
     Line("What food do you serve on the flight?", "faq_lookup_tool"),
     Line("Thank you, that's all.", None),
 ]
@@ -100,6 +103,10 @@ def _speech_end_ms(pcm: bytes, threshold: int = 500) -> float:
     return float(loud[-1] + 1) * 1000 / SAMPLE_RATE if loud.size else 0.0
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def leaks(spoken: str) -> list[str]:
     """Pieces of scaffolding (tool names, call syntax, JSON, prompt text) in spoken words."""
     return [m.group(0) for m in _SCAFFOLDING.finditer(spoken)]
@@ -132,17 +139,20 @@ class Turn:
         """Tools called, handoffs left out."""
         return [c.split("(", 1)[0] for c in self.calls if not c.startswith("transfer_to_")]
 
-    def verdict(self, line: Line, agent: str | None) -> str:
+    def verdict(self, line: Line, agent: str | None, before: str = "") -> str:
         """``good``, or what went wrong; ``agent`` is the one in charge after the turn.
 
         A route is right when the expected tool (or none) was called, the turn ended with
         the expected agent, if the line names one, and no agent was visited twice: a request
-        may go back to triage and on to another agent, never round in a circle.
+        may go back to triage and on to another agent, never round in a circle. A line that
+        asks for a repeat wants the words of the answer ``before`` it.
         """
         if not self.spoken:
             return "no answer"
         if leaks(self.spoken):
             return "leak"
+        if line.repeats and _words(self.spoken) != _words(before):
+            return "not repeated"
         circled = len(self.path) != len(set(self.path))
         wrong_agent = line.agent is not None and agent != line.agent
         if self.tools != ([line.tool] if line.tool else []) or circled or wrong_agent:
@@ -235,7 +245,7 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
             turn = await _say(client, [clip], 0)
             turn.said = line.text
             agent = turn.path[-1] if turn.path else agent
-            verdict = turn.verdict(line, agent)
+            verdict = turn.verdict(line, agent, turns[-1].spoken if turns else "")
             turns.append(turn)
             verdicts.append(verdict)
             wait = f"{turn.wait_ms:5.0f} ms" if turn.wait_ms is not None else "   -- ms"
@@ -254,6 +264,7 @@ async def _conversation(url: str, voice: str) -> dict[str, object]:
         "scaffolding_leaks": verdicts.count("leak"),
         "wrong_routes": verdicts.count("wrong route"),
         "no_answer": verdicts.count("no answer"),
+        "not_repeated": verdicts.count("not repeated"),
         "ended_mid_sentence": sum(t.cut_off for t in turns),
         "wait_p50_ms": _percentile(waits, 50),
         "wait_p95_ms": _percentile(waits, 95),
