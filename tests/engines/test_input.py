@@ -49,3 +49,75 @@ def test_the_turn_keeps_the_start_of_speech_the_vad_heard_late():
     # all of the speech so far, and quiet before it: 300 ms of padding beyond the VAD's delay
     assert loud.size and (len(held) - loud[0]) / RATE >= 0.95
     assert loud[0] / RATE >= 0.3 + ONSET_MS / 1000 - late * 0.032 - 0.04
+
+
+class FadingVAD(LoudVAD):
+    """Speech while loud and ``tail`` frames after, as Silero's probability fades slowly."""
+
+    def __init__(self, tail: int) -> None:
+        super().__init__()
+        self.tail, self._since_loud = tail, tail + 1
+
+    def speech_probability(self, frame: bytes) -> float:
+        loud = np.abs(np.frombuffer(frame, dtype=np.int16)).max() > 1000
+        self._since_loud = 0 if loud else self._since_loud + 1
+        return 0.9 if self._since_loud <= self.tail else 0.0
+
+
+def _noise(ms: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-0.5, 0.5, 24 * ms) * 32767).astype(np.int16).tobytes()
+
+
+def _quiet(ms: int) -> bytes:
+    return b"\0\0" * 24 * ms
+
+
+def test_the_level_hears_the_words_stop_before_a_late_vad_hears_the_pause():
+    audio = InputAudio(lambda: FadingVAD(tail=3), RATE)
+    audio.configure((0.5, 500, 300))
+    changes = []
+    pcm = _quiet(1000) + _noise(1000) + _quiet(1000)
+    for start in range(0, len(pcm), 960):
+        for change in audio.append(pcm[start : start + 960]):
+            if change is TurnEvent.SPEECH_STARTED:
+                audio.speech_started()
+            changes.append(((start + 960) // 48, change))
+    assert [c for _, c in changes] == [
+        TurnEvent.SPEECH_STARTED,
+        TurnEvent.QUIET,
+        TurnEvent.PAUSED,
+        TurnEvent.SPEECH_STOPPED,
+    ]
+    (quiet_at, _), (paused_at, _) = changes[1], changes[2]
+    # 50 ms of quiet, at the 20 ms frame completing it, and the resampler's delay
+    assert 2050 <= quiet_at <= 2090
+    assert paused_at - quiet_at >= 50  # the VAD heard three 32 ms frames of "speech" more
+
+
+def test_sound_before_the_vad_pauses_is_reported():
+    """A dip between words: quiet to the level, never a pause to the VAD."""
+    audio = InputAudio(lambda: FadingVAD(tail=3), RATE)
+    audio.configure((0.5, 2000, 300))
+    changes = speak(audio, _quiet(500) + _noise(500) + _quiet(60) + _noise(500) + _quiet(300))
+    assert changes == [
+        TurnEvent.SPEECH_STARTED,
+        TurnEvent.QUIET,
+        TurnEvent.SOUND,
+        TurnEvent.QUIET,
+        TurnEvent.PAUSED,
+    ]
+
+
+def test_after_the_vad_pauses_the_vad_alone_says_whether_speech_resumed():
+    audio = InputAudio(lambda: FadingVAD(tail=0), RATE)
+    audio.configure((0.5, 2000, 300))
+    changes = speak(audio, _quiet(500) + _noise(500) + _quiet(300) + _noise(300) + _quiet(100))
+    assert TurnEvent.SOUND not in changes
+    assert changes[:5] == [
+        TurnEvent.SPEECH_STARTED,
+        TurnEvent.QUIET,
+        TurnEvent.PAUSED,
+        TurnEvent.RESUMED,
+        TurnEvent.QUIET,
+    ]

@@ -12,8 +12,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from threadpoolctl import threadpool_limits
+
 MAX_PAUSE_S = 1.0
 """Longest a generation step waits, so a stream of speech work cannot starve it."""
+
+
+def one_blas_thread() -> None:
+    """Run numpy's BLAS on the calling thread only, from now on, in this process.
+
+    The models' feature extraction (Whisper's and Smart Turn's log-mel filterbank) is one
+    small matrix product, which OpenBLAS splits over every core; its worker then spins for
+    ~70 ms after each call, stealing a core from the language model's prompt evaluation
+    while the transcript goes on to it (measured: Whisper's call 38 ms on one thread as on
+    two, and 70 ms of a spinning core after it; a turn's first token 60 ms later for it).
+    """
+    threadpool_limits(limits=1, user_api="blas")
 
 
 class Foreground:

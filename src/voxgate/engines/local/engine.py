@@ -1,11 +1,12 @@
 """The embedded offline engine: Silero VAD → Whisper → LLM → Piper behind GA events.
 
-Latency comes from overlapping the turn's end with its work: when the user falls silent the
-engine already transcribes and starts the reply, holding its events back; when the turn ends
-(after ``silence_duration_ms``, or under ``semantic_vad`` as soon as the end-of-turn model
-hears a finished thought) the turn commits and the held events go out at once, and if the user
-speaks again first the speculative work is dropped unseen. Speech over a reply pauses it until
-it is known whether it interrupted (``interruption``).
+Latency comes from overlapping the turn's end with its work: when the user falls silent (the
+level falls, or the VAD hears a pause) the engine already transcribes and starts the reply,
+holding its events back; when the turn ends (after ``silence_duration_ms``, or under
+``semantic_vad`` as soon as the end-of-turn model hears a finished thought) the turn commits
+and the held events go out at once, and if the user speaks again first the speculative work is
+dropped unseen. Speech over a reply pauses it until it is known whether it interrupted
+(``interruption``).
 """
 
 from __future__ import annotations
@@ -162,13 +163,14 @@ class LocalEngine(ConversationEngine):
             )
             if td.interrupt_response and self._response is not None and not self._response.done:
                 self._hold(self._response)
-        elif change is TurnEvent.PAUSED:
-            self._turn = self._start_turn(bytes(self._input.buffer))
-            if td.create_response:
-                self._turn.prepare = self._spawn(self._prepare_reply(self._turn))
-            if (policy := self._semantic()) is not None:
-                self._judge_soon(self._turn, policy)
-        elif change is TurnEvent.RESUMED:
+        elif change in (TurnEvent.QUIET, TurnEvent.PAUSED):
+            if self._turn is None:  # the level fell before the VAD heard the pause: begun
+                self._turn = self._start_turn(bytes(self._input.buffer))
+                if td.create_response:
+                    self._turn.prepare = self._spawn(self._prepare_reply(self._turn))
+                if (policy := self._semantic()) is not None:
+                    self._judge_soon(self._turn, policy)
+        elif change in (TurnEvent.RESUMED, TurnEvent.SOUND):
             self._drop_turn()
         elif change is TurnEvent.SPEECH_STOPPED:
             self._put(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 from voxgate.audio import SAMPLE_RATE, Resampler
 from voxgate.components.vad import VoiceActivityDetector
+from voxgate.engines.local.level import Level, LevelMeter
 from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
 
 ONSET_MS = 350
@@ -19,7 +20,11 @@ whenever I can talk you to me."). Quiet before speech costs Whisper nothing: it 
 
 
 class InputAudio:
-    """Client audio resampled for the models, buffered until committed, and fed to the VAD."""
+    """Client audio resampled for the models, buffered until committed, and fed to the VAD.
+
+    A level meter beside the VAD reports where the words may have stopped (``QUIET``) before
+    the VAD hears the pause, and sound coming back before it does (``SOUND``).
+    """
 
     def __init__(self, new_vad: Callable[[], VoiceActivityDetector], rate: int) -> None:
         # soxr's low-quality filter delays by ~20 ms less than its default, and speech
@@ -28,6 +33,7 @@ class InputAudio:
         self.rate = rate
         self._detector = new_vad()
         self._frame_bytes = self._detector.frame_samples * 2
+        self._meter = LevelMeter(rate)
         self.vad: ServerVAD | None = None
         """Turn detection over the stream (None: the client commits)."""
         self._pending = bytearray()  # resampled audio not yet a whole VAD frame
@@ -47,6 +53,7 @@ class InputAudio:
         ):
             self.vad = ServerVAD(*settings)
             self._detector.reset()
+            self._meter.reset()
 
     def ms(self, samples: int) -> float:
         """``samples`` at ``rate``, in milliseconds."""
@@ -85,6 +92,7 @@ class InputAudio:
         self.end_samples += len(pcm) // 2
         if self.vad is None:
             return
+        yield from self._level(pcm)
         self._pending += pcm
         frame_bytes = self._frame_bytes
         frame_end = self.end_samples - len(self._pending) // 2
@@ -104,12 +112,20 @@ class InputAudio:
             if len(self.buffer) > keep:
                 del self.buffer[: len(self.buffer) - keep]
 
+    def _level(self, pcm: bytes) -> Iterator[TurnEvent]:
+        """QUIET and SOUND inside speech the VAD has not yet heard pause."""
+        for change in self._meter.feed(pcm):
+            vad = self.vad
+            if vad is not None and vad.speaking and vad.silence_start_ms is None:
+                yield TurnEvent.QUIET if change is Level.QUIET else TurnEvent.SOUND
+
     def speech_started(self) -> None:
         """Drop what came before the speech's start less the prefix padding (and ``ONSET_MS``)."""
         assert self.vad is not None
         buffer_start_ms = self.ms(self.end_samples - len(self.buffer) // 2)
         start_ms = max(self.vad.speech_start_ms - self._lead_ms, buffer_start_ms)
         del self.buffer[: int((start_ms - buffer_start_ms) * self.rate / 1000) * 2]
+        self._meter.reset()
 
     def take(self) -> bytes:
         """The buffer's audio, emptied; turn detection starts over."""
@@ -120,6 +136,7 @@ class InputAudio:
     def clear(self) -> None:
         """Empty the buffer; turn detection starts over."""
         self.buffer.clear()
+        self._meter.reset()
         if self.vad is not None:
             self.vad.reset()
 

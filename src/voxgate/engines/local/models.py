@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voxgate.components.llm import LanguageModel
-from voxgate.components.priority import Foreground
+from voxgate.components.priority import Foreground, one_blas_thread
 from voxgate.components.stt import SpeechToText
 from voxgate.components.tts import TextToSpeech
 from voxgate.components.turn import EndOfTurnModel
@@ -53,6 +53,7 @@ def load_models(settings: Settings) -> LocalModels:
     from voxgate.components.tts.piper import PiperTTS
     from voxgate.components.vad.silero import SileroVAD
 
+    one_blas_thread()
     foreground = Foreground()
     llm: LanguageModel
     if settings.llm == "openai":

@@ -22,6 +22,8 @@ class TurnEvent(enum.Enum):
     PAUSED = "paused"  # silence began inside speech: a turn may be ending
     RESUMED = "resumed"  # speech came back before the silence was long enough
     SPEECH_STOPPED = "speech_stopped"
+    QUIET = "quiet"  # the level fell inside speech: the words may have ended (``level``)
+    SOUND = "sound"  # sound again after QUIET, before the VAD heard a pause
 
 
 @dataclass
