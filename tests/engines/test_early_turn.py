@@ -1,9 +1,12 @@
-"""The local engine starts a turn's work where the words' level falls, before the VAD's pause."""
+"""The level beside the VAD: a turn's work begins where the words' level falls, before the
+VAD's pause, and a silence the VAD hears over a sound the level hears does not end a turn."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+import numpy as np
 import pytest
 
 from tests.conftest import silence
@@ -19,10 +22,11 @@ FRAME = 960  # 20 ms at 24 kHz, as a microphone sends it
 
 
 async def speak(
-    settings: Settings, models: LocalModels, pcm: bytes
+    settings: Settings, models: LocalModels, pcm: bytes, *, realtime: bool = False
 ) -> tuple[list[tuple[TurnEvent, bool]], list[str]]:
-    """Feed ``pcm`` as a microphone would: the turn events (each with whether a turn's work
-    had begun when it came) and the transcripts."""
+    """Feed ``pcm`` as a microphone would (at its pace with ``realtime``, as the end-of-turn
+    model's verdicts need): the turn events (each with whether a turn's work had begun when it
+    came) and the transcripts."""
     config = SessionConfig.from_settings(settings)
     config.output_modalities = ["text"]
     engine = LocalEngine(models, config)
@@ -46,11 +50,13 @@ async def speak(
 
     reader = asyncio.create_task(read())
     try:
-        for start in range(0, len(pcm), FRAME):
+        began = time.monotonic()
+        for index, start in enumerate(range(0, len(pcm), FRAME)):
             await engine.send(
                 {"type": "input_audio_buffer.append", "audio": pcm[start : start + FRAME]}
             )
-            await asyncio.sleep(0)
+            due = began + (index + 1) * 0.02 if realtime else 0.0
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
         await asyncio.wait_for(transcribed.wait(), 30)
         await asyncio.sleep(0.5)  # a second turn, if the words were cut, would be heard by now
     finally:
@@ -83,3 +89,23 @@ async def test_words_after_a_dip_drop_the_work_begun_in_it(settings, models, spe
     assert changes.count(TurnEvent.SPEECH_STOPPED) == 1
     [words] = heard
     assert "window" in words.lower() and "front" in words.lower()
+
+
+def _trimmed(pcm: bytes) -> bytes:
+    """Speech from its first loud sample to its last: Piper's own trailing quiet cut off."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.nonzero(np.abs(samples) > 500)[0]
+    return samples[loud[0] : loud[-1] + 1].tobytes()
+
+
+async def test_a_soft_sound_between_words_does_not_end_a_finished_thought(settings, models, speech):
+    """ "Thank you, | that's all" with 350 ms of a breath-like noise (~26 dB under the words)
+    between: Silero hears silence, Smart Turn a finished thought, the level a sound."""
+    first = _trimmed(speech("Thank you,"))
+    level = np.sqrt(np.mean(np.frombuffer(first, dtype=np.int16).astype(np.float64) ** 2))
+    rng = np.random.default_rng(0)
+    breath = rng.normal(0, level * 0.05, 24 * 350).astype(np.int16).tobytes()
+    pcm = silence(300) + first + breath + _trimmed(speech("that's all.")) + silence(1500)
+    _, heard = await speak(settings, models, pcm, realtime=True)
+    [words] = heard
+    assert "thank you" in words.lower() and "all" in words.lower()

@@ -121,3 +121,15 @@ def test_after_the_vad_pauses_the_vad_alone_says_whether_speech_resumed():
         TurnEvent.RESUMED,
         TurnEvent.QUIET,
     ]
+
+
+def test_a_soft_sound_the_vad_calls_silence_is_not_quiet_to_the_level():
+    """The "f" of "What | food": the VAD (here: nothing under 1000 is speech) hears silence."""
+    audio = InputAudio(lambda: FadingVAD(tail=0), RATE)
+    audio.configure((0.5, 2000, 300))
+    soft = (np.frombuffer(_noise(300, seed=2), dtype=np.int16) // 40).tobytes()  # ~ -32 dB
+    speak(audio, _quiet(500) + _noise(500) + soft)
+    assert audio.vad is not None and audio.vad.silence_start_ms is not None  # the VAD: silence
+    assert not audio.quiet  # the level: sound
+    speak(audio, _quiet(100))
+    assert audio.quiet

@@ -1,6 +1,7 @@
 import pytest
 
 from voxgate.engines.local.turn_detection import (
+    LOUD_WAIT_MS,
     SemanticPolicy,
     ServerVAD,
     TurnEvent,
@@ -123,16 +124,28 @@ def test_a_finished_turn_that_ends_on_a_word_only_a_question_ends_with_waits_lon
     """Whisper writes "What is the weather like in?" for half a question the model calls done."""
     policy = SemanticPolicy.of("medium")
     early = policy.min_wait_ms
-    assert policy.finished_ends("What is the capital of France?", early)
-    assert not policy.finished_ends("What is the weather like in?", early)
-    assert not policy.finished_ends("Where are you from?", policy.sentence_wait_ms - 1)
-    assert policy.finished_ends("Where are you from?", policy.sentence_wait_ms)
-    assert not policy.finished_ends(None, policy.max_wait_ms)  # the words are not known yet
+    assert policy.finished_ends("What is the capital of France?", early, quiet=True)
+    assert not policy.finished_ends("What is the weather like in?", early, quiet=True)
+    wait = policy.sentence_wait_ms
+    assert not policy.finished_ends("Where are you from?", wait - 1, quiet=True)
+    assert policy.finished_ends("Where are you from?", wait, quiet=True)
+    assert not policy.finished_ends(None, policy.max_wait_ms, quiet=True)  # words not known yet
 
 
 def test_a_dip_between_words_does_not_end_a_turn_the_model_calls_finished():
     """Silero hears ~100-200 ms between "What | food do you serve"; Smart Turn said 0.94."""
     for eagerness in ("low", "medium"):
         policy = SemanticPolicy.of(eagerness)
-        assert not policy.finished_ends("What?", 190)
-        assert policy.finished_ends("What food do you serve on the flight?", 250)
+        assert not policy.finished_ends("What?", 190, quiet=True)
+        assert policy.finished_ends("What food do you serve on the flight?", 250, quiet=True)
+
+
+@pytest.mark.parametrize("eagerness", ["low", "medium", "high", "auto"])
+def test_a_silence_the_level_still_hears_sound_in_ends_a_finished_turn_later(eagerness):
+    """Silero calls the "f" of "What | food" silence; the level does not."""
+    policy = SemanticPolicy.of(eagerness)
+    at = policy.min_wait_ms
+    assert policy.finished_ends("What?", at, quiet=True)
+    assert not policy.finished_ends("What?", at, quiet=False)
+    assert not policy.finished_ends("What?", at + LOUD_WAIT_MS - 1, quiet=False)
+    assert policy.finished_ends("What?", at + LOUD_WAIT_MS, quiet=False)

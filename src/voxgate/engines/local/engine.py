@@ -1,12 +1,11 @@
 """The embedded offline engine: Silero VAD → Whisper → LLM → Piper behind GA events.
 
-Latency comes from overlapping the turn's end with its work: when the user falls silent (the
-level falls, or the VAD hears a pause) the engine already transcribes and starts the reply,
-holding its events back; when the turn ends (after ``silence_duration_ms``, or under
-``semantic_vad`` as soon as the end-of-turn model hears a finished thought) the turn commits
-and the held events go out at once, and if the user speaks again first the speculative work is
-dropped unseen. Speech over a reply pauses it until it is known whether it interrupted
-(``interruption``).
+Latency comes from overlapping the turn's end with its work: where the words' level falls (or
+the VAD hears a pause) the engine already transcribes and starts the reply, holding its events
+back; when the turn ends (after ``silence_duration_ms``, or under ``semantic_vad`` once the
+end-of-turn model hears a finished thought) the turn commits and the held events go out at
+once; if the user speaks again first the speculative work is dropped unseen. Speech over a
+reply pauses it until it is known whether it interrupted (``interruption``).
 """
 
 from __future__ import annotations
@@ -97,11 +96,8 @@ class LocalEngine(ConversationEngine):
     def _on_input_audio_buffer_append(self, ev: Event) -> None:
         pcm: bytes = ev["audio"]
         if len(pcm) % 2:
-            raise ProtocolError(
-                "audio must be whole PCM16 samples (an even number of bytes)",
-                code="invalid_audio",
-                param="audio",
-            )
+            message = "audio must be whole PCM16 samples (an even number of bytes)"
+            raise ProtocolError(message, code="invalid_audio", param="audio")
         for change in self._input.append(pcm):
             self._on_turn_event(change)
         vad = self._input.vad
@@ -225,12 +221,12 @@ class LocalEngine(ConversationEngine):
             log.warning("the turn could not commit: %s", exc)
 
     def _end_if_finished(self) -> None:
-        """``semantic_vad``: a turn judged finished ends once its silence lasts ``min_wait_ms``.
+        """``semantic_vad``: end a turn judged finished once its silence has lasted long enough.
 
-        Unless its words dangle ("... my seat to"; the transcript is waited for no longer than
-        server VAD's window; "... from?" waits ``finished_ends``). One judged unfinished is
-        judged again as the silence goes on,
-        and ends after ``sentence_wait_ms`` if its transcript ends a sentence.
+        That is ``min_wait_ms``, longer while the level hears sound or the words dangle
+        (``finished_ends``; "... my seat to" waits for its transcript no longer than server
+        VAD's window). One judged unfinished is judged again as the silence goes on, and ends
+        after ``sentence_wait_ms`` if its transcript ends a sentence.
         """
         turn, vad, policy = self._turn, self._input.vad, self._semantic()
         td = self.config.turn_detection
@@ -244,9 +240,10 @@ class LocalEngine(ConversationEngine):
                 self._judge_soon(turn, policy)
             return
         words = turn.words()
+        ends = policy.finished_ends(words, silent_ms, quiet=self._input.quiet)
         if words is not None and sounds_unfinished(words):
             turn.finished = False
-        elif policy.finished_ends(words, silent_ms) or silent_ms >= td.silence_duration_ms:
+        elif ends or silent_ms >= td.silence_duration_ms:
             self._on_turn_event(TurnEvent.SPEECH_STOPPED)  # as if the silence window had passed
 
     async def _prepare_reply(self, turn: Turn) -> None:

@@ -78,6 +78,11 @@ class InputAudio:
         return self.vad.prefix_padding_ms + ONSET_MS
 
     @property
+    def quiet(self) -> bool:
+        """Whether the level has been quiet since the last sound (``level.QUIET_MS``)."""
+        return self._meter.quiet
+
+    @property
     def buffered_ms(self) -> float:
         """How much audio the buffer holds."""
         return self.ms(len(self.buffer) // 2)
