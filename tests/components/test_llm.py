@@ -1,3 +1,4 @@
+import asyncio
 import copy
 import json
 import re
@@ -109,6 +110,37 @@ async def test_the_next_turn_finds_its_history_evaluated_while_the_reply_is_said
         await models.llm.prefill(messages)  # the engine does, once the reply is voiced
     request_tokens = models.llm.count_tokens("Which one is sweeter?")
     assert evaluated[0] <= request_tokens + 12  # the request, its template, the last token again
+
+
+async def test_a_reply_stops_the_history_being_evaluated_ahead(models, monkeypatch):
+    """A long history evaluated ahead takes seconds on a small CPU; a turn's reply asked for
+    meanwhile does not wait for its end: the evaluation stops between chunks."""
+    llm = models.llm
+    finished: list[bool] = []
+    evaluate = llm._evaluate
+
+    def spy(messages):
+        result = evaluate(messages)  # raises Halted when stopped
+        finished.append(True)
+        return result
+
+    monkeypatch.setattr(llm, "_evaluate", spy)
+    story = " ".join(f"Sentence {n} of a long story about a dragon." for n in range(100))
+    history = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Tell me a long story."},
+        {"role": "assistant", "content": story},
+    ]
+    ahead = asyncio.create_task(llm.prefill(history))
+    async with asyncio.timeout(30):
+        while llm._llama.halt is not llm._ahead:  # llama.cpp's thread, polled
+            await asyncio.sleep(0.005)
+    pieces = llm.stream([{"role": "user", "content": "Say hello."}], max_tokens=4, temperature=0.0)
+    first = await anext(pieces)
+    assert ahead.done() and finished == []  # it stopped before the reply's first word
+    assert first and "".join([first] + [p async for p in pieces])
+    await llm.prefill(history)  # with no reply waiting it runs to its end
+    assert finished == [True]
 
 
 @pytest.mark.parametrize("max_tokens", [1, 3])

@@ -107,6 +107,8 @@ class LlamaLLM:
         if prompt_cache_mb:
             self._llama.set_cache(PromptCache(capacity_bytes=prompt_cache_mb << 20))
         self._lock = asyncio.Lock()
+        self._replies = 0  # replies waiting for the model or running on it
+        self._ahead = threading.Event()  # set while there are: work ahead of a turn stops
         self._prepared: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._decider = Decider(self._llama, n_threads=self._n_threads)
 
@@ -145,22 +147,68 @@ class LlamaLLM:
             "role": "system",
             "content": routing.talking_instructions(instructions),
         }
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._thread, self._prepare, system, tools)
+        if not await self._ahead_of_turn(self._prepare, system, tools):
+            return  # a turn came first: its own prompt is evaluated as it needs
         self._prepared[key] = None
         if len(self._prepared) > _PREPARED_KEPT:
             self._prepared.popitem(last=False)
 
-    def _prepare(self, system: ChatMessage, tools: list[Tool]) -> None:
+    def _prepare(self, system: ChatMessage, tools: list[Tool]) -> bool:
         # each prompt's state lands in the prompt cache; a turn's prompt continues one of them
         self._decider.prepare(tools)
         self._llama.create_chat_completion(
             messages=[system, {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
             max_tokens=1,
         )
+        return True
+
+    async def _ahead_of_turn(self, work: Callable[..., bool], *args: Any) -> bool:
+        """Run ``work(*args)``, done ahead of a turn, unless a turn's reply wants the model.
+
+        Evaluating a new agent's or a long history's prompt takes seconds here (~300 tokens/s);
+        a reply that waited for it waited as long (seen: 5.3 s after a handoff). A reply
+        (``stream``) stops it between chunks instead: the prefix evaluated so far stays, and
+        the reply's own prompt evaluates the rest. Whether ``work`` ran to its end.
+        """
+        async with self._lock:
+            if self._replies:
+                return False
+            loop = asyncio.get_running_loop()
+            done = await loop.run_in_executor(self._thread, self._halting, self._ahead, work, *args)
+            return done is not None
 
     async def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        usage: Usage | None = None,
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        """Reply text token by token, or one ``ToolCall`` (``_stream``).
+
+        Work ahead of a turn (``prepare``, ``prefill``) gives way to it.
+        """
+        self._replies += 1
+        self._ahead.set()
+        try:
+            async for item in self._stream(
+                messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                usage=usage,
+                tools=tools,
+                tool_choice=tool_choice,
+            ):
+                yield item
+        finally:
+            self._replies -= 1
+            if not self._replies:
+                self._ahead.clear()
+
+    async def _stream(
         self,
         messages: list[ChatMessage],
         *,
@@ -292,17 +340,16 @@ class LlamaLLM:
         prefix = routing.plain_history([*messages, _NEXT_USER], turns=TALK_TURNS)[:-1]
         if len(prefix) < 2 or prefix[-1]["role"] != "assistant":
             return
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            try:
-                await loop.run_in_executor(self._thread, self._evaluate, prefix)
-            except Exception:
-                log.exception("evaluating the next turn's prompt ahead failed")
+        try:
+            await self._ahead_of_turn(self._evaluate, prefix)
+        except Exception:
+            log.exception("evaluating the next turn's prompt ahead failed")
 
-    def _evaluate(self, messages: list[ChatMessage]) -> None:
+    def _evaluate(self, messages: list[ChatMessage]) -> bool:
         self._foreground.yield_to()
         # one generated token: the prompt's state lands in the prompt cache
         self._llama.create_chat_completion(messages=messages, max_tokens=1)  # type: ignore[arg-type]
+        return True
 
 
 _NEXT_USER: ChatMessage = {"role": "user", "content": ""}
