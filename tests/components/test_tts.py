@@ -43,6 +43,17 @@ def test_first_phrase_is_short_even_without_punctuation():
     ]
 
 
+def test_a_number_in_the_first_phrase_counts_as_the_words_it_is_spoken_as():
+    """Piper says "384,400" as seven words: a first phrase holding it took ~400 ms to voice."""
+    splitter = PhraseSplitter()
+    assert splitter.feed("384,400 kilometers is the distance ") == ["384,400"]
+    assert PhraseSplitter().feed("It is 238,855 miles, or so. ")[0] == "It is"
+    assert PhraseSplitter().feed("Gate 14 is open. ") == ["Gate 14 is open."]
+    later = PhraseSplitter()
+    later.feed("Yes. ")
+    assert later.feed("It is 384,400 kilometers away. ") == ["It is 384,400 kilometers away."]
+
+
 def test_first_phrase_does_not_end_on_a_function_word():
     splitter = PhraseSplitter()
     out = []

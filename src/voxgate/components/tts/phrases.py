@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
@@ -65,14 +66,17 @@ class PhraseSplitter:
         end = min(punctuated, default=None)
         # text that came whole (a tool's sentence) is cut as soon as streamed text would be
         if end is None or (
-            self._first and len(self._pending[:end].split()) > _FIRST_MAX_PUNCTUATED
+            self._first and _spoken_words(self._pending[:end].split()) > _FIRST_MAX_PUNCTUATED
         ):
             limit = _FIRST_MAX_WORDS if self._first else _MAX_WORDS
             # whole words only: the last one may still be growing
             words = [w for w in _WORD.finditer(self._pending) if w.end() < len(self._pending)]
-            if len(words) < limit:
+            spoken = [_spoken_words([w.group()]) for w in words] if self._first else []
+            if (sum(spoken) if self._first else len(words)) < limit:
                 return None
             keep = limit
+            if self._first:  # "384,400 kilometers" is eight words to the voice, not two
+                keep = max(1, sum(1 for total in itertools.accumulate(spoken) if total <= limit))
             while keep > _MIN_WORDS and _bare(words[keep - 1].group()) in _FUNCTION_WORDS:
                 keep -= 1
             end = words[keep - 1].end()
@@ -90,6 +94,11 @@ def ends_sentence(phrase: str) -> bool:
 
 def _bare(word: str) -> str:
     return word.strip("\"'()[],;:").lower().replace("\u2019", "'")  # a typographic apostrophe
+
+
+def _spoken_words(words: list[str]) -> int:
+    """How many words ``words`` are when spoken: a number is about one a digit."""
+    return sum(max(1, sum(ch.isdigit() for ch in word)) for word in words)
 
 
 def _speakable(text: str) -> bool:

@@ -160,7 +160,7 @@ class LocalEngine(ConversationEngine):
             if td.interrupt_response and self._response is not None and not self._response.done:
                 self._hold(self._response)
         elif change in (TurnEvent.QUIET, TurnEvent.PAUSED):
-            if self._turn is None:  # the level fell before the VAD heard the pause: begun
+            if self._turn is None:  # at PAUSED the level's QUIET may have begun it already
                 self._turn = self._start_turn(bytes(self._input.buffer))
                 if td.create_response:
                     self._turn.prepare = self._spawn(self._prepare_reply(self._turn))
