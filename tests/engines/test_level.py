@@ -1,6 +1,7 @@
 import numpy as np
 
-from voxgate.engines.local.level import FLOOR_RMS, QUIET_MS, WINDOW_MS, Level, LevelMeter
+from voxgate.engines.local.level import FLOOR_RMS, QUIET_MS, WINDOW_MS, LevelMeter
+from voxgate.engines.local.turn_detection import TurnEvent
 
 RATE = 16000
 
@@ -14,7 +15,7 @@ def quiet(ms: int) -> bytes:
     return b"\0\0" * (RATE * ms // 1000)
 
 
-def feed(meter: LevelMeter, pcm: bytes, chunk_ms: int = 20) -> list[tuple[int, Level]]:
+def feed(meter: LevelMeter, pcm: bytes, chunk_ms: int = 20) -> list[tuple[int, TurnEvent]]:
     """(ms of audio fed when it happened, what happened), 20 ms at a time."""
     step = RATE * chunk_ms // 1000 * 2
     changes = []
@@ -27,7 +28,7 @@ def feed(meter: LevelMeter, pcm: bytes, chunk_ms: int = 20) -> list[tuple[int, L
 def test_quiet_after_sound_is_heard_once_it_lasts_quiet_ms():
     meter = LevelMeter(RATE)
     changes = feed(meter, tone(500, 8000) + quiet(300))
-    assert [c for _, c in changes] == [Level.QUIET]
+    assert [c for _, c in changes] == [TurnEvent.QUIET]
     [(at_ms, _)] = changes
     assert 500 + QUIET_MS <= at_ms <= 500 + QUIET_MS + 20  # at the chunk that completes it
     assert meter.quiet
@@ -40,7 +41,7 @@ def test_quiet_before_any_sound_is_nothing():
 def test_sound_after_quiet_is_reported_and_a_new_quiet_after_it():
     meter = LevelMeter(RATE)
     changes = feed(meter, tone(300, 8000) + quiet(100) + tone(300, 8000) + quiet(100))
-    assert [c for _, c in changes] == [Level.QUIET, Level.SOUND, Level.QUIET]
+    assert [c for _, c in changes] == [TurnEvent.QUIET, TurnEvent.SOUND, TurnEvent.QUIET]
 
 
 def test_a_dip_shorter_than_quiet_ms_is_not_quiet():
@@ -55,7 +56,7 @@ def test_quiet_is_relative_to_the_utterance_loudness():
     assert feed(meter, tone(300, 20000) + tone(200, 1000)) == []  # 26 dB under: a word
     under = tone(200, 300)  # 36 dB under
     assert np.sqrt(np.mean(np.frombuffer(under, dtype=np.int16).astype(float) ** 2)) > FLOOR_RMS
-    assert [c for _, c in feed(meter, under)] == [Level.QUIET]
+    assert [c for _, c in feed(meter, under)] == [TurnEvent.QUIET]
 
 
 def test_a_noisy_microphone_is_never_quiet():
@@ -68,7 +69,7 @@ def test_a_noisy_microphone_is_never_quiet():
 def test_several_changes_in_one_chunk_come_in_order():
     meter = LevelMeter(RATE)
     pcm = tone(300, 8000) + quiet(100) + tone(100, 8000) + quiet(100)
-    assert meter.feed(pcm) == [Level.QUIET, Level.SOUND, Level.QUIET]
+    assert meter.feed(pcm) == [TurnEvent.QUIET, TurnEvent.SOUND, TurnEvent.QUIET]
 
 
 def test_reset_forgets_the_utterance():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import importlib.util
 import json
 import logging
@@ -162,6 +163,19 @@ class LlamaLLM:
         )
         return True
 
+    @contextlib.asynccontextmanager
+    async def _for_reply(self) -> AsyncIterator[None]:
+        """The model, for a reply: work ahead of a turn stops between chunks while one waits."""
+        self._replies += 1
+        self._ahead.set()
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self._replies -= 1
+            if not self._replies:
+                self._ahead.clear()
+
     async def _ahead_of_turn(self, work: Callable[..., bool], *args: Any) -> bool:
         """Run ``work(*args)``, done ahead of a turn, unless a turn's reply wants the model.
 
@@ -187,43 +201,13 @@ class LlamaLLM:
         tools: list[Tool] | None = None,
         tool_choice: ToolChoice = "auto",
     ) -> AsyncIterator[str | ToolCall]:
-        """Reply text token by token, or one ``ToolCall`` (``_stream``).
-
-        Work ahead of a turn (``prepare``, ``prefill``) gives way to it.
-        """
-        self._replies += 1
-        self._ahead.set()
-        try:
-            async for item in self._stream(
-                messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                usage=usage,
-                tools=tools,
-                tool_choice=tool_choice,
-            ):
-                yield item
-        finally:
-            self._replies -= 1
-            if not self._replies:
-                self._ahead.clear()
-
-    async def _stream(
-        self,
-        messages: list[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        usage: Usage | None = None,
-        tools: list[Tool] | None = None,
-        tool_choice: ToolChoice = "auto",
-    ) -> AsyncIterator[str | ToolCall]:
         """Reply text token by token, or one ``ToolCall``; stops when the consumer stops.
 
         Text is only ever words for the user: a tool's result in its own words, a question for
-        missing arguments, or the model's reply read through a ``Guard``.
+        missing arguments, or the model's reply read through a ``Guard``. Work ahead of a turn
+        (``prepare``, ``prefill``) gives way to it.
         """
-        async with self._lock:
+        async with self._for_reply():
             said = _repeated(messages, tool_choice)
             if said is None and tools and tool_choice != "none":
                 halt = threading.Event()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from voxgate.audio import SAMPLE_RATE, Resampler
 from voxgate.components.vad import VoiceActivityDetector
-from voxgate.engines.local.level import Level, LevelMeter
+from voxgate.engines.local.level import LevelMeter
 from voxgate.engines.local.turn_detection import ServerVAD, TurnEvent
 
 ONSET_MS = 350
@@ -122,7 +122,7 @@ class InputAudio:
         for change in self._meter.feed(pcm):
             vad = self.vad
             if vad is not None and vad.speaking and vad.silence_start_ms is None:
-                yield TurnEvent.QUIET if change is Level.QUIET else TurnEvent.SOUND
+                yield change
 
     def speech_started(self) -> None:
         """Drop what came before the speech's start less the prefix padding (and ``ONSET_MS``)."""

@@ -12,9 +12,9 @@ Over a noisy microphone the level never falls that far, and the VAD's pause star
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
+
+from voxgate.engines.local.turn_detection import TurnEvent
 
 QUIET_MS = 50
 """Quiet that may end the words. At 30 ms the end is heard 20 ms sooner, but dips between
@@ -25,13 +25,6 @@ QUIET_SHARE = 0.02
 """A window quieter than this share of the utterance's loudest (RMS) holds no words."""
 FLOOR_RMS = 60.0
 """A window under this RMS (PCM16) is quiet however soft the speech."""
-
-
-class Level(enum.Enum):
-    """What the level did."""
-
-    QUIET = "quiet"  # quiet for QUIET_MS after sound: the words may have ended
-    SOUND = "sound"  # sound again after QUIET
 
 
 class LevelMeter:
@@ -50,8 +43,11 @@ class LevelMeter:
         """A new utterance: forget its loudness."""
         self._loudest, self._quiet_windows, self._heard, self.quiet = 0.0, 0, False, False
 
-    def feed(self, pcm: bytes) -> list[Level]:
-        """Take audio; what its level did, in order."""
+    def feed(self, pcm: bytes) -> list[TurnEvent]:
+        """Take audio; what its level did, in order.
+
+        ``QUIET`` after ``QUIET_MS`` of quiet following sound, ``SOUND`` when sound comes back.
+        """
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         pending = np.concatenate((self._pending, samples)) if self._pending.size else samples
         whole = pending.size // self._window * self._window
@@ -60,17 +56,17 @@ class LevelMeter:
             return []
         windows = pending[:whole].reshape(-1, self._window)
         levels = np.sqrt(np.mean(windows * windows, axis=1))
-        changes = []
+        changes: list[TurnEvent] = []
         for level in levels.tolist():
             self._loudest = max(self._loudest, level)
             if level >= max(FLOOR_RMS, QUIET_SHARE * self._loudest):
                 self._quiet_windows, self._heard = 0, True
                 if self.quiet:
                     self.quiet = False
-                    changes.append(Level.SOUND)
+                    changes.append(TurnEvent.SOUND)
                 continue
             self._quiet_windows += 1
             if self._heard and self._quiet_windows * WINDOW_MS >= QUIET_MS:
                 self._heard, self.quiet = False, True
-                changes.append(Level.QUIET)
+                changes.append(TurnEvent.QUIET)
         return changes
