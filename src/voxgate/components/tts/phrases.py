@@ -71,12 +71,11 @@ class PhraseSplitter:
             limit = _FIRST_MAX_WORDS if self._first else _MAX_WORDS
             # whole words only: the last one may still be growing
             words = [w for w in _WORD.finditer(self._pending) if w.end() < len(self._pending)]
-            spoken = [_spoken_words([w.group()]) for w in words] if self._first else []
-            if (sum(spoken) if self._first else len(words)) < limit:
+            # a first phrase counts a number as it is spoken: "384,400 kilometers" is eight words
+            weights = [_spoken_words([w.group()]) if self._first else 1 for w in words]
+            if sum(weights) < limit:
                 return None
-            keep = limit
-            if self._first:  # "384,400 kilometers" is eight words to the voice, not two
-                keep = max(1, sum(1 for total in itertools.accumulate(spoken) if total <= limit))
+            keep = max(1, sum(1 for total in itertools.accumulate(weights) if total <= limit))
             while keep > _MIN_WORDS and _bare(words[keep - 1].group()) in _FUNCTION_WORDS:
                 keep -= 1
             end = words[keep - 1].end()
